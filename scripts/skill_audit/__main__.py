@@ -1,0 +1,3 @@
+from skill_audit.cli import main
+
+raise SystemExit(main())

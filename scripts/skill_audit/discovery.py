@@ -1,0 +1,43 @@
+"""Find skills under a path and the markdown files that belong to each.
+
+A folder holding SKILL.md is one skill and is not searched further (so a skill repository's
+test fixtures are never mistaken for skills). Any other folder is searched at any depth,
+skipping VCS, virtualenv, cache and node_modules folders and never following symlinked
+folders (which also makes symlink loops harmless).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SKILL_FILE = "SKILL.md"
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__",
+                       ".skill-audit", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+
+
+def find_skills(path: Path) -> list[Path]:
+    """Skill root folders at or below `path`, sorted. `path` may also be a SKILL.md file."""
+    path = Path(path)
+    if path.is_file():
+        return [path.parent] if path.name == SKILL_FILE else []
+    if (path / SKILL_FILE).exists():
+        return [path]
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        if SKILL_FILE in filenames or SKILL_FILE in dirnames:
+            found.append(Path(dirpath))
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d)))
+    return sorted(found)
+
+
+def skill_markdown_files(skill_root: Path) -> list[Path]:
+    """SKILL.md first, then every markdown file under references/ (sorted)."""
+    files = [skill_root / SKILL_FILE]
+    refs = skill_root / "references"
+    if refs.is_dir() and not refs.is_symlink():
+        files.extend(sorted(p for p in refs.rglob("*.md") if p.is_file()))
+    return files

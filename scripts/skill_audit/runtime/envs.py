@@ -1,0 +1,114 @@
+"""Per-framework virtualenvs for `skill-audit run`, declared in `[tool.skill-audit.envs]`.
+
+celery[redis] 5.7 needs redis-py >= 6.4 while arq 0.28 needs redis-py < 6, so snippets of
+different frameworks cannot share one interpreter. Each env is created on first use under
+`<cache>/envs/<name>-<hash>`, where the hash covers the requirement list and the Python
+version, and reused afterwards. A finished env carries a marker file, so an interrupted
+install is never mistaken for a good one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = ".skill-audit-ready"
+
+
+class EnvError(Exception):
+    """An environment could not be created or used (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Env:
+    name: str
+    root: Path  # the virtualenv folder (or sys.prefix for the current interpreter)
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / ("Scripts" if os.name == "nt" else "bin")
+
+    @property
+    def python(self) -> Path:
+        exe = "python.exe" if os.name == "nt" else "python"
+        return self.bin_dir / exe
+
+
+def current_env() -> Env:
+    """The interpreter skill-audit itself runs in (used when no envs are configured)."""
+    return Env("default", Path(sys.prefix))
+
+
+def env_hash(requirements: list[str]) -> str:
+    payload = "\n".join(sorted(requirements)) + f"\npy{sys.version_info[0]}.{sys.version_info[1]}"
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def env_path(cache_dir: Path, name: str, requirements: list[str]) -> Path:
+    return cache_dir / "envs" / f"{name}-{env_hash(requirements)}"
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    # Parallel test workers may ask for the same env at once: one builds, the others wait.
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_env(cache_dir: Path, name: str, requirements: list[str], log=None) -> Env:
+    """Return the env, creating it (venv + pip install) when it does not exist yet."""
+    root = env_path(cache_dir, name, requirements)
+    env = Env(name, root)
+    if (root / MARKER).is_file() and env.python.exists():
+        return env
+    with _locked(root.with_name(root.name + ".lock")):
+        return _build(env, requirements, log)
+
+
+def _build(env: Env, requirements: list[str], log) -> Env:
+    root, name = env.root, env.name
+    if (root / MARKER).is_file() and env.python.exists():
+        return env  # built by another process while we waited for the lock
+    if root.exists():
+        shutil.rmtree(root)  # a half-built env from an interrupted run
+    root.parent.mkdir(parents=True, exist_ok=True)
+    if log:
+        log(f"creating environment {name!r} in {root} ({len(requirements)} requirements)")
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(root)
+        if requirements:
+            cmd = [str(env.python), "-m", "pip", "install", "--quiet",
+                   "--disable-pip-version-check", *requirements]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+                raise EnvError(f"pip install for env {name!r} failed: {tail[0]}")
+    except EnvError:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    except OSError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise EnvError(f"cannot create env {name!r} in {root}: {exc}") from None
+    (root / MARKER).write_text("\n".join(requirements) + "\n")
+    return env
+
+
+def existing_env(name: str, path: str | Path) -> Env:
+    """An env given with `--env NAME=PATH`; PATH is a virtualenv folder."""
+    env = Env(name, Path(path).resolve())
+    if not env.python.exists():
+        raise EnvError(f"--env {name}={path}: no interpreter at {env.python}")
+    return env

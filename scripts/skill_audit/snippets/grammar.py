@@ -1,0 +1,191 @@
+"""The fence info-string grammar shared by `skill-audit check` and `skill-audit run`.
+
+A fence's info string is the language word followed by space-separated tokens, parsed with
+shlex so a value may be quoted: ```` ```python compile-only="needs a Django project" ````.
+
+Python fences (`python`, `py`, `python3`):
+  (no token)            run the block as a script in a fresh interpreter
+  file=NAME.py          write the block into the work folder as module NAME (imported by later
+                        blocks and by background workers); compiled, not run on its own
+  compile-only="WHY"    compile only; the reason is required (reported as SKIP)
+  expect-fail[=TEXT]    run; the block must exit non-zero (and its output must contain TEXT)
+  timeout=N             per-block timeout in seconds (default 60)
+  env=NAME              run in the named environment instead of the file's default
+
+Shell fences (`bash`, `sh`, `shell`, `console`):
+  (no token)            not executed; `check` runs `bash -n` on it
+  run                   run it (must exit 0, or non-zero with expect-fail)
+  background            start it as a long-running process (worker, beat, server), stopped with
+                        its whole process group at the end of the markdown file
+  ready="TEXT"          with background: wait until TEXT appears in its output
+  timeout=N, env=NAME, expect-fail[=TEXT] as for python
+
+`console` blocks may prefix commands with `$ `; the prompt is stripped before running.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from dataclasses import dataclass, field
+
+PYTHON_LANGS = frozenset({"python", "py", "python3"})
+SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
+DEFAULT_TIMEOUT = 60.0
+
+_PYTHON_TOKENS = frozenset({"file", "compile-only", "expect-fail", "timeout", "env"})
+_SHELL_TOKENS = frozenset({"run", "background", "ready", "timeout", "env", "expect-fail"})
+_NEEDS_VALUE = frozenset({"file", "compile-only", "timeout", "env", "ready"})
+_FLAG_ONLY = frozenset({"run", "background"})
+
+
+class Kind(enum.Enum):
+    RUN = "run"  # python script, or shell with `run`
+    MODULE = "module"  # python file=NAME.py
+    COMPILE_ONLY = "compile-only"  # python compile-only="why"
+    BACKGROUND = "background"  # shell background
+    SHELL_STATIC = "shell"  # shell block that is only syntax-checked
+    OTHER = "other"  # any other language: never executed
+
+
+@dataclass(frozen=True)
+class FenceSpec:
+    """What the info string says about one fence."""
+
+    lang: str  # lower-cased language word ("" when the fence has none)
+    kind: Kind
+    module: str | None = None  # file=NAME.py
+    reason: str | None = None  # compile-only reason
+    expect_fail: bool = False
+    expect_text: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    env: str | None = None
+    ready: str | None = None
+    errors: tuple[str, ...] = field(default=())  # grammar problems; empty when valid
+
+    @property
+    def is_python(self) -> bool:
+        return self.lang in PYTHON_LANGS
+
+    @property
+    def is_shell(self) -> bool:
+        return self.lang in SHELL_LANGS
+
+    @property
+    def executes(self) -> bool:
+        return self.kind in (Kind.RUN, Kind.BACKGROUND)
+
+
+def parse_info(info: str) -> FenceSpec:
+    """Parse a fence info string. Never raises: problems are returned in `errors`."""
+    info = info.strip()
+    try:
+        words = shlex.split(info)
+    except ValueError as exc:  # unbalanced quotes
+        words = info.split()
+        lang = words[0].lower() if words else ""
+        return FenceSpec(lang=lang, kind=_static_kind(lang), errors=(f"info string: {exc}",))
+    if not words:
+        return FenceSpec(lang="", kind=Kind.OTHER)
+    # Pandoc/MkDocs style `{.python}` or `python title=x` from other tools: keep only the word.
+    lang = words[0].lower().strip("{}.")
+    tokens = words[1:]
+    if lang not in PYTHON_LANGS and lang not in SHELL_LANGS:
+        return FenceSpec(lang=lang, kind=Kind.OTHER)
+
+    allowed = _PYTHON_TOKENS if lang in PYTHON_LANGS else _SHELL_TOKENS
+    errors: list[str] = []
+    values: dict[str, str | None] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if key not in allowed:
+            errors.append(f"unknown token {token!r} for a {lang} fence")
+            continue
+        if key in values:
+            errors.append(f"token {key!r} given twice")
+            continue
+        if key in _NEEDS_VALUE and not (sep and value):
+            errors.append(f"token {key!r} needs a value ({key}=...)")
+            continue
+        if key in _FLAG_ONLY and sep:
+            errors.append(f"token {key!r} takes no value")
+            continue
+        values[key] = value if sep else None
+
+    timeout = DEFAULT_TIMEOUT
+    if "timeout" in values:
+        try:
+            timeout = float(values["timeout"] or "")
+            if timeout <= 0:
+                raise ValueError
+        except ValueError:
+            errors.append(f"timeout must be a positive number, not {values['timeout']!r}")
+            timeout = DEFAULT_TIMEOUT
+
+    module = values.get("file")
+    if module is not None and (not module.endswith(".py") or "/" in module or module == ".py"):
+        errors.append(f"file= must name a module file like tasks.py, not {module!r}")
+
+    if lang in PYTHON_LANGS:
+        modes = [k for k in ("file", "compile-only") if k in values]
+        if len(modes) > 1:
+            errors.append("file= and compile-only cannot be combined")
+        if "compile-only" in values and "expect-fail" in values:
+            errors.append("compile-only blocks do not run, so expect-fail means nothing")
+        if "file" in values and ("expect-fail" in values or "timeout" in values):
+            errors.append("file= blocks are modules and do not run on their own")
+        if "file" in values:
+            kind = Kind.MODULE
+        elif "compile-only" in values:
+            kind = Kind.COMPILE_ONLY
+        else:
+            kind = Kind.RUN
+    else:
+        if "run" in values and "background" in values:
+            errors.append("a shell fence is either run or background, not both")
+        if "ready" in values and "background" not in values:
+            errors.append("ready= only applies to background blocks")
+        if "background" in values:
+            kind = Kind.BACKGROUND
+        elif "run" in values:
+            kind = Kind.RUN
+        else:
+            kind = Kind.SHELL_STATIC
+            extra = sorted(set(values) & {"timeout", "env", "expect-fail"})
+            if extra:
+                errors.append(f"{', '.join(extra)} need run or background")
+
+    return FenceSpec(
+        lang=lang,
+        kind=kind,
+        module=module,
+        reason=values.get("compile-only"),
+        expect_fail="expect-fail" in values,
+        expect_text=values.get("expect-fail"),
+        timeout=timeout,
+        env=values.get("env"),
+        ready=values.get("ready"),
+        errors=tuple(errors),
+    )
+
+
+def _static_kind(lang: str) -> Kind:
+    if lang in PYTHON_LANGS:
+        return Kind.RUN
+    if lang in SHELL_LANGS:
+        return Kind.SHELL_STATIC
+    return Kind.OTHER
+
+
+def shell_script(lang: str, code: str) -> str:
+    """The commands of a shell fence. In a `console` fence with `$ ` prompts, only prompted
+    lines (and their backslash continuations) are commands; the rest is shown output."""
+    if lang != "console" or not any(line.startswith("$ ") for line in code.splitlines()):
+        return code
+    lines: list[str] = []
+    for line in code.splitlines():
+        if line.startswith("$ "):
+            lines.append(line[2:])
+        elif lines and lines[-1].endswith("\\"):
+            lines.append(line)
+    return "\n".join(lines) + "\n"

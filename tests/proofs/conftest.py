@@ -1,0 +1,189 @@
+"""Fixtures for proof tests: real Redis, real worker processes, a real Temporal dev server.
+
+Proofs load the modules that the rule files define (`file=NAME.py` fences), so a changed
+snippet changes what is tested. Code runs in the per-framework virtualenvs declared in
+pyproject.toml (`[tool.skill-audit.envs]`), created on first use and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from skill_audit.runtime import envs as envs_mod
+from skill_audit.runtime import services
+from skill_audit.snippets.extract import read_fences, write_modules
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".skill-audit"
+
+
+class EnvSet:
+    def __init__(self) -> None:
+        config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+        self._reqs = config["tool"]["skill-audit"]["envs"]
+        self._made: dict[str, envs_mod.Env] = {}
+
+    def get(self, name: str) -> envs_mod.Env:
+        if name not in self._made:
+            self._made[name] = envs_mod.ensure_env(CACHE, name, self._reqs[name])
+        return self._made[name]
+
+
+@pytest.fixture(scope="session")
+def envs() -> EnvSet:
+    return EnvSet()
+
+
+@pytest.fixture
+def redis_url():
+    svc = services.start_redis()
+    try:
+        yield svc.extra["url"]
+    finally:
+        svc.stop()
+
+
+@pytest.fixture(scope="session")
+def temporal_address():
+    svc = services.start_temporal()
+    try:
+        yield svc.extra["address"]
+    finally:
+        svc.stop()
+
+
+class Lab:
+    """One test's work folder, environment variables and background processes."""
+
+    def __init__(self, workdir: Path, redis_url: str, envs: EnvSet, request) -> None:
+        self.workdir = workdir
+        self.redis_url = redis_url
+        self.envs = envs
+        self._request = request
+        self._procs: list[tuple[subprocess.Popen, Path]] = []
+        self._counter = 0
+
+    @property
+    def temporal_address(self) -> str:
+        return self._request.getfixturevalue("temporal_address")
+
+    def load_markdown(self, relpath: str) -> list[str]:
+        """Write the `file=` modules of a rule file into the work folder; return module names."""
+        written = write_modules(read_fences(ROOT / relpath), self.workdir)
+        assert written, f"{relpath} defines no file= modules"
+        return [p.stem for p in written]
+
+    def env_vars(self, extra: dict[str, str] | None = None, temporal: bool = False) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+        env.update(
+            PYTHONPATH=str(self.workdir),
+            PYTHONUNBUFFERED="1",
+            REDIS_URL=self.redis_url,
+            CELERY_BROKER_URL=self.redis_url,
+            CELERY_RESULT_BACKEND=self.redis_url,
+        )
+        if temporal:
+            env["TEMPORAL_ADDRESS"] = self.temporal_address
+        env.update(extra or {})
+        return env
+
+    def python(self, env_name: str, code: str, *, timeout: float = 60, extra_env=None,
+               temporal: bool = False) -> subprocess.CompletedProcess:
+        """Run `code` as a script in the named framework env; never leaves a process behind."""
+        self._counter += 1
+        script = self.workdir / f"driver_{self._counter}.py"
+        # os._exit after flushing: temporalio can crash at interpreter exit (sdk-python#300).
+        script.write_text(code)
+        runner = ("import os, runpy, sys\ncode = 0\ntry:\n    runpy.run_path(sys.argv[1], run_name='__main__')\n"
+                  "except SystemExit as e:\n    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)\n"
+                  "except BaseException:\n    import traceback; traceback.print_exc(); code = 1\n"
+                  "sys.stdout.flush(); sys.stderr.flush(); os._exit(code)\n")
+        proc = subprocess.Popen(
+            [str(self.envs.get(env_name).python), "-c", runner, str(script)],
+            cwd=self.workdir, env=self.env_vars(extra_env, temporal), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            services.kill_group(proc, grace=1)
+            out, err = proc.communicate()
+            raise AssertionError(f"driver timed out after {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
+        finally:
+            services.kill_group(proc, grace=1)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def json_result(self, env_name: str, code: str, **kw):
+        """Run a driver that prints one JSON document as its last stdout line."""
+        res = self.python(env_name, code, **kw)
+        assert res.returncode == 0, f"driver failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+        lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+        assert lines, f"driver printed nothing; stderr:\n{res.stderr}"
+        return json.loads(lines[-1])
+
+    def start(self, env_name: str, command: str, *, ready: str | None = None, timeout: float = 30,
+              extra_env=None, temporal: bool = False) -> subprocess.Popen:
+        """Start a shell command (worker, beat) in its own process group; wait for `ready`."""
+        env = self.env_vars(extra_env, temporal)
+        env["PATH"] = f"{self.envs.get(env_name).bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        self._counter += 1
+        log = self.workdir / f"bg_{self._counter}.log"
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=self.workdir, env=env,
+                                    stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        self._procs.append((proc, log))
+        deadline = time.monotonic() + timeout
+        while ready is not None:
+            text = log.read_text(errors="replace")
+            if ready in text:
+                break
+            if proc.poll() is not None:
+                raise AssertionError(f"{command!r} exited {proc.returncode}:\n{text[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{command!r} not ready ({ready!r}) after {timeout}s:\n{text[-3000:]}")
+            time.sleep(0.05)
+        return proc
+
+    def output(self, proc: subprocess.Popen) -> str:
+        for p, log in self._procs:
+            if p is proc:
+                return log.read_text(errors="replace")
+        raise KeyError(proc)
+
+    def stop(self, proc: subprocess.Popen, grace: float = 10) -> None:
+        services.kill_group(proc, grace=grace)
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        """SIGKILL the whole process group at once (a crash, not a shutdown)."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+    def close(self) -> None:
+        for proc, _ in self._procs:
+            services.kill_group(proc, grace=5)
+
+
+@pytest.fixture
+def lab(tmp_path, redis_url, envs, request):
+    lab = Lab(tmp_path, redis_url, envs, request)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def pytest_report_header(config):
+    return f"proofs: python {sys.version.split()[0]}, envs cached under {CACHE}"
