@@ -20,6 +20,10 @@ Shell fences (`bash`, `sh`, `shell`, `console`):
   ready="TEXT"          with background: wait until TEXT appears in its output
   timeout=N, env=NAME, expect-fail[=TEXT] as for python
 
+Any fence (any language, including json/yaml/toml):
+  partial="WHY"         an intentionally partial fragment: not parsed, compiled or run; counted
+                        and shown in the summary. The reason is required.
+
 `console` blocks may prefix commands with `$ `; the prompt is stripped before running.
 """
 
@@ -33,9 +37,9 @@ PYTHON_LANGS = frozenset({"python", "py", "python3"})
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
 DEFAULT_TIMEOUT = 60.0
 
-_PYTHON_TOKENS = frozenset({"file", "compile-only", "expect-fail", "timeout", "env"})
-_SHELL_TOKENS = frozenset({"run", "background", "ready", "timeout", "env", "expect-fail"})
-_NEEDS_VALUE = frozenset({"file", "compile-only", "timeout", "env", "ready"})
+_PYTHON_TOKENS = frozenset({"file", "compile-only", "expect-fail", "timeout", "env", "partial"})
+_SHELL_TOKENS = frozenset({"run", "background", "ready", "timeout", "env", "expect-fail", "partial"})
+_NEEDS_VALUE = frozenset({"file", "compile-only", "timeout", "env", "ready", "partial"})
 _FLAG_ONLY = frozenset({"run", "background"})
 
 
@@ -45,6 +49,7 @@ class Kind(enum.Enum):
     COMPILE_ONLY = "compile-only"  # python compile-only="why"
     BACKGROUND = "background"  # shell background
     SHELL_STATIC = "shell"  # shell block that is only syntax-checked
+    PARTIAL = "partial"  # partial="why": a fragment, never parsed or run
     OTHER = "other"  # any other language: never executed
 
 
@@ -55,7 +60,7 @@ class FenceSpec:
     lang: str  # lower-cased language word ("" when the fence has none)
     kind: Kind
     module: str | None = None  # file=NAME.py
-    reason: str | None = None  # compile-only reason
+    reason: str | None = None  # compile-only or partial reason
     expect_fail: bool = False
     expect_text: str | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -91,7 +96,7 @@ def parse_info(info: str) -> FenceSpec:
     lang = words[0].lower().strip("{}.")
     tokens = words[1:]
     if lang not in PYTHON_LANGS and lang not in SHELL_LANGS:
-        return FenceSpec(lang=lang, kind=Kind.OTHER)
+        return _other_fence(lang, tokens)
 
     allowed = _PYTHON_TOKENS if lang in PYTHON_LANGS else _SHELL_TOKENS
     errors: list[str] = []
@@ -125,6 +130,11 @@ def parse_info(info: str) -> FenceSpec:
     module = values.get("file")
     if module is not None and (not module.endswith(".py") or "/" in module or module == ".py"):
         errors.append(f"file= must name a module file like tasks.py, not {module!r}")
+
+    if "partial" in values:
+        if len(values) > 1:
+            errors.append("partial cannot be combined with other tokens")
+        return FenceSpec(lang=lang, kind=Kind.PARTIAL, reason=values["partial"], errors=tuple(errors))
 
     if lang in PYTHON_LANGS:
         modes = [k for k in ("file", "compile-only") if k in values]
@@ -167,6 +177,17 @@ def parse_info(info: str) -> FenceSpec:
         ready=values.get("ready"),
         errors=tuple(errors),
     )
+
+
+def _other_fence(lang: str, tokens: list[str]) -> FenceSpec:
+    """Other languages take only `partial="why"`; other tokens are left to other tools."""
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if key == "partial":
+            if not (sep and value):
+                return FenceSpec(lang=lang, kind=Kind.OTHER, errors=("token 'partial' needs a value (partial=...)",))
+            return FenceSpec(lang=lang, kind=Kind.PARTIAL, reason=value)
+    return FenceSpec(lang=lang, kind=Kind.OTHER)
 
 
 def _static_kind(lang: str) -> Kind:
