@@ -31,20 +31,27 @@ class EnvError(Exception):
 class Env:
     name: str
     root: Path  # the virtualenv folder (or sys.prefix for the current interpreter)
+    executable: Path | None = None  # set when the interpreter is not <root>/bin/python
 
     @property
     def bin_dir(self) -> Path:
+        if self.executable is not None:
+            return self.executable.parent
         return self.root / ("Scripts" if os.name == "nt" else "bin")
 
     @property
     def python(self) -> Path:
+        if self.executable is not None:
+            return self.executable
         exe = "python.exe" if os.name == "nt" else "python"
         return self.bin_dir / exe
 
 
-def current_env() -> Env:
-    """The interpreter skill-audit itself runs in (used when no envs are configured)."""
-    return Env("default", Path(sys.prefix))
+def current_env(name: str = "default") -> Env:
+    """The interpreter skill-audit itself runs in (used when no envs are configured).
+
+    sys.executable, not <prefix>/bin/python: a system Python may only have `python3`."""
+    return Env(name, Path(sys.prefix), Path(sys.executable))
 
 
 def env_hash(requirements: list[str]) -> str:

@@ -1,0 +1,450 @@
+"""CS: fenced code blocks. Every fence is classified (see `classify`); none is silently ignored.
+
+python/py/python3 blocks are compiled, json/yaml/toml blocks parsed, shell blocks checked with
+`bash -n` (all of a skill's shell blocks in one bash process; see `_bash_errors`), and the info
+string is checked against the snippet grammar of `skill_audit.snippets.grammar`. Nothing is run.
+Errors point at the markdown line: a fence's code line N is file line `fence.code_line + N - 1`.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+import warnings
+from typing import Iterator
+
+import yaml
+
+from skill_audit.diagnostics import Hit, Severity
+from skill_audit.parsing.frontmatter import MAX_DEPTH
+from skill_audit.registry import check
+from skill_audit.snippets.extract import Fence
+from skill_audit.snippets.grammar import Kind, shell_script
+
+DATA_LANGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_BASH_LINE_RE = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
+_BASH_TIMEOUT = 20.0
+
+
+def classify(fence: Fence) -> str:
+    """What `check` does with a fence: python, shell, data (json/yaml/toml), partial,
+    unlabelled (no language) or other (any other language: counted, never parsed)."""
+    spec = fence.spec
+    if spec.kind is Kind.PARTIAL:
+        return "partial"
+    if spec.is_python:
+        return "python"
+    if spec.is_shell:
+        return "shell"
+    if spec.lang in DATA_LANGS:
+        return "data"
+    return "other" if spec.lang else "unlabelled"
+
+
+def _docs(skill):
+    """SKILL.md and the reference markdown files, parsed once by the model."""
+    docs = [skill.skill_md] if skill.skill_md is not None else []
+    return docs + list(skill.references)
+
+
+def _last_line(fence: Fence) -> int:
+    """File line of the last code line (or of the opening marker for an empty block)."""
+    return fence.line + len(fence.code.splitlines())
+
+
+def _at(fence: Fence, code_lineno: int | None) -> int:
+    """Markdown line of the block's code line `code_lineno` (1-based), kept inside the block."""
+    lineno = max(1, code_lineno or 1)
+    return min(fence.code_line + lineno - 1, max(_last_line(fence), fence.code_line))
+
+
+# --------------------------------------------------------------------------- python
+
+
+def python_error(fence: Fence) -> tuple[int, int, str] | None:
+    """(file line, column, message) of the first compile error of a python block, else None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are style, not breakage
+            compile(fence.code, str(fence.path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return _at(fence, exc.lineno), max(exc.offset or 1, 1), f"{type(exc).__name__}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return fence.code_line, 1, f"cannot compile: {' '.join(str(exc).split()) or type(exc).__name__}"
+    return None
+
+
+@check("CS001", "python-syntax-error", Severity.ERROR)
+def python_syntax_error(skill) -> Iterator[Hit]:
+    """A python block does not compile.
+
+    What it does:
+        Compiles every python/py/python3 fence (scripts, `file=` modules and `compile-only`
+        blocks; not `partial` ones) with the running interpreter's `compile()`, without
+        executing it, and reports the first error at its markdown line.
+    Why:
+        Agents copy snippets verbatim. A block that does not even compile (lost indentation,
+        a stray `...`, a `>>>` prompt, `await` outside a function) teaches broken code.
+    Example:
+        ```python
+        def charge(order_id):
+        return gateway.charge(order_id)
+        ```
+    Fix:
+        Make the block valid Python. If it is deliberately a fragment, mark the fence
+        `partial="why"` so it is counted but not compiled.
+    """
+    for doc in _docs(skill):
+        for fence in doc.fences:
+            if classify(fence) == "python":
+                err = python_error(fence)
+                if err:
+                    yield Hit(fence.path, *err)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def data_error(fence: Fence) -> tuple[int, int, str] | None:
+    """(file line, column, message) of a json/yaml/toml block that does not parse, else None."""
+    kind = DATA_LANGS[fence.spec.lang]
+    code = fence.code
+    try:
+        if kind == "json":
+            json.loads(code)
+        elif kind == "toml":
+            tomllib.loads(code)
+        else:
+            depth = _yaml_depth_problem(code)
+            if depth:
+                return _at(fence, depth[0]), 1, depth[1]
+            for _ in yaml.load_all(code, Loader=_YAML_LOADER):
+                pass
+    except json.JSONDecodeError as exc:
+        return _at(fence, exc.lineno), exc.colno, f"invalid JSON: {exc.msg}"
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        pos = _TOML_POS_RE.search(msg)
+        line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (1, 1)
+        return _at(fence, line), col, f"invalid TOML: {_TOML_POS_RE.sub('', msg).strip()}"
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        line = mark.line + 1 if mark else 1
+        col = mark.column + 1 if mark else 1
+        return _at(fence, line), col, f"invalid YAML: {' '.join(problem.split())}"
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
+        return fence.code_line, 1, f"invalid {kind.upper()}: {' '.join(str(exc).split()) or type(exc).__name__}"
+    return None
+
+
+def _yaml_depth_problem(code: str) -> tuple[int, str] | None:
+    """Refuse deeply nested YAML before libyaml's recursive composer sees it (same limit as the
+    frontmatter parser); (1-based block line, message) or None."""
+    depth = 0
+    for event in yaml.parse(code, Loader=_YAML_LOADER):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark.line + 1, f"YAML nested deeper than {MAX_DEPTH} levels"
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return None
+
+
+@check("CS002", "data-block-invalid", Severity.ERROR)
+def data_block_invalid(skill) -> Iterator[Hit]:
+    """A json, yaml/yml or toml block does not parse.
+
+    What it does:
+        Parses json blocks with `json.loads`, yaml/yml blocks with PyYAML's safe loader (every
+        document of a multi-document stream) and toml blocks with `tomllib`, and reports the
+        parser's error at its markdown line. `partial="why"` blocks are skipped.
+    Why:
+        Config examples are pasted into real files; a trailing comma or a tab in YAML breaks
+        the reader's deployment, not the author's.
+    Example:
+        ```json
+        {"broker": "redis://localhost:6379/0",}
+        ```
+    Fix:
+        Make the block parse, or mark a deliberate excerpt `partial="why"`.
+    """
+    for doc in _docs(skill):
+        for fence in doc.fences:
+            if classify(fence) == "data":
+                err = data_error(fence)
+                if err:
+                    yield Hit(fence.path, *err)
+
+
+# --------------------------------------------------------------------------- shell
+
+
+@functools.cache
+def _bash() -> str | None:
+    return shutil.which("bash")
+
+
+def _script_and_lines(fence: Fence) -> tuple[str, list[int]]:
+    """The commands `bash -n` should see and, per script line, the block's 1-based code line
+    (console prompts are stripped by the grammar, so lines are re-aligned here)."""
+    script = shell_script(fence.spec.lang, fence.code)
+    if script is fence.code or script == fence.code:
+        return script, list(range(1, script.count("\n") + 2))
+    original = fence.code.splitlines()
+    mapping: list[int] = []
+    i = 0
+    for line in script.splitlines():
+        while i < len(original) and original[i] not in (line, "$ " + line):
+            i += 1
+        mapping.append(min(i, len(original) - 1) + 1 if original else 1)
+        i += 1
+    return script, mapping
+
+
+def _run_bash(script: str) -> tuple[int, str]:
+    try:
+        proc = subprocess.run([_bash(), "-n", "/dev/stdin"], input=script.encode("utf-8", "replace"),
+                              capture_output=True, timeout=_BASH_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return 2, f"/dev/stdin: line 1: bash -n did not finish in {_BASH_TIMEOUT:.0f} s"
+    return proc.returncode, proc.stderr.decode("utf-8", "replace")
+
+
+def _first_error(stderr: str) -> tuple[int, str]:
+    """(script line, message) of bash's first complaint."""
+    for raw in stderr.splitlines():
+        m = _BASH_LINE_RE.match(raw)
+        if m:
+            return int(m.group(1)), m.group(2).strip()
+    for raw in stderr.splitlines():
+        if raw.strip():  # e.g. "bash: warning: here-document at line 3 delimited by end-of-file"
+            msg = raw.split(": ", 1)[-1].strip() if raw.startswith(("bash:", "/dev/stdin:")) else raw
+            at = re.search(r"at line (\d+)", msg)
+            return (int(at.group(1)) if at else 1), msg
+    return 1, "bash -n failed"
+
+
+def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
+    """{index: (script line, message)} for scripts that `bash -n` rejects (or warns about).
+
+    Fast path: all scripts in one bash process, each wrapped in its own function body so an
+    unclosed `if`/`{`/`(` fails at its own closing brace instead of leaking into the next
+    script. Any complaint bisects the batch; a single script is checked unwrapped, so the
+    reported line is exact. k bad scripts out of n cost about 1 + 2k·log2(n) bash processes.
+    """
+    found: dict[int, tuple[int, str]] = {}
+
+    def visit(indices: list[int]) -> None:
+        if len(indices) == 1:
+            rc, err = _run_bash(scripts[indices[0]])
+            if rc != 0 or err.strip():
+                found[indices[0]] = _first_error(err)
+            return
+        parts = []
+        for n, i in enumerate(indices):
+            parts.append(f"__skill_audit_block_{n}() {{\n:\n{scripts[i]}\n}}\n")
+        rc, err = _run_bash("".join(parts))
+        if rc == 0 and not err.strip():
+            return
+        mid = len(indices) // 2
+        visit(indices[:mid])
+        visit(indices[mid:])
+
+    if scripts and _bash():
+        visit(list(range(len(scripts))))
+    return found
+
+
+@check("CS003", "shell-syntax-error", Severity.ERROR)
+def shell_syntax_error(skill) -> Iterator[Hit]:
+    """A bash/sh/shell/console block fails `bash -n`.
+
+    What it does:
+        Runs `bash -n` (parse only, never execute) over every shell block that is not
+        `partial`; `console` blocks with `$ ` prompts are checked on their prompted commands
+        only. Skipped when no `bash` is on PATH.
+    Why:
+        An unclosed quote, a missing `fi` or a `\\` continuation followed by a comment breaks
+        the command the reader pastes into a terminal or CI file.
+    Example:
+        ```bash
+        if [ -n "$REDIS_URL" ]; then
+          celery -A tasks worker
+        ```
+    Fix:
+        Make the block a complete shell script, or mark a deliberate excerpt `partial="why"`.
+    """
+    fences = [f for doc in _docs(skill) for f in doc.fences if classify(f) == "shell"]
+    if not fences:
+        return
+    prepared = [_script_and_lines(f) for f in fences]
+    for index, (line, message) in sorted(_bash_errors([s for s, _ in prepared]).items()):
+        fence = fences[index]
+        mapping = prepared[index][1]
+        code_line = mapping[min(max(line, 1), len(mapping)) - 1] if mapping else 1
+        yield Hit(fence.path, _at(fence, code_line), 1, f"bash -n: {message}")
+
+
+# --------------------------------------------------------------------------- info string
+
+
+@check("CS004", "fence-info-invalid", Severity.ERROR)
+def fence_info_invalid(skill) -> Iterator[Hit]:
+    """A fence's info string breaks the snippet grammar.
+
+    What it does:
+        Parses each info string with the snippet grammar shared with `skill-audit run`
+        (`skill_audit/snippets/grammar.py`) and reports its errors: an unknown token on a
+        python or shell fence, a token given twice, `compile-only` or `partial` without a
+        reason, `file=` that is not a module name, `ready=` without `background`, ...
+    Why:
+        A misspelt token (`expect_fail`, `compile_only`) would otherwise be ignored and the
+        block would run, or be skipped, for a reason nobody wrote down.
+    Example:
+        ```python compile-only
+        from django.conf import settings
+        ```
+    Fix:
+        Use the tokens the grammar documents, with a value where one is required:
+        `python compile-only="needs a configured Django project"`.
+    """
+    for doc in _docs(skill):
+        for fence in doc.fences:
+            for error in fence.spec.errors:
+                yield Hit(fence.path, fence.line, 1, f"fence info {fence.info.strip()!r}: {error}")
+
+
+@check("CS005", "fence-without-language", Severity.WARNING)
+def fence_without_language(skill) -> Iterator[Hit]:
+    """A fenced block has no language.
+
+    What it does:
+        Reports fences whose info string is empty (```` ``` ```` alone).
+    Why:
+        Without a language the block can be neither highlighted nor checked, so a broken
+        command or config in it goes unnoticed; every block should say what it is.
+    Example:
+        ```
+        celery -A tasks worker --loglevel=INFO
+        ```
+    Fix:
+        Name the language (`bash`, `python`, `text` for plain output, ...).
+    """
+    for doc in _docs(skill):
+        for fence in doc.fences:
+            if classify(fence) == "unlabelled":
+                yield Hit(fence.path, fence.line, 1, "fenced block has no language")
+
+
+@check("CS006", "duplicate-module-name", Severity.ERROR)
+def duplicate_module_name(skill) -> Iterator[Hit]:
+    """Two `file=` blocks in one markdown file name the same module.
+
+    What it does:
+        Within each markdown file, reports every python `file=NAME.py` block whose NAME was
+        already used by an earlier block of the same file.
+    Why:
+        `skill-audit run` writes `file=` blocks into one work folder per markdown file, so the
+        later block silently replaces the earlier one and code that imports it gets the wrong
+        module.
+    Example:
+        ```python file=tasks.py
+        ...
+        ```
+        ```python file=tasks.py
+        ...
+        ```
+    Fix:
+        Give each module its own name (`tasks_retry.py`), or merge the two blocks.
+    """
+    for doc in _docs(skill):
+        first: dict[str, int] = {}
+        for fence in doc.fences:
+            module = fence.spec.module
+            if fence.spec.kind is not Kind.MODULE or not module:
+                continue
+            if module in first:
+                yield Hit(fence.path, fence.line, 1,
+                          f"module {module} is already defined by the block at line {first[module]}")
+            else:
+                first[module] = fence.line
+
+
+def _defines_workflow(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            for dec in node.decorator_list:
+                target = dec.func if isinstance(dec, ast.Call) else dec
+                if isinstance(target, ast.Attribute) and target.attr == "defn" and \
+                        isinstance(target.value, ast.Name) and target.value.id == "workflow":
+                    return True
+    return False
+
+
+def _unguarded_asyncio_run(tree: ast.Module) -> ast.Call | None:
+    """A top-level `asyncio.run(...)` statement (not under `if __name__ == "__main__":`)."""
+    for node in tree.body:
+        call = node.value if isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
+                call.func.attr == "run" and isinstance(call.func.value, ast.Name) and \
+                call.func.value.id == "asyncio":
+            return call
+    return None
+
+
+@check("CS007", "unguarded-asyncio-run-in-workflow-module", Severity.WARNING)
+def unguarded_asyncio_run(skill) -> Iterator[Hit]:
+    """A python block defines a Temporal workflow and calls `asyncio.run()` at top level.
+
+    What it does:
+        For python blocks that contain a `@workflow.defn` class, reports a top-level
+        `asyncio.run(...)` statement that is not inside `if __name__ == "__main__":`.
+    Why:
+        Temporal's workflow sandbox re-imports the module that defines the workflow. The
+        unguarded `asyncio.run(main())` then runs again inside the worker's event loop and
+        fails with "asyncio.run() cannot be called from a running event loop".
+    Example:
+        ```python
+        @workflow.defn
+        class Greet: ...
+        asyncio.run(main())
+        ```
+    Fix:
+        Put the entry point under `if __name__ == "__main__":`.
+    """
+    for doc in _docs(skill):
+        for fence in doc.fences:
+            if classify(fence) != "python" or "workflow.defn" not in fence.code:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(fence.code)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue  # CS001 reports it
+            if _defines_workflow(tree):
+                call = _unguarded_asyncio_run(tree)
+                if call is not None:
+                    yield Hit(fence.path, _at(fence, call.lineno), call.col_offset + 1,
+                              "asyncio.run() at module level in a module that defines a workflow; "
+                              "guard it with if __name__ == \"__main__\":")
+
+
+def fence_counts(skill) -> dict[str, int]:
+    """How many fences of each `classify` class the skill has (for summaries)."""
+    counts: dict[str, int] = {}
+    for doc in _docs(skill):
+        for fence in doc.fences:
+            key = classify(fence)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+

@@ -1,0 +1,177 @@
+"""`[tool.skill-audit]` settings from pyproject.toml, found upward from each skill.
+
+    [tool.skill-audit]
+    name = "async-jobs"          # expected skill name when SKILL.md sits beside this file
+    profile = "claude-code"      # or "agentskills"
+    select = ["FM", "ST001"]     # codes or prefixes; default: every check
+    ignore = ["ST002"]
+    per-file-ignores = { "references/legacy-*.md" = ["LK"] }   # globs relative to this file
+
+    [tool.skill-audit.limits]
+    skill-md-lines = 500
+    ...
+
+The sub-tables `run` and `envs` belong to `skill-audit run` and are ignored here. Anything
+else unknown, or a value of the wrong type, is a `ConfigError` (one line; exit 2).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROFILES = ("claude-code", "agentskills")
+RUNNER_TABLES = frozenset({"run", "envs"})
+
+
+class ConfigError(Exception):
+    """A bad setting or selector (reported on one line, exit 2)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets. Token figures are the validator's offline estimate: ceil(characters / 4)."""
+
+    skill_md_lines: int = 500
+    body_tokens: int = 5000
+    reference_tokens: int = 10000
+    metadata_tokens: int = 100  # name + description, loaded for every skill at startup
+    listing_chars: int = 1536  # Claude Code truncates description + when_to_use beyond this
+    max_file_bytes: int = 1_000_000  # larger markdown files are not parsed
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str | None = None
+    profile: str = "claude-code"
+    select: tuple[str, ...] | None = None  # None: every check
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    external: bool = False  # --external: fetch http(s) links
+    source: Path | None = None  # the pyproject.toml this came from
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.source.parent if self.source else None
+
+    def ignored_for(self, path: Path) -> tuple[str, ...]:
+        """Selectors ignored for one file by per-file-ignores."""
+        if not self.per_file_ignores:
+            return ()
+        base = self.base_dir
+        try:
+            rel = path.resolve().relative_to(base.resolve()).as_posix() if base else path.name
+        except ValueError:
+            rel = path.as_posix()
+        out: list[str] = []
+        for pattern, codes in self.per_file_ignores:
+            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(path.name, pattern):
+                out.extend(codes)
+        return tuple(out)
+
+
+def _limit_key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+LIMIT_KEYS = {_limit_key(f.name): f.name for f in fields(Limits)}
+
+
+def parse_table(table: Any, source: Path | None = None) -> Config:
+    where = f"{source}: [tool.skill-audit]" if source else "[tool.skill-audit]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    values: dict[str, Any] = {"source": source}
+    for key, value in table.items():
+        if key in RUNNER_TABLES:
+            continue
+        if key == "name":
+            values["name"] = _string(value, f"{where}.name")
+        elif key == "profile":
+            if value not in PROFILES:
+                raise ConfigError(f"{where}.profile must be one of {', '.join(PROFILES)}, not {value!r}")
+            values["profile"] = value
+        elif key in ("select", "ignore"):
+            values[key] = tuple(_selectors(value, f"{where}.{key}"))
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.per-file-ignores must be a table of glob = [codes]")
+            values["per_file_ignores"] = tuple(
+                (str(glob), tuple(_selectors(codes, f"{where}.per-file-ignores.{glob}")))
+                for glob, codes in value.items())
+        elif key == "limits":
+            values["limits"] = _limits(value, f"{where}.limits")
+        else:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+    return Config(**values)
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where} must be a non-empty string")
+    return value
+
+
+def _selectors(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of check codes or prefixes")
+    return [v.strip().upper() for v in value]
+
+
+def _limits(value: Any, where: str) -> Limits:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
+    kwargs = {}
+    for key, number in value.items():
+        if key not in LIMIT_KEYS:
+            raise ConfigError(f"{where}: unknown limit {key!r} (known: {', '.join(sorted(LIMIT_KEYS))})")
+        if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+            raise ConfigError(f"{where}.{key} must be a positive integer, not {number!r}")
+        kwargs[LIMIT_KEYS[key]] = number
+    return Limits(**kwargs)
+
+
+_cache: dict[Path, Config] = {}
+
+
+def find_config(start: Path) -> Config:
+    """The closest `[tool.skill-audit]` at or above `start` (a folder), else defaults."""
+    start = Path(start).resolve()
+    chain: list[Path] = []
+    found = Config()
+    for folder in (start, *start.parents):
+        if folder in _cache:
+            found = _cache[folder]
+            break
+        chain.append(folder)
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            table = _read_tool_table(candidate)
+            if table is not None:
+                found = parse_table(table, candidate)
+                break
+    for folder in chain:
+        _cache[folder] = found
+    return found
+
+
+def _read_tool_table(pyproject: Path) -> Any:
+    import tomllib
+
+    try:
+        with open(pyproject, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{pyproject}: cannot read: {exc.strerror or exc}") from None
+    return data.get("tool", {}).get("skill-audit")
+
+
+def with_overrides(config: Config, **changes: Any) -> Config:
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,210 @@
+"""The parsed skill that every check receives. Each markdown file is read and parsed ONCE.
+
+`Skill` (one folder with SKILL.md):
+    root            absolute Path of the skill folder
+    config          `skill_audit.config.Config` in force (profile, limits, ...)
+    expected_name   config `name` when the skill is a repository root (SKILL.md beside
+                    pyproject.toml), else the folder name
+    skill_md        `MarkdownDoc` of SKILL.md, or None when it could not be loaded
+    references      `MarkdownDoc` for each readable references/**/*.md (sorted)
+    load_errors     `LoadError(path, line, message)` for files that could not be read or decoded
+                    (unreadable, binary, non-UTF-8, too large, a directory); reported by ST checks
+    docs            skill_md (if loaded) + references
+    all_files       every file path in the skill (lazy; skips .git, .venv, node_modules,
+                    .skill-audit, __pycache__, ...; symlinked folders not followed)
+    in_plugin       True when .claude-plugin/plugin.json exists at the root or above (lazy)
+    rel(path)       posix path relative to the root
+
+`MarkdownDoc` (lazy: nothing is parsed until a check asks):
+    path (absolute), rel (posix, relative to the skill root), text (newlines normalised to
+    \\n), lines, frontmatter (`skill_audit.parsing.frontmatter.Frontmatter`), body_start_line,
+    body, headings, anchors(), links, inline_code, tables, html_comments, html_anchors,
+    fences (`skill_audit.snippets.extract.Fence`, FILE line numbers), unclosed_fence_lines,
+    indented_code_lines. Records are defined in `skill_audit.parsing.markdown`.
+All line and column numbers are 1-based file positions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import NamedTuple
+
+from skill_audit.config import Config
+from skill_audit.discovery import SKILL_FILE, SKIP_DIRS, skill_markdown_files
+from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter
+from skill_audit.parsing.markdown import ParsedMarkdown, parse_markdown, unique_slugs
+
+
+class LoadError(NamedTuple):
+    path: Path
+    line: int
+    message: str
+
+
+class MarkdownDoc:
+    def __init__(self, path: Path, rel: str, text: str):
+        self.path = path
+        self.rel = rel
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"MarkdownDoc({self.rel!r})"
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+    @cached_property
+    def frontmatter(self) -> Frontmatter:
+        return parse_frontmatter(self.lines)
+
+    @property
+    def body_start_line(self) -> int:
+        """First file line after the frontmatter (1 when there is none)."""
+        fm = self.frontmatter
+        return fm.end_line + 1 if fm.closed else 1
+
+    @cached_property
+    def body(self) -> str:
+        return "\n".join(self.lines[self.body_start_line - 1:])
+
+    @cached_property
+    def _parsed(self) -> ParsedMarkdown:
+        skip = self.body_start_line - 1
+        # Blank the frontmatter but keep its newlines, so token lines are file lines.
+        text = "\n" * skip + self.body if skip else self.text
+        return parse_markdown(text, self.lines, self.path)
+
+    @property
+    def headings(self):
+        return self._parsed.headings
+
+    @property
+    def links(self):
+        return self._parsed.links
+
+    @property
+    def inline_code(self):
+        return self._parsed.inline_code
+
+    @property
+    def tables(self):
+        return self._parsed.tables
+
+    @property
+    def html_comments(self):
+        return self._parsed.html_comments
+
+    @property
+    def html_anchors(self):
+        return self._parsed.html_anchors
+
+    @property
+    def fences(self):
+        return self._parsed.fences
+
+    @property
+    def unclosed_fence_lines(self):
+        return self._parsed.unclosed_fence_lines
+
+    @property
+    def indented_code_lines(self):
+        return self._parsed.indented_code_lines
+
+    def anchors(self) -> set[str]:
+        """Link fragments that resolve in this file: GitHub heading slugs (-1, -2 for repeats)
+        plus <a id/name> anchors."""
+        slugs = unique_slugs([h.slug for h in self.headings])
+        return set(slugs) | set(self.html_anchors)
+
+
+@dataclass
+class Skill:
+    root: Path
+    config: Config
+    expected_name: str
+    skill_md: MarkdownDoc | None
+    references: list[MarkdownDoc] = field(default_factory=list)
+    load_errors: list[LoadError] = field(default_factory=list)
+
+    @property
+    def docs(self) -> list[MarkdownDoc]:
+        return ([self.skill_md] if self.skill_md else []) + self.references
+
+    @property
+    def skill_md_path(self) -> Path:
+        return self.root / SKILL_FILE
+
+    def rel(self, path: Path) -> str:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(path).as_posix()
+
+    @cached_property
+    def all_files(self) -> list[Path]:
+        files: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
+                                 and not os.path.islink(os.path.join(dirpath, d)))
+            files.extend(Path(dirpath, f) for f in sorted(filenames))
+        return files
+
+    @cached_property
+    def in_plugin(self) -> bool:
+        return any((folder / ".claude-plugin" / "plugin.json").is_file()
+                   for folder in (self.root, *self.root.parents))
+
+
+def read_text(path: Path, max_bytes: int) -> tuple[str | None, LoadError | None]:
+    """A markdown file's text with newlines normalised, or a one-line reason it cannot be used."""
+    try:
+        if path.is_dir():
+            return None, LoadError(path, 1, f"{path.name} is a directory, not a file")
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return None, LoadError(path, 1, f"cannot read {path.name}: {exc.strerror or exc}")
+    if len(data) > max_bytes:
+        return None, LoadError(path, 1, f"{path.name} is larger than {max_bytes:,} bytes; not checked "
+                                        "(limit max-file-bytes)")
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        return None, LoadError(path, line, f"{path.name} looks binary (NUL byte); not checked")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, LoadError(path, line, f"{path.name} is not valid UTF-8 (byte 0x{data[exc.start]:02x} "
+                                           f"at offset {exc.start})")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, None
+
+
+def expected_name(root: Path, config: Config) -> str:
+    """The repository-root skill takes its name from config; any other skill from its folder."""
+    if config.name and config.base_dir and config.base_dir.resolve() == root.resolve():
+        return config.name
+    return root.resolve().name if root.name in ("", ".", "..") else root.name
+
+
+def load_skill(root: Path, config: Config) -> Skill:
+    root = Path(root).absolute()
+    limit = config.limits.max_file_bytes
+    skill = Skill(root=root, config=config, expected_name=expected_name(root, config), skill_md=None)
+    paths = skill_markdown_files(root)
+    for path in paths:
+        text, error = read_text(path, limit)
+        if error:
+            skill.load_errors.append(error)
+            continue
+        doc = MarkdownDoc(path, skill.rel(path), text)
+        if path.name == SKILL_FILE and path.parent == root:
+            skill.skill_md = doc
+        else:
+            skill.references.append(doc)
+    return skill

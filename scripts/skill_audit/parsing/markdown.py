@@ -1,0 +1,241 @@
+"""One markdown-it-py parse of a file, turned into the plain records the checks share.
+
+Lines are 1-based FILE lines: the caller blanks the frontmatter lines (keeping the newlines)
+before parsing, so markdown-it's `token.map` equals file lines. Columns are found by searching
+the token's source lines; when a construct cannot be located (e.g. a reference-style link
+whose target lives in a definition elsewhere) the column is 1 on the block's first line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from markdown_it import MarkdownIt
+
+from skill_audit.snippets.extract import Fence, fences_from_tokens
+
+_MD = MarkdownIt("commonmark").enable("table")
+_COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
+_HTML_ID_RE = re.compile(r"""<a\s[^>]*?\b(?:id|name)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+_SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str  # rendered text (code spans keep their content, markup dropped)
+    slug: str  # GitHub slug before de-duplication
+    line: int
+
+
+@dataclass(frozen=True)
+class Link:
+    target: str  # destination, percent-decoded ("my file.md#part"), as a file path would read
+    line: int
+    column: int
+    image: bool = False
+    text: str = ""  # link text or image alt text
+    href: str = ""  # destination exactly as markdown-it normalised it
+
+
+@dataclass(frozen=True)
+class InlineCode:
+    text: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]  # raw inline markdown of each header cell
+    rows: tuple[tuple[str, ...], ...]  # raw inline markdown of each body cell
+    line: int  # header row line
+    row_lines: tuple[int, ...]  # file line of each body row
+
+
+@dataclass(frozen=True)
+class HtmlComment:
+    text: str  # inner text, stripped
+    line: int
+    column: int
+
+
+@dataclass
+class ParsedMarkdown:
+    headings: list[Heading] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    inline_code: list[InlineCode] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    html_comments: list[HtmlComment] = field(default_factory=list)
+    html_anchors: list[str] = field(default_factory=list)  # <a id|name="..."> targets
+    fences: list[Fence] = field(default_factory=list)
+    unclosed_fence_lines: list[int] = field(default_factory=list)  # fences running to EOF
+    indented_code_lines: list[int] = field(default_factory=list)  # 4-space code blocks
+
+
+def github_slug(text: str) -> str:
+    """GitHub's heading anchor: lower-case, punctuation dropped, spaces to hyphens."""
+    return _SLUG_DROP_RE.sub("", text.strip().lower()).replace(" ", "-")
+
+
+def unique_slugs(slugs: list[str]) -> list[str]:
+    """De-duplicate like github-slugger: a repeated slug gets -1, -2, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for base in slugs:
+        slug = base
+        if slug in seen:
+            while slug in seen:
+                seen[base] += 1
+                slug = f"{base}-{seen[base]}"
+        seen[slug] = 0
+        out.append(slug)
+    return out
+
+
+class _Locator:
+    """Finds successive pieces of an inline token's source, left to right."""
+
+    def __init__(self, lines: list[str], start: int, end: int):
+        self.start = start  # 0-based first line
+        self.segment = "\n".join(lines[start:end])
+        self.cursor = 0
+
+    def find(self, *needles: str, offset: int = 0) -> tuple[int, int]:
+        for needle in needles:
+            if not needle:
+                continue
+            pos = self.segment.find(needle, self.cursor)
+            if pos >= 0:
+                self.cursor = pos + len(needle)
+                pos += offset
+                line_start = self.segment.rfind("\n", 0, pos) + 1
+                return self.start + self.segment.count("\n", 0, pos) + 1, pos - line_start + 1
+        return self.start + 1, 1
+
+
+def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
+    """Parse `text` (frontmatter blanked) once; `lines` are the file's lines for positions."""
+    tokens = _MD.parse(text)
+    out = ParsedMarkdown(fences=fences_from_tokens(tokens, path))
+    heading_level = 0
+    table: dict | None = None
+    locator: _Locator | None = None
+    for tok in tokens:
+        ttype = tok.type
+        if ttype == "inline":
+            if tok.map is not None:
+                if locator is None or locator.start != tok.map[0]:
+                    locator = _Locator(lines, tok.map[0], tok.map[1])
+            else:
+                locator = locator or _Locator(lines, 0, 1)
+            if heading_level:
+                line = tok.map[0] + 1 if tok.map else 1
+                heading_text = _plain_text(tok.children or [])
+                out.headings.append(Heading(heading_level, heading_text, github_slug(heading_text), line))
+            if table is not None and table["cells"] is not None:
+                table["cells"].append(tok.content)
+            _scan_inline(tok.children or [], locator, out)
+        elif ttype == "heading_open":
+            heading_level = int(tok.tag[1:])
+        elif ttype == "heading_close":
+            heading_level = 0
+        elif ttype == "fence" and tok.map:
+            _check_fence_closed(tok, lines, out)
+        elif ttype == "code_block" and tok.map:
+            out.indented_code_lines.append(tok.map[0] + 1)
+        elif ttype == "html_block" and tok.map:
+            _html(tok.content, tok.map[0] + 1, 1, out)
+        elif ttype == "table_open":
+            table = {"line": tok.map[0] + 1 if tok.map else 1, "header": None, "rows": [],
+                     "row_lines": [], "cells": None}
+        elif table is not None:
+            if ttype == "tr_open":
+                table["cells"] = []
+                table["row_line"] = tok.map[0] + 1 if tok.map else table["line"]
+            elif ttype == "tr_close":
+                cells = tuple(table["cells"] or ())
+                if table["header"] is None:
+                    table["header"] = cells
+                else:
+                    table["rows"].append(cells)
+                    table["row_lines"].append(table["row_line"])
+                table["cells"] = None
+            elif ttype == "table_close":
+                out.tables.append(Table(table["header"] or (), tuple(table["rows"]), table["line"],
+                                        tuple(table["row_lines"])))
+                table = None
+    return out
+
+
+def _scan_inline(children, locator: _Locator, out: ParsedMarkdown) -> None:
+    link: tuple[str, int, int, str] | None = None
+    link_text: list[str] = []
+    for child in children:
+        ctype = child.type
+        if ctype == "link_open":
+            href = str(child.attrs.get("href", ""))
+            target = _decode(href)
+            line, col = locator.find(f"]({target}", f"]({href}", f"<{href}", href, target)
+            link = (target, line, col, href)
+            link_text = []
+        elif ctype == "link_close" and link is not None:
+            target, line, col, href = link
+            out.links.append(Link(target, line, col, False, "".join(link_text), href))
+            link = None
+        elif ctype == "image":
+            href = str(child.attrs.get("src", ""))
+            target = _decode(href)
+            line, col = locator.find(f"]({target}", f"]({href}", href, target)
+            out.links.append(Link(target, line, col, True, child.content, href))
+        elif ctype == "code_inline":
+            line, col = locator.find(child.markup + child.content, child.content)
+            out.inline_code.append(InlineCode(child.content, line, col))
+            if link is not None:
+                link_text.append(child.content)
+        elif ctype == "html_inline":
+            line, col = locator.find(child.content)
+            _html(child.content, line, col, out)
+        elif ctype == "text" and link is not None:
+            link_text.append(child.content)
+
+
+def _html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
+    if "<!--" in content:
+        for m in _COMMENT_RE.finditer(content):
+            before = content[: m.start()]
+            nl = before.count("\n")
+            col = m.start() - (before.rfind("\n") + 1) + 1 if nl else column + m.start()
+            out.html_comments.append(HtmlComment(m.group(1).strip(), line + nl, col))
+    if "<a" in content or "<A" in content:
+        out.html_anchors.extend(_HTML_ID_RE.findall(content))
+
+
+def _plain_text(children) -> str:
+    parts = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content)
+    return "".join(parts)
+
+
+def _decode(href: str) -> str:
+    try:
+        return unquote(href, errors="strict")
+    except UnicodeDecodeError:
+        return href
+
+
+def _check_fence_closed(tok, lines: list[str], out: ParsedMarkdown) -> None:
+    start, end = tok.map
+    last = lines[end - 1].lstrip(" \t>").strip() if 0 < end <= len(lines) else ""
+    closed = end - start >= 2 and last.startswith(tok.markup) and set(last) == {tok.markup[0]}
+    if not closed:
+        out.unclosed_fence_lines.append(start + 1)

