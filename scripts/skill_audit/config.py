@@ -139,6 +139,10 @@ def _limits(value: Any, where: str) -> Limits:
 _cache: dict[Path, Config] = {}
 
 
+def clear_config_cache() -> None:
+    _cache.clear()
+
+
 def find_config(start: Path) -> Config:
     """The closest `[tool.skill-audit]` at or above `start` (a folder), else defaults."""
     start = Path(start).resolve()

@@ -30,12 +30,16 @@ class Severity(enum.IntEnum):
 
 
 class Hit(NamedTuple):
-    """One finding as a check yields it: absolute file path, 1-based line and column, message."""
+    """One finding as a check yields it: absolute file path, 1-based line and column, message.
+
+    `severity` is optional: None means the check's registered severity (a check whose severity
+    depends on the profile, like unknown frontmatter keys, sets it)."""
 
     path: Path
     line: int
     column: int
     message: str
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True, order=True)

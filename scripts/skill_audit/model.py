@@ -11,7 +11,8 @@
                     (unreadable, binary, non-UTF-8, too large, a directory); reported by ST checks
     docs            skill_md (if loaded) + references
     all_files       every file path in the skill (lazy; skips .git, .venv, node_modules,
-                    .skill-audit, __pycache__, ...; symlinked folders not followed)
+                    .skill-audit, __pycache__, ..., nested skills (folders with their own
+                    SKILL.md, e.g. test fixtures); symlinked folders are not followed)
     in_plugin       True when .claude-plugin/plugin.json exists at the root or above (lazy)
     rel(path)       posix path relative to the root
 
@@ -148,8 +149,10 @@ class Skill:
     def all_files(self) -> list[Path]:
         files: list[Path] = []
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            # Skip tool folders, symlinked folders (no loops) and nested skills (their own files).
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                                 and not os.path.islink(os.path.join(dirpath, d)))
+                                 and not os.path.islink(os.path.join(dirpath, d))
+                                 and not os.path.lexists(os.path.join(dirpath, d, SKILL_FILE)))
             files.extend(Path(dirpath, f) for f in sorted(filenames))
         return files
 

@@ -9,6 +9,7 @@ Errors point at the markdown line: a fence's code line N is file line `fence.cod
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import json
 import re
@@ -31,6 +32,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BASH_LINE_RE = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
 _BASH_TIMEOUT = 20.0
+_ON_LINE_RE = re.compile(r"\bon line (\d+)")
 
 
 def classify(fence: Fence) -> str:
@@ -75,7 +77,9 @@ def python_error(fence: Fence) -> tuple[int, int, str] | None:
             warnings.simplefilter("ignore")  # SyntaxWarnings are style, not breakage
             compile(fence.code, str(fence.path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        return _at(fence, exc.lineno), max(exc.offset or 1, 1), f"{type(exc).__name__}: {exc.msg}"
+        # "... after 'if' statement on line 3" names a block line; say the file line instead
+        msg = _ON_LINE_RE.sub(lambda m: f"on line {_at(fence, int(m.group(1)))}", exc.msg or "")
+        return _at(fence, exc.lineno), max(exc.offset or 1, 1), f"{type(exc).__name__}: {msg}"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return fence.code_line, 1, f"cannot compile: {' '.join(str(exc).split()) or type(exc).__name__}"
     return None
@@ -233,34 +237,78 @@ def _first_error(stderr: str) -> tuple[int, str]:
     return 1, "bash -n failed"
 
 
+# A line made only of simple commands joined by && || | (plain words, $VAR, simple quotes, a
+# trailing comment or continuation) always passes `bash -n`; such blocks skip the subprocess.
+# Deliberately conservative: anything else ({, (, ;, <, >, globs, keywords...) goes to bash.
+_WORD = r"""(?:[\w./=:,@%+~^-]|\$\{?[A-Za-z_]\w*\}?|"[^"\\`$!]*"|'[^']*')+"""
+_CMD = rf"{_WORD}(?:[ \t]+{_WORD})*"
+_SIMPLE_LINE_RE = re.compile(
+    rf"^[ \t]*(?:{_CMD}(?:[ \t]+(?:&&|\|\||\|)[ \t]+{_CMD})*)?(?:[ \t]+\\)?[ \t]*(?:(?<=[ \t])#.*|^[ \t]*#.*)?$")
+_RESERVED_RE = re.compile(r"(?:^|[ \t])(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|in|function"
+                          r"|select|time|coproc|\[\[|\]\]|\{|\}|!)(?=[ \t]|$)")
+_QUOTED_RE = re.compile(r"""'[^']*'|"[^"]*\"""")
+
+
+def trivially_valid(script: str) -> bool:
+    """True when every line is a plain command list that `bash -n` cannot reject."""
+    lines = script.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and lines[-1].rstrip().endswith("\\"):
+        return False
+    for line in lines:
+        if not _SIMPLE_LINE_RE.match(line) or _RESERVED_RE.search(_QUOTED_RE.sub("q", line)):
+            return False
+    return True
+
+
 def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
     """{index: (script line, message)} for scripts that `bash -n` rejects (or warns about).
 
-    Fast path: all scripts in one bash process, each wrapped in its own function body so an
-    unclosed `if`/`{`/`(` fails at its own closing brace instead of leaking into the next
-    script. Any complaint bisects the batch; a single script is checked unwrapped, so the
-    reported line is exact. k bad scripts out of n cost about 1 + 2k·log2(n) bash processes.
+    Scripts that are `trivially_valid` are not sent. The rest go to ONE bash process, each
+    wrapped in its own function body so an unclosed `if`/`{`/`(` fails at its own closing brace
+    instead of leaking into the next script. bash stops at the first error; its line names the
+    script, which is then re-checked alone (exact line, and proof the blame is right), the
+    scripts before it are re-checked together (a quote left open earlier could have hidden an
+    error), and the run continues after it. Blame that does not hold up falls back to
+    bisection. A clean batch costs one process; each bad script about three more.
     """
     found: dict[int, tuple[int, str]] = {}
 
-    def visit(indices: list[int]) -> None:
-        if len(indices) == 1:
-            rc, err = _run_bash(scripts[indices[0]])
-            if rc != 0 or err.strip():
-                found[indices[0]] = _first_error(err)
-            return
-        parts = []
-        for n, i in enumerate(indices):
-            parts.append(f"__skill_audit_block_{n}() {{\n:\n{scripts[i]}\n}}\n")
-        rc, err = _run_bash("".join(parts))
-        if rc == 0 and not err.strip():
-            return
-        mid = len(indices) // 2
-        visit(indices[:mid])
-        visit(indices[mid:])
+    def single(index: int) -> bool:
+        rc, err = _run_bash(scripts[index])
+        if rc != 0 or err.strip():
+            found[index] = _first_error(err)
+            return True
+        return False
 
-    if scripts and _bash():
-        visit(list(range(len(scripts))))
+    def visit(indices: list[int]) -> None:
+        while indices:
+            if len(indices) == 1:
+                single(indices[0])
+                return
+            parts, starts, line = [], [], 1
+            for n, i in enumerate(indices):
+                body = scripts[i] if scripts[i].endswith("\n") else scripts[i] + "\n"
+                starts.append(line + 2)
+                # the blank line ends a trailing `\` continuation before the closing brace
+                parts.append(f"__skill_audit_block_{n}() {{\n:\n{body}\n}}\n")
+                line += 4 + body.count("\n")
+            rc, err = _run_bash("".join(parts))
+            if rc == 0 and not err.strip():
+                return
+            blamed = max(0, bisect.bisect_right(starts, _first_error(err)[0]) - 1)
+            if single(indices[blamed]):
+                visit(indices[:blamed])
+            else:  # blame did not hold: search up to it by halves
+                mid = (blamed + 1) // 2
+                visit(indices[:mid])
+                visit(indices[mid:blamed + 1])
+            indices = indices[blamed + 1:]
+
+    todo = [i for i, script in enumerate(scripts) if not trivially_valid(script)]
+    if todo and _bash():
+        visit(todo)
     return found
 
 

@@ -109,7 +109,7 @@ def parse_frontmatter(lines: list[str]) -> Frontmatter:
             if node is not None:
                 problem = _check_expansion(node)
                 if problem:
-                    fm.error, fm.error_line = problem, node.start_mark.line + offset
+                    fm.error, fm.error_line = problem[0], problem[1] + offset
                     return fm
             value = loader.construct_document(node) if node is not None else None
         finally:
@@ -139,7 +139,7 @@ def parse_frontmatter(lines: list[str]) -> Frontmatter:
 def _one_line(exc: Exception) -> str:
     if isinstance(exc, yaml.MarkedYAMLError):
         parts = [p for p in (exc.context, exc.problem) if p]
-        return "YAML syntax error: " + "; ".join(" ".join(p.split()) for p in parts)
+        return "invalid YAML: " + "; ".join(" ".join(p.split()) for p in parts)
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -156,8 +156,9 @@ def _scan_events(raw: str) -> tuple[str, int] | None:
     return None
 
 
-def _check_expansion(root: yaml.Node) -> str | None:
-    """Expanded node count with aliases followed; refuse bombs and recursive aliases."""
+def _check_expansion(root: yaml.Node) -> tuple[str, int] | None:
+    """Expanded node count with aliases followed; refuse bombs and recursive aliases.
+    Returns (message, 0-based YAML line of the node where the limit is crossed)."""
     sizes: dict[int, int] = {}
     on_stack: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -168,18 +169,19 @@ def _check_expansion(root: yaml.Node) -> str | None:
             on_stack.discard(key)
             total = 1 + sum(sizes[id(c)] for c in _children(node))
             if total > MAX_NODES:
-                return f"YAML aliases expand to more than {MAX_NODES} nodes (alias bomb?)"
+                return (f"YAML aliases expand to more than {MAX_NODES:,} nodes (alias bomb?)",
+                        node.start_mark.line)
             sizes[key] = total
             continue
         if key in sizes:
             continue
         if key in on_stack:
-            return "YAML alias refers to itself (recursive structure)"
+            return "YAML alias refers to itself (recursive structure)", node.start_mark.line
         on_stack.add(key)
         stack.append((node, True))
         for child in _children(node):
             if id(child) in on_stack:
-                return "YAML alias refers to itself (recursive structure)"
+                return "YAML alias refers to itself (recursive structure)", child.start_mark.line
             if id(child) not in sizes:
                 stack.append((child, False))
     return None

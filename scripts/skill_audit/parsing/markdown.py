@@ -17,7 +17,14 @@ from markdown_it import MarkdownIt
 
 from skill_audit.snippets.extract import Fence, fences_from_tokens
 
-_MD = MarkdownIt("commonmark").enable("table")
+# Speed: block-parse everything, but inline-parse only what a check reads. Inline content
+# without `[`, `` ` `` or `<` can hold no link, image, code span, autolink or HTML, so it is
+# skipped; the rest is parsed without emphasis (links and code spans do not depend on it).
+# Headings are parsed with every inline rule, since emphasis changes their GitHub slug.
+_MD = MarkdownIt("commonmark").enable("table").disable("inline")
+_INLINE = MarkdownIt("commonmark").disable(["emphasis", "text_join", "entity"])
+_HEADING = MarkdownIt("commonmark")
+_INLINE_MARKERS = ("[", "`", "<")
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
 _HTML_ID_RE = re.compile(r"""<a\s[^>]*?\b(?:id|name)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 _SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
@@ -118,8 +125,10 @@ class _Locator:
 
 
 def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
-    """Parse `text` (frontmatter blanked) once; `lines` are the file's lines for positions."""
-    tokens = _MD.parse(text)
+    """Parse `text` (frontmatter blanked, newlines already normalised to \\n, as
+    `skill_audit.model.read_text` does) once; `lines` are the file's lines for positions."""
+    env: dict = {}
+    tokens = _MD.parse(text, env)
     out = ParsedMarkdown(fences=fences_from_tokens(tokens, path))
     heading_level = 0
     table: dict | None = None
@@ -132,13 +141,21 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
                     locator = _Locator(lines, tok.map[0], tok.map[1])
             else:
                 locator = locator or _Locator(lines, 0, 1)
+            content = tok.content
             if heading_level:
+                children = _HEADING.parseInline(content, env)[0].children or []
                 line = tok.map[0] + 1 if tok.map else 1
-                heading_text = _plain_text(tok.children or [])
+                heading_text = _plain_text(children)
                 out.headings.append(Heading(heading_level, heading_text, github_slug(heading_text), line))
+            elif any(m in content for m in _INLINE_MARKERS):
+                children = []
+                _INLINE.inline.parse(content, _INLINE, env, children)
+            else:
+                children = []
             if table is not None and table["cells"] is not None:
-                table["cells"].append(tok.content)
-            _scan_inline(tok.children or [], locator, out)
+                table["cells"].append(content)
+            if children:
+                _scan_inline(children, locator, out)
         elif ttype == "heading_open":
             heading_level = int(tok.tag[1:])
         elif ttype == "heading_close":
@@ -199,7 +216,7 @@ def _scan_inline(children, locator: _Locator, out: ParsedMarkdown) -> None:
         elif ctype == "html_inline":
             line, col = locator.find(child.content)
             _html(child.content, line, col, out)
-        elif ctype == "text" and link is not None:
+        elif ctype in ("text", "text_special") and link is not None:
             link_text.append(child.content)
 
 
@@ -217,7 +234,7 @@ def _html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
 def _plain_text(children) -> str:
     parts = []
     for child in children:
-        if child.type in ("text", "code_inline"):
+        if child.type in ("text", "text_special", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")

@@ -160,5 +160,13 @@ def build_plans(paths: list[str], resolver: EnvResolver) -> list[FilePlan]:
     return plans
 
 
+def prepare_envs(plans: list[FilePlan], resolver: EnvResolver) -> None:
+    """Build (or find) every env the plans will run in, before any service starts."""
+    for plan in plans:
+        for fence in plan.fences:
+            if fence.spec.executes and not fence.spec.errors:
+                resolver.get(plan, plan.env_for(fence))
+
+
 def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 4))

@@ -86,14 +86,16 @@ def execute(url: str, *commands: tuple[str, ...], timeout: float = 5.0) -> list:
     try:
         sock = socket.create_connection((addr.host, addr.port), timeout=timeout)
     except OSError as exc:
-        raise RespError(f"cannot connect to Redis at {addr.host}:{addr.port}: {exc.strerror or exc}") from None
+        where = f"{addr.host}:{addr.port}"
+        raise RespError(f"cannot connect to Redis at {where}: {exc.strerror or exc}") from None
     try:
         if addr.tls:
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=addr.host)
         reader = _Reader(sock)
         prelude: list[tuple[str, ...]] = []
         if addr.password is not None:
-            prelude.append(("AUTH", addr.username, addr.password) if addr.username else ("AUTH", addr.password))
+            auth = ("AUTH", addr.username, addr.password) if addr.username else ("AUTH", addr.password)
+            prelude.append(auth)
         if addr.db:
             prelude.append(("SELECT", str(addr.db)))
         for cmd in prelude:

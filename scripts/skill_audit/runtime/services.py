@@ -198,6 +198,20 @@ def start_temporal(binary: str | None = None, timeout: float = 30.0) -> Service:
     svc = Service("temporal", _spawn(cmd, workdir, workdir / "server.log"), port, workdir,
                   workdir / "server.log")
     svc.extra["address"] = f"127.0.0.1:{port}"
-    # The gRPC port opens a little before the frontend serves; callers retry connects briefly.
-    _wait_ready(svc, lambda: _port_open(port), timeout)
+    svc.extra["http_port"] = http_port
+    # The gRPC port opens a little before the frontend serves: ready means the HTTP API
+    # already answers for the default namespace, so a first client call cannot race it.
+    _wait_ready(svc, lambda: _port_open(port) and _namespace_ready(http_port), timeout)
     return svc
+
+
+def _namespace_ready(http_port: int) -> bool:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{http_port}/api/v1/namespaces/default"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    try:
+        with opener.open(url, timeout=1) as reply:
+            return reply.status == 200
+    except OSError:
+        return False

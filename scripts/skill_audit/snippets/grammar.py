@@ -14,9 +14,10 @@ Python fences (`python`, `py`, `python3`):
 
 Shell fences (`bash`, `sh`, `shell`, `console`):
   (no token)            not executed; `check` runs `bash -n` on it
-  run                   run it (must exit 0, or non-zero with expect-fail)
-  background            start it as a long-running process (worker, beat, server), stopped with
-                        its whole process group at the end of the markdown file
+  run                   run it with `bash -e -c` (must exit 0, or non-zero with expect-fail)
+  background            start it with `bash -c` as a long-running process (worker, beat,
+                        server), stopped with its whole process group at the end of the markdown
+                        file; it fails if it exits before then
   ready="TEXT"          with background: wait until TEXT appears in its output
   timeout=N, env=NAME, expect-fail[=TEXT] as for python
 

@@ -1,0 +1,524 @@
+"""RC: the rule catalogue of a skill and the counts its prose states.
+
+The catalogue is SKILL.md's first table whose header has a rules column ("Rules", "Rule",
+"Rule file", "Rule files"). Each body row is one category; its rules cell names rule files
+either as links (`[celery-config](references/celery-config.md)`) or as bare names
+(`celery-config`, meaning `references/celery-config.md`), several per cell allowed.
+
+What is counted (RC001):
+  * rules / rule files      = distinct rule files named in the table (without a table, only
+                              "rule files" is checked, against the .md files in references/)
+  * reference files         = .md files directly in references/
+  * categories/capabilities = rows of the table that name a rule (distinct values of its
+                              Category column when it has one)
+A claim is a number (digits, or a word from one to twenty) followed by one of those nouns,
+with at most two modifier words between ("10 on-demand rule files"). Numbers that count a
+subset ("the first two rules", "3 more rules", "one of the rules") are not claims.
+Only SKILL.md prose is read: fences, inline code and HTML comments are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from skill_audit.checks.links import Resolver, per_skill, path_mentions, split_fragment, substitute
+from skill_audit.diagnostics import Hit, Severity
+from skill_audit.registry import check
+
+IMPACTS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+
+_RULE_HEADER_RE = re.compile(r"^(?:rules?|rule[ -]files?)$", re.IGNORECASE)
+_CATEGORY_HEADER_RE = re.compile(r"^(?:categor(?:y|ies)|capabilit(?:y|ies)|area|topic)$", re.IGNORECASE)
+_LINK_RE = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
+_BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_MARKUP_RE = re.compile(r"[`*_~]")
+_INLINE_CODE_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_COMMENT_RE = re.compile(r"<!--.*?(?:-->|$)")
+_COUNT_RE = re.compile(
+    r"(?<![\w.#-])(?P<num>\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
+    r"(?P<mid>(?:\s+[A-Za-z][\w-]*){0,2}?)"
+    r"\s+(?P<noun>rule[- ]files?|rules?|reference[- ]files?|categor(?:y|ies)|capabilit(?:y|ies))\b",
+    re.IGNORECASE)
+# A number after these counts a subset, or is not a count of the noun at all.
+_SUBSET_BEFORE = frozenset("first last top next other remaining more additional extra another few "
+                           "least most over under than every each per".split())
+_NOT_MODIFIER = frozenset("of in per for and or to the from with than at by on as is are be new "
+                          "more other additional extra remaining".split())
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    name: str  # file stem, e.g. "celery-config"
+    path: str  # absolute, normalised path of the rule file
+    line: int  # SKILL.md line of the table row
+    column: int
+    impact: str | None  # the row's Impact cell (markup stripped), when the table has one
+
+
+@dataclass(frozen=True)
+class Catalog:
+    line: int  # header row line
+    rows: int  # body rows
+    categories: int  # distinct category cells (or rows when there is no category column)
+    rules: tuple[RuleRef, ...]  # in table order, duplicates kept
+
+
+def _cell_text(cell: str) -> str:
+    return _MARKUP_RE.sub("", cell).strip()
+
+
+def _column(line_text: str, needle: str) -> int:
+    pos = line_text.find(needle)
+    return pos + 1 if pos >= 0 else 1
+
+
+@per_skill
+def find_catalog(skill) -> Catalog | None:
+    """The Quick Reference table of SKILL.md (first table with a rules column), parsed."""
+    doc = skill.skill_md
+    if doc is None:
+        return None
+    res = Resolver(skill)
+    for table in doc.tables:
+        header = [_cell_text(h) for h in table.header]
+        rule_col = next((i for i, h in enumerate(header) if _RULE_HEADER_RE.match(h)), None)
+        if rule_col is None:
+            continue
+        cat_col = next((i for i, h in enumerate(header) if _CATEGORY_HEADER_RE.match(h)), None)
+        impact_col = next((i for i, h in enumerate(header) if h.lower() == "impact"), None)
+        rules: list[RuleRef] = []
+        categories: set[str] = set()
+        for number, (row, line) in enumerate(zip(table.rows, table.row_lines)):
+            line_text = doc.lines[line - 1] if 0 < line <= len(doc.lines) else ""
+            cell = row[rule_col] if rule_col < len(row) else ""
+            impact = _cell_text(row[impact_col]) if impact_col is not None and impact_col < len(row) else None
+            named = [RuleRef(name, path, line, _column(line_text, needle), impact or None)
+                     for name, path, needle in _rule_cell(cell, res)]
+            if not named:
+                continue  # e.g. a "**Total: ...**" line glued to the table: not a category
+            rules.extend(named)
+            category = row[cat_col] if cat_col is not None and cat_col < len(row) else ""
+            categories.add(_cell_text(_LINK_RE.sub(r"\1", category)).lower() or f"row {number}")
+        return Catalog(table.line, len(table.rows), len(categories), tuple(rules))
+    return None
+
+
+def _rule_cell(cell: str, res: Resolver) -> Iterator[tuple[str, str, str]]:
+    """(rule name, absolute rule file path, text to locate) for each rule a cell names."""
+    links = list(_LINK_RE.finditer(cell))
+    for m in links:
+        target, _ = split_fragment(m.group(2))
+        if not target or re.match(r"^[A-Za-z][\w+.-]*:", target):
+            continue
+        if "${" in target:
+            target = substitute(target, res)
+            if target is None:
+                continue
+        path = os.path.normpath(os.path.join(res.root, target))
+        yield Path(path).stem, path, m.group(0)
+    rest = _LINK_RE.sub(" ", cell) if links else cell
+    for token in re.split(r"[,;\s]+", _BR_RE.sub(",", rest)):
+        name = token.strip("`*_~()[]")
+        if not name or not re.match(r"^[\w.][\w./-]*$", name) or set(name) <= {"-", "."}:
+            continue
+        if name.endswith(".md"):
+            rel = name if "/" in name else f"references/{name}"
+        else:
+            rel = f"references/{name}.md"
+        yield Path(rel).stem, os.path.normpath(os.path.join(res.root, rel)), name
+
+
+def _reference_files(skill) -> list[str]:
+    """Markdown files directly inside references/ (the candidate rule files), normalised."""
+    refs = os.path.join(os.path.normpath(str(skill.root)), "references")
+    return sorted(os.path.normpath(str(d.path)) for d in skill.references
+                  if os.path.dirname(os.path.normpath(str(d.path))) == refs)
+
+
+# --------------------------------------------------------------------------- counts
+
+
+@dataclass(frozen=True)
+class CountClaim:
+    number: int
+    noun: str  # normalised: "rules", "rule files", "reference files", "categories"
+    line: int
+    column: int
+    text: str
+
+
+def _prose_lines(doc) -> Iterator[tuple[int, str]]:
+    """(line number, text) of SKILL.md outside fences, with inline code and comments blanked."""
+    skip: set[int] = set()
+    for fence in doc.fences:
+        skip.update(range(fence.line, fence.line + len(fence.code.splitlines()) + 2))
+    for number, line in enumerate(doc.lines, 1):
+        if number in skip or not line.strip():
+            continue
+        if "`" in line:
+            line = _INLINE_CODE_RE.sub(lambda m: " " * len(m.group(0)), line)
+        if "<!--" in line:
+            line = _COMMENT_RE.sub(lambda m: " " * len(m.group(0)), line)
+        yield number, line
+
+
+def count_claims(doc) -> list[CountClaim]:
+    claims = []
+    for number, line in _prose_lines(doc):
+        for m in _COUNT_RE.finditer(line):
+            before = line[: m.start()].split()
+            if before and before[-1].lower().strip(":,(") in _SUBSET_BEFORE:
+                continue
+            if any(w.lower() in _NOT_MODIFIER for w in m.group("mid").split()):
+                continue
+            raw = m.group("num").lower()
+            value = int(raw) if raw.isdigit() else NUMBER_WORDS[raw]
+            noun = m.group("noun").lower().replace("-", " ")
+            if noun.startswith("rule file"):
+                noun = "rule files"
+            elif noun.startswith("rule"):
+                noun = "rules"
+            elif noun.startswith("reference"):
+                noun = "reference files"
+            else:
+                noun = "categories"
+            claims.append(CountClaim(value, noun, number, m.start() + 1, m.group(0)))
+    return claims
+
+
+@check("RC001", "count-mismatch", Severity.ERROR)
+def count_mismatch(skill) -> Iterator[Hit]:
+    """A number in SKILL.md's prose disagrees with what the skill holds.
+
+    What it does:
+        Finds count claims in SKILL.md prose ("Total: 10 rules across 9 categories", "ten rule
+        files", "all 8 capabilities"; digits or number words up to twenty) and compares them:
+        rules and rule files with the distinct rule files of the Quick Reference table,
+        categories and capabilities with its rows that name a rule (distinct Category cells if
+        there is such a column), reference files with the .md files directly in references/. Without a table,
+        only "rule files" and "reference files" claims are checked. Subsets ("the first two
+        rules", "3 more rules") are not claims.
+    Why:
+        Counts drift when rules are added or merged; a wrong total tells the agent a rule is
+        missing (or that it has read everything when it has not).
+    Example:
+        **Total: 10 rules across 9 categories** above a 10-row table.
+    Fix:
+        Correct the number, or drop it: the table already shows the count.
+    """
+    doc = skill.skill_md
+    if doc is None:
+        return
+    catalog = find_catalog(skill)
+    actual: dict[str, tuple[int, str]] = {}
+    ref_count = len(_reference_files(skill))
+    actual["reference files"] = (ref_count, "references/ holds {n} markdown file{s}")
+    if catalog is not None:
+        n_rules = len({r.path for r in catalog.rules})
+        where = f"the rule table (line {catalog.line})"
+        actual["rules"] = (n_rules, where + " names {n} rule file{s}")
+        actual["rule files"] = actual["rules"]
+        actual["categories"] = (catalog.categories, where + " has {n} categor{ies}")
+    else:
+        actual["rule files"] = (ref_count, "references/ holds {n} markdown file{s}")
+    for claim in count_claims(doc):
+        if claim.noun not in actual:
+            continue
+        n, template = actual[claim.noun]
+        if claim.number != n:
+            said = template.format(n=n, s="" if n == 1 else "s", ies="y" if n == 1 else "ies")
+            yield Hit(doc.path, claim.line, claim.column, f"says {claim.text!r}, but {said}")
+
+
+# --------------------------------------------------------------------------- table vs files
+
+
+@check("RC002", "rule-file-missing", Severity.ERROR)
+def rule_file_missing(skill) -> Iterator[Hit]:
+    """A rule named in the Quick Reference table has no file.
+
+    What it does:
+        For each rule the table names (a link, or a bare name meaning references/NAME.md),
+        reports the row when that file does not exist.
+    Why:
+        The table is the skill's index: the agent picks a rule from it and loads the file. A
+        row without a file is a promise the skill cannot keep.
+    Example:
+        | Scheduling | scheduled-tasks | MEDIUM | ... | with no references/scheduled-tasks.md
+    Fix:
+        Add the rule file, fix the name, or remove the row.
+    """
+    catalog = find_catalog(skill)
+    if catalog is None:
+        return
+    for rule in catalog.rules:
+        if not os.path.isfile(rule.path):
+            yield Hit(skill.skill_md.path, rule.line, rule.column,
+                      f"rule {rule.name!r}: {skill.rel(Path(rule.path))} does not exist")
+
+
+@check("RC003", "rule-not-in-table", Severity.ERROR)
+def rule_not_in_table(skill) -> Iterator[Hit]:
+    """A markdown file in references/ has no row in the Quick Reference table.
+
+    What it does:
+        When SKILL.md has a rule table, reports each .md file directly inside references/
+        that no row names. Reported on the table's header line.
+    Why:
+        The table is how the agent finds rules; a file missing from it is a rule that is never
+        chosen (and any count taken from the table is short by one).
+    Example:
+        references/result-backends.md exists, but no row names result-backends.
+    Fix:
+        Add a row for the rule, or move the file out of references/ if it is not a rule.
+    """
+    catalog = find_catalog(skill)
+    if catalog is None:
+        return
+    named = {r.path for r in catalog.rules}
+    for path in _reference_files(skill):
+        if path not in named:
+            yield Hit(skill.skill_md.path, catalog.line, 1,
+                      f"{skill.rel(Path(path))} is not named in the rule table")
+
+
+@check("RC008", "duplicate-rule", Severity.ERROR)
+def duplicate_rule(skill) -> Iterator[Hit]:
+    """The Quick Reference table names the same rule file twice.
+
+    What it does:
+        Reports every repeat of a rule file in the table, pointing at the earlier row.
+    Why:
+        A duplicated row inflates the rule count and usually hides a rule that was meant to be
+        listed instead.
+    Example:
+        | Retries | retry-strategies | ... | and later | Errors | retry-strategies | ... |
+    Fix:
+        Remove the repeat or name the intended rule.
+    """
+    catalog = find_catalog(skill)
+    if catalog is None:
+        return
+    first: dict[str, int] = {}
+    for rule in catalog.rules:
+        if rule.path in first:
+            yield Hit(skill.skill_md.path, rule.line, rule.column,
+                      f"rule {rule.name!r} is already named on line {first[rule.path]}")
+        else:
+            first[rule.path] = rule.line
+
+
+# --------------------------------------------------------------------------- orphans and nesting
+
+
+def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
+    """(resolved path, line, column, as written) of every local link and path mention of doc."""
+    res = Resolver(skill)
+    base = os.path.dirname(os.path.normpath(str(doc.path)))
+    for link in doc.links:
+        path, _ = split_fragment(link.target.strip())
+        if not path or path.startswith("//") or re.match(r"^[A-Za-z][\w+.-]*:", path):
+            continue
+        if "${" in path:
+            path = substitute(path, res)
+            if path is None:
+                continue
+        yield os.path.normpath(os.path.join(base, path)), link.line, link.column, link.target
+    for mention in path_mentions(doc):
+        path, _ = split_fragment(mention.raw)
+        if "${" in path:
+            path = substitute(path, res)
+            if path is None:
+                continue
+        yield os.path.normpath(os.path.join(res.root, path)), mention.line, mention.column, mention.raw
+
+
+@check("RC004", "orphan-reference", Severity.WARNING)
+def orphan_reference(skill) -> Iterator[Hit]:
+    """A file in references/ that SKILL.md never points to.
+
+    What it does:
+        Collects what SKILL.md points at (markdown links, `Read("...")` and
+        `${CLAUDE_SKILL_DIR}/...` paths, references/... in inline code, rules named in the
+        rule table) and reports every file under references/ that is not among them.
+    Why:
+        The agent only loads references that SKILL.md tells it about; an orphan is dead weight
+        in the package, or guidance that was meant to be reachable and is not.
+    Example:
+        references/anti-patterns.md exists but SKILL.md never mentions it.
+    Fix:
+        Link it from SKILL.md (say when to read it), or delete it.
+    """
+    doc = skill.skill_md
+    if doc is None:
+        return
+    refs = os.path.join(os.path.normpath(str(skill.root)), "references")
+    reached = {p for p, *_ in _targets(skill, doc)}
+    catalog = find_catalog(skill)
+    if catalog is not None:
+        reached.update(r.path for r in catalog.rules)
+    for path in skill.all_files:
+        norm = os.path.normpath(str(path))
+        if norm.startswith(refs + os.sep) and norm not in reached:
+            yield Hit(Path(path), 1, 1, f"{skill.rel(Path(path))} is not linked from SKILL.md")
+
+
+@check("RC005", "nested-reference", Severity.WARNING)
+def nested_reference(skill) -> Iterator[Hit]:
+    """A reference file points to another reference file.
+
+    What it does:
+        Reports links and path mentions inside references/**/*.md whose target is another
+        file under references/ (references should be one level deep: SKILL.md -> file).
+    Why:
+        Agents may preview a reference only partly; a second hop is often never followed, so
+        material behind it is effectively unreachable.
+    Example:
+        references/canvas-workflows.md: "see [retries](retry-strategies.md)".
+    Fix:
+        Link the second file from SKILL.md instead, or fold the needed lines into this one.
+    """
+    refs = os.path.join(os.path.normpath(str(skill.root)), "references")
+    for doc in skill.references:
+        here = os.path.normpath(str(doc.path))
+        seen: set[tuple[int, str]] = set()
+        for target, line, col, raw in _targets(skill, doc):
+            if target != here and target.startswith(refs + os.sep) and (line, target) not in seen:
+                seen.add((line, target))
+                yield Hit(doc.path, line, col, f"{raw} links another reference file; keep references "
+                                               "one level deep (link it from SKILL.md)")
+
+
+# --------------------------------------------------------------------------- rule frontmatter
+
+
+def _rule_docs(skill) -> list:
+    """Rule files whose frontmatter is checked: those the table names; without a table, reference
+    files whose frontmatter has `impact` or `verified-against`."""
+    catalog = find_catalog(skill)
+    if catalog is not None:
+        named = {r.path for r in catalog.rules}
+        return [d for d in skill.references if os.path.normpath(str(d.path)) in named]
+    out = []
+    for doc in skill.references:
+        fm = doc.frontmatter
+        if fm.present and fm.data is not None and ("impact" in fm.data or "verified-against" in fm.data):
+            out.append(doc)
+    return out
+
+
+def _node_line(fm, node: yaml.Node) -> int:
+    return node.start_mark.line + fm.start_line + 1
+
+
+@check("RC006", "rule-frontmatter-invalid", Severity.ERROR)
+def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
+    """A rule file's frontmatter breaks the rule-file template.
+
+    What it does:
+        For rule files that have frontmatter (files the rule table names; without a table,
+        reference files whose frontmatter has `impact` or `verified-against`), requires YAML
+        that parses to a mapping with `title` (non-empty string) and `impact` (one of
+        CRITICAL, HIGH, MEDIUM, LOW); `env`, when present, must be a string and
+        `verified-against` a mapping of package name to version string. Other keys are free.
+    Why:
+        `skill-audit run` picks the snippet environment from `env`, readers trust
+        `verified-against` to say what was tested, and the table's impact is checked against
+        `impact` (RC007). An unquoted `redis-py: 8.1` is the float 8.1, not a version.
+    Example:
+        ---
+        title: Task routing
+        impact: high
+        verified-against:
+          kombu: 5.7
+        ---
+    Fix:
+        Follow the template in CONTRIBUTING.md; quote versions ("5.7.0").
+    """
+    for doc in _rule_docs(skill):
+        fm = doc.frontmatter
+        if not fm.present:
+            continue
+        if fm.error:
+            yield Hit(doc.path, fm.error_line or 1, 1, f"frontmatter: {fm.error}")
+            continue
+        if fm.data is None:
+            yield Hit(doc.path, fm.start_line or 1, 1, "frontmatter must be a mapping of keys to values")
+            continue
+        data, where = fm.data, fm.line_of
+        title = data.get("title")
+        if not isinstance(title, str) or not title.strip():
+            yield Hit(doc.path, where("title"), 1, "frontmatter needs `title:` (a non-empty string)")
+        impact = data.get("impact")
+        if impact not in IMPACTS:
+            shown = "missing" if impact is None else repr(impact)
+            yield Hit(doc.path, where("impact"), 1, f"impact is {shown}; use one of {', '.join(IMPACTS)}")
+        if "env" in data and not (isinstance(data["env"], str) and data["env"].strip()):
+            yield Hit(doc.path, where("env"), 1, "env must be a non-empty string (an environment name)")
+        if "verified-against" in data:
+            yield from _verified_against(doc, fm)
+
+
+def _verified_against(doc, fm) -> Iterator[Hit]:
+    entry = next((e for e in fm.entries if e.key == "verified-against"), None)
+    node = entry.node if entry else None
+    if not isinstance(node, yaml.MappingNode) or not isinstance(fm.data.get("verified-against"), dict):
+        yield Hit(doc.path, fm.line_of("verified-against"), 1,
+                  "verified-against must be a mapping of package name to version string")
+        return
+    for key_node, value_node in node.value:
+        plain = isinstance(value_node, yaml.ScalarNode) and value_node.tag == "tag:yaml.org,2002:str"
+        key_ok = isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str"
+        if not key_ok:
+            yield Hit(doc.path, _node_line(fm, key_node), key_node.start_mark.column + 1,
+                      "verified-against keys must be package names (strings)")
+        elif not plain or not value_node.value.strip():
+            yield Hit(doc.path, _node_line(fm, value_node), value_node.start_mark.column + 1,
+                      f"verified-against {key_node.value}: the version must be a string; quote it "
+                      f"(\"{getattr(value_node, 'value', '') if isinstance(value_node, yaml.ScalarNode) else ''}\")")
+
+
+@check("RC007", "impact-mismatch", Severity.WARNING)
+def impact_mismatch(skill) -> Iterator[Hit]:
+    """The Impact cell of the rule table disagrees with the rule file's `impact`.
+
+    What it does:
+        For each table row with an Impact column, reports a value outside CRITICAL, HIGH,
+        MEDIUM, LOW, and a value that differs from the `impact:` frontmatter of the rule file
+        the row names (when that file has one).
+    Why:
+        Readers triage by impact from the table; two different answers mean one was not
+        updated when the rule changed.
+    Example:
+        | Routing | task-routing | HIGH | ... | while task-routing.md says `impact: MEDIUM`.
+    Fix:
+        Make the two agree (the rule file is usually the one that was revised).
+    """
+    catalog = find_catalog(skill)
+    if catalog is None:
+        return
+    docs = {os.path.normpath(str(d.path)): d for d in skill.references}
+    reported_rows: set[int] = set()
+    for rule in catalog.rules:
+        if rule.impact is None:
+            continue
+        if rule.impact.upper() not in IMPACTS:
+            if rule.line not in reported_rows:
+                reported_rows.add(rule.line)
+                yield Hit(skill.skill_md.path, rule.line, 1,
+                          f"impact {rule.impact!r} is not one of {', '.join(IMPACTS)}")
+            continue
+        doc = docs.get(rule.path)
+        declared = doc.frontmatter.data.get("impact") if doc is not None and doc.frontmatter.data else None
+        if isinstance(declared, str) and declared.upper() in IMPACTS and declared.upper() != rule.impact.upper():
+            yield Hit(skill.skill_md.path, rule.line, rule.column,
+                      f"rule {rule.name!r}: the table says {rule.impact}, {doc.rel} says impact: {declared}")

@@ -1,0 +1,557 @@
+"""LK: links and path references inside a skill.
+
+Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
+  * markdown links and images, against the folder of the file that holds them;
+  * path mentions: the argument of a `Read("...")` call, a `${CLAUDE_SKILL_DIR}/...` path
+    anywhere in the text, and `references/`, `scripts/` or `assets/` paths inside inline code.
+    These are skill-relative (Claude Code substitutes `${CLAUDE_SKILL_DIR}` with the skill folder;
+    `${CLAUDE_PLUGIN_ROOT}` with the plugin folder, for skills inside a plugin only);
+  * `#fragment`s, against GitHub heading slugs (-1, -2 for repeated headings) and <a id/name>.
+External http(s) URLs are only fetched with `--external` (`check_external`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from skill_audit.diagnostics import Hit, Severity
+from skill_audit.model import MarkdownDoc, read_text
+from skill_audit.registry import check
+
+KNOWN_PLACEHOLDERS = frozenset({"CLAUDE_SKILL_DIR", "CLAUDE_SESSION_ID", "CLAUDE_EFFORT", "CLAUDE_PROJECT_DIR"})
+PLUGIN_PLACEHOLDERS = frozenset({"CLAUDE_PLUGIN_ROOT", "CLAUDE_PLUGIN_DATA"})
+SKILL_DIRS = ("references", "scripts", "assets")
+
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")
+_PATH_CHARS = r"[^\s`'\"()\[\]<>{}*?|,;:$]"
+# Read("…") / Read('…') / Read(file_path="…"), not obj.Read(…)
+_READ_RE = re.compile(r"""(?<![\w.])Read\(\s*(?:file_path\s*=\s*)?(["'])([^"'\n]+)\1""")
+_SKILL_DIR_PATH_RE = re.compile(r"\$\{CLAUDE_(?:SKILL_DIR|PLUGIN_ROOT)\}/" + _PATH_CHARS + "*")
+_BARE_PATH_RE = re.compile(r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*")
+_GLOB_CHARS = frozenset("*?[{<$")
+
+
+@dataclass(frozen=True)
+class PathMention:
+    raw: str  # as written, e.g. "${CLAUDE_SKILL_DIR}/references/x.md#part"
+    line: int
+    column: int
+    how: str  # "Read()", "inline code" or "placeholder path"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def per_skill(fn):
+    """Memoise `fn(skill)` per Skill object (several checks share one computation)."""
+    cache: dict[int, tuple[weakref.ref, object]] = {}
+
+    @functools.wraps(fn)
+    def wrapper(skill):
+        hit = cache.get(id(skill))
+        if hit is not None and hit[0]() is skill:
+            return hit[1]
+        value = fn(skill)
+        if len(cache) > 64:
+            cache.clear()
+        cache[id(skill)] = (weakref.ref(skill), value)
+        return value
+
+    return wrapper
+
+
+def plugin_root(root: Path) -> Path | None:
+    """The plugin folder a skill belongs to, or None.
+
+    A skill belongs to the nearest folder above it with `.claude-plugin/plugin.json` only when
+    that plugin would load it: the skill folder is the plugin folder itself, sits in its
+    `skills/` folder, or is (or sits in) a folder named by plugin.json's `skills` path(s).
+    A stray skill deeper in a plugin's repository (a test fixture) is not a plugin skill.
+    """
+    root = Path(os.path.normpath(str(root)))
+    for folder in (root, *root.parents):
+        manifest = folder / ".claude-plugin" / "plugin.json"
+        if not manifest.is_file():
+            continue
+        homes = {folder, folder / "skills"}
+        try:
+            declared = json.loads(manifest.read_text(encoding="utf-8")).get("skills")
+        except (OSError, ValueError, AttributeError):
+            declared = None
+        for entry in [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []:
+            if isinstance(entry, str):
+                homes.add(Path(os.path.normpath(str(folder / entry))))
+        return folder if root in homes or root.parent in homes else None
+    return None
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class Resolver:
+    """Per-skill cache of parsed markdown targets (anchor sets) and the skill's folders."""
+
+    def __init__(self, skill):
+        self.skill = skill
+        self.root = os.path.normpath(str(skill.root))
+        self.docs = {os.path.normpath(str(d.path)): d for d in skill.docs}
+        self._anchors: dict[str, set[str] | None] = {}
+        self._plugin: Path | None | bool = False
+
+    @property
+    def plugin_root(self) -> Path | None:
+        if self._plugin is False:
+            self._plugin = plugin_root(Path(self.root)) if self.skill.in_plugin else None
+        return self._plugin
+
+    def anchors(self, path: str) -> set[str] | None:
+        """Anchors of a markdown file (None when it cannot be read)."""
+        if path not in self._anchors:
+            doc = self.docs.get(path)
+            if doc is None:
+                text, error = read_text(Path(path), self.skill.config.limits.max_file_bytes)
+                doc = MarkdownDoc(Path(path), path, text) if text is not None and not error else None
+            self._anchors[path] = doc.anchors() if doc is not None else None
+        return self._anchors[path]
+
+    def fragment_problem(self, target: str, fragment: str, shown: str) -> str | None:
+        """Message when `#fragment` does not resolve in markdown file `target`, else None."""
+        if not fragment or not target.lower().endswith((".md", ".markdown")) or os.path.isdir(target):
+            return None
+        anchors = self.anchors(target)
+        if anchors is None or fragment in anchors or fragment.lower() in anchors:
+            return None
+        return f"{shown}: no heading or anchor #{fragment} in {self.rel(target)}"
+
+    def rel(self, path: str) -> str:
+        return os.path.relpath(path, self.root).replace(os.sep, "/") if _inside(path, self.root) else path
+
+
+def split_fragment(target: str) -> tuple[str, str]:
+    path, _, fragment = target.partition("#")
+    return path.split("?", 1)[0], fragment
+
+
+def _is_external(target: str) -> bool:
+    return target.startswith("//") or bool(_SCHEME_RE.match(target))
+
+
+# --------------------------------------------------------------------------- markdown links
+
+
+@per_skill
+def _link_findings(skill) -> list[tuple[str, Hit]]:
+    """(code, hit) for every markdown link and image that does not resolve."""
+    return list(_iter_link_findings(skill))
+
+
+def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
+    res = Resolver(skill)
+    for doc in skill.docs:
+        here = os.path.normpath(str(doc.path))
+        base = os.path.dirname(here)
+        for link in doc.links:
+            target = link.target.strip()
+            what = "image" if link.image else "link"
+            if _is_external(target):
+                continue
+            if not target:
+                yield "LK001", Hit(doc.path, link.line, link.column, f"{what} with an empty target")
+                continue
+            path, fragment = split_fragment(target)
+            if not path:  # same-file anchor
+                anchors = res.anchors(here) or set()
+                if fragment and fragment not in anchors and fragment.lower() not in anchors:
+                    yield "LK002", Hit(doc.path, link.line, link.column,
+                                       f"{what} #{fragment}: no heading or anchor with that slug in this file")
+                continue
+            if "${" in path:
+                path = substitute(path, res)
+                if path is None:
+                    continue  # LK005/LK006 report the placeholder
+                resolved = os.path.normpath(path)
+            elif os.path.isabs(path):
+                yield "LK003", Hit(doc.path, link.line, link.column,
+                                   f"{what} {target}: absolute path; it will not exist where the skill is installed")
+                continue
+            else:
+                resolved = os.path.normpath(os.path.join(base, path))
+            if not _inside(resolved, res.root):
+                yield "LK003", Hit(doc.path, link.line, link.column,
+                                   f"{what} {target} points outside the skill folder"
+                                   + ("" if os.path.exists(resolved) else " (and does not exist)"))
+                continue
+            if not os.path.exists(resolved):
+                yield "LK001", Hit(doc.path, link.line, link.column,
+                                   f"{what} {target}: {res.rel(resolved)} does not exist")
+                continue
+            problem = res.fragment_problem(resolved, fragment, f"{what} {target}")
+            if problem:
+                yield "LK002", Hit(doc.path, link.line, link.column, problem)
+
+
+def substitute(raw: str, res: Resolver) -> str | None:
+    """A path with ${CLAUDE_SKILL_DIR} / ${CLAUDE_PLUGIN_ROOT} replaced, or None when it holds
+    a placeholder that names no folder of the skill (session id, plugin root outside a plugin)."""
+    out = raw.replace("${CLAUDE_SKILL_DIR}", res.root)
+    if "${CLAUDE_PLUGIN_ROOT}" in out:
+        plugin = res.plugin_root
+        if plugin is None:
+            return None
+        out = out.replace("${CLAUDE_PLUGIN_ROOT}", str(plugin))
+    return None if "${" in out else out
+
+
+@check("LK001", "broken-link", Severity.ERROR)
+def broken_link(skill) -> Iterator[Hit]:
+    """A markdown link or image points at a file that does not exist.
+
+    What it does:
+        Resolves every relative link and image target in SKILL.md and references/**/*.md
+        against the folder of the file that holds it (`${CLAUDE_SKILL_DIR}` as the skill
+        folder) and reports targets that do not exist. External URLs are not fetched here.
+    Why:
+        The agent follows the link to load a rule file; a missing file means the guidance the
+        table promises is never read.
+    Example:
+        See [retries](references/retry-strategy.md) when the file is retry-strategies.md.
+    Fix:
+        Point the link at the real file (paths are case-sensitive), or add the file.
+    """
+    for code, hit in _link_findings(skill):
+        if code == "LK001":
+            yield hit
+
+
+@check("LK002", "broken-anchor", Severity.ERROR)
+def broken_anchor(skill) -> Iterator[Hit]:
+    """A `#fragment` names no heading of the target file.
+
+    What it does:
+        For links and path mentions with a `#fragment` into a markdown file (the same file or
+        another one), computes the target's GitHub heading slugs (lower-case, punctuation
+        dropped, spaces to hyphens; repeated headings get -1, -2, ...) plus `<a id|name>`
+        anchors, and reports fragments that match none of them.
+    Why:
+        A renamed heading silently breaks every link into it; the reader lands at the top of
+        a long file instead of the rule.
+    Example:
+        [visibility timeout](references/celery-config.md#visibility-timeouts) when the heading
+        is `## 3. Set the visibility timeout`.
+    Fix:
+        Use the slug of the current heading (`#3-set-the-visibility-timeout`).
+    """
+    for code, hit in _link_findings(skill):
+        if code == "LK002":
+            yield hit
+    for code, hit in _mention_findings(skill):
+        if code == "LK002":
+            yield hit
+
+
+@check("LK003", "link-outside-skill", Severity.WARNING)
+def link_outside_skill(skill) -> Iterator[Hit]:
+    """A link or path mention leaves the skill folder.
+
+    What it does:
+        Reports relative links, `${CLAUDE_SKILL_DIR}/..` paths and absolute paths whose target
+        lies outside the skill folder.
+    Why:
+        Installers (`npx skills add`, plugin marketplaces) copy only the skill folder, so the
+        target is missing wherever the skill is used, even if it exists in the source repo.
+    Example:
+        See [the README](../../README.md) for setup.
+    Fix:
+        Move the material into references/ or link it by its public URL.
+    """
+    for code, hit in _link_findings(skill):
+        if code == "LK003":
+            yield hit
+    for code, hit in _mention_findings(skill):
+        if code == "LK003":
+            yield hit
+
+
+# --------------------------------------------------------------------------- path mentions
+
+
+def path_mentions(doc: MarkdownDoc) -> list[PathMention]:
+    """Skill-relative paths an agent is told to open: Read("…") arguments, ${CLAUDE_SKILL_DIR}/
+    and ${CLAUDE_PLUGIN_ROOT}/ paths anywhere, and references|scripts|assets/… in inline code."""
+    text = doc.text
+    found: dict[tuple[int, str], PathMention] = {}
+    starts: list[int] | None = None
+
+    def position(offset: int) -> tuple[int, int]:
+        nonlocal starts
+        if starts is None:
+            starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
+    if "Read(" in text:
+        for m in _READ_RE.finditer(text):
+            raw = m.group(2).strip()
+            if raw.startswith("${") or raw.split("/", 1)[0] in SKILL_DIRS or raw.startswith("./"):
+                line, col = position(m.start(2))
+                found.setdefault((line, raw), PathMention(raw, line, col, "Read()"))
+    if "${CLAUDE_" in text:
+        for m in _SKILL_DIR_PATH_RE.finditer(text):
+            raw = m.group(0).rstrip(".")
+            line, col = position(m.start())
+            found.setdefault((line, raw), PathMention(raw, line, col, "placeholder path"))
+    for code in doc.inline_code:
+        content = code.text
+        if "/" not in content:
+            continue
+        for m in _BARE_PATH_RE.finditer(content):
+            if m.end() < len(content) and content[m.end()] in _GLOB_CHARS:
+                continue  # a glob or template such as references/<rule>.md
+            raw = m.group(0).rstrip(".")
+            line = code.line + content.count("\n", 0, m.start())
+            found.setdefault((line, raw), PathMention(raw, line, code.column + m.start(), "inline code"))
+    return sorted(found.values(), key=lambda p: (p.line, p.column))
+
+
+@per_skill
+def _mention_findings(skill) -> list[tuple[str, Hit]]:
+    return list(_iter_mention_findings(skill))
+
+
+def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
+    res = Resolver(skill)
+    for doc in skill.docs:
+        for mention in path_mentions(doc):
+            path, fragment = split_fragment(mention.raw)
+            if "${" in path:
+                sub = substitute(path, res)
+                if sub is None:
+                    continue  # LK005/LK006
+                resolved = os.path.normpath(sub)
+            else:
+                resolved = os.path.normpath(os.path.join(res.root, path))
+            shown = f"{mention.how} path {mention.raw}"
+            plugin = res.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
+            boundary = os.path.normpath(str(plugin)) if plugin else res.root
+            if not _inside(resolved, boundary):
+                yield "LK003", Hit(doc.path, mention.line, mention.column,
+                                   f"{shown} points outside the skill folder")
+                continue
+            if not os.path.exists(resolved):
+                yield "LK004", Hit(doc.path, mention.line, mention.column,
+                                   f"{shown}: {res.rel(resolved)} does not exist")
+                continue
+            problem = res.fragment_problem(resolved, fragment, shown)
+            if problem:
+                yield "LK002", Hit(doc.path, mention.line, mention.column, problem)
+
+
+@check("LK004", "broken-path-reference", Severity.ERROR)
+def broken_path_reference(skill) -> Iterator[Hit]:
+    """A path the skill tells the agent to open does not exist.
+
+    What it does:
+        Resolves, against the skill folder, the argument of every `Read("...")` call, every
+        `${CLAUDE_SKILL_DIR}/...` path (and `${CLAUDE_PLUGIN_ROOT}/...` in a plugin), and every
+        `references/`, `scripts/` or `assets/` path inside inline code, and reports missing
+        targets. Globs and templates (`references/<rule>.md`, `*.md`) are skipped.
+    Why:
+        These are instructions, not links: no markdown tool checks them, and a missing target
+        fails only when an agent tries to load it mid-task.
+    Example:
+        Load more examples: `Read("${CLAUDE_SKILL_DIR}/references/quick-start-examples.md")`
+        in a skill without that file.
+    Fix:
+        Create the file or point the instruction at the file that holds the material.
+    """
+    for code, hit in _mention_findings(skill):
+        if code == "LK004":
+            yield hit
+
+
+# --------------------------------------------------------------------------- placeholders
+
+
+def _placeholders(skill) -> Iterator[tuple[MarkdownDoc, str, int, int]]:
+    for doc in skill.docs:
+        text = doc.text
+        if "${CLAUDE_" not in text:
+            continue
+        for number, line in enumerate(doc.lines, 1):
+            if "${CLAUDE_" in line:
+                for m in _PLACEHOLDER_RE.finditer(line):
+                    yield doc, m.group(1), number, m.start() + 1
+
+
+@check("LK005", "unknown-placeholder", Severity.WARNING)
+def unknown_placeholder(skill) -> Iterator[Hit]:
+    """A `${CLAUDE_*}` placeholder that Claude Code does not substitute.
+
+    What it does:
+        Reports `${CLAUDE_...}` names outside the documented set: CLAUDE_SKILL_DIR,
+        CLAUDE_SESSION_ID, CLAUDE_EFFORT, CLAUDE_PROJECT_DIR, and CLAUDE_PLUGIN_ROOT /
+        CLAUDE_PLUGIN_DATA (plugins only; see LK006).
+    Why:
+        An unknown placeholder reaches the agent literally, so the path or value built from
+        it is wrong every time.
+    Example:
+        `Read("${CLAUDE_SKILL_ROOT}/references/x.md")`
+    Fix:
+        Use `${CLAUDE_SKILL_DIR}`, or a plain relative path such as `references/x.md`.
+    """
+    for doc, name, line, col in _placeholders(skill):
+        if name not in KNOWN_PLACEHOLDERS and name not in PLUGIN_PLACEHOLDERS:
+            yield Hit(doc.path, line, col, f"${{{name}}} is not a placeholder Claude Code substitutes "
+                                           "(known: " + ", ".join(sorted(KNOWN_PLACEHOLDERS | PLUGIN_PLACEHOLDERS)) + ")")
+
+
+@check("LK006", "plugin-placeholder-outside-plugin", Severity.WARNING)
+def plugin_placeholder_outside_plugin(skill) -> Iterator[Hit]:
+    """`${CLAUDE_PLUGIN_ROOT}` or `${CLAUDE_PLUGIN_DATA}` in a skill that is not in a plugin.
+
+    What it does:
+        Reports the plugin placeholders unless the skill belongs to a plugin: the nearest
+        folder above with `.claude-plugin/plugin.json` is the skill folder itself, or holds
+        it in `skills/` or in a folder named by plugin.json's `skills` path(s).
+    Why:
+        Only plugin skills get these substituted; in a skill installed on its own (`npx skills
+        add`, `~/.claude/skills/`) and in other clients they stay literal and the path breaks.
+    Example:
+        `Read("${CLAUDE_PLUGIN_ROOT}/skills/async-jobs/references/x.md")`
+    Fix:
+        Use a relative path (`references/x.md`) or `${CLAUDE_SKILL_DIR}`.
+    """
+    if skill.in_plugin and plugin_root(skill.root) is not None:
+        return
+    for doc, name, line, col in _placeholders(skill):
+        if name in PLUGIN_PLACEHOLDERS:
+            yield Hit(doc.path, line, col, f"${{{name}}} is only substituted in plugin skills, and this "
+                                           "skill is not inside a plugin (.claude-plugin/plugin.json)")
+
+
+# --------------------------------------------------------------------------- external URLs
+
+
+@dataclass(frozen=True)
+class _UrlRef:
+    url: str
+    path: Path
+    line: int
+    column: int
+
+
+def external_links(skills: Iterable) -> list[_UrlRef]:
+    """Every http(s) link and image of the skills, fragment dropped."""
+    refs = []
+    for skill in skills:
+        for doc in skill.docs:
+            for link in doc.links:
+                href = (link.href or link.target).strip()
+                if href.lower().startswith(("http://", "https://")):
+                    refs.append(_UrlRef(href.split("#", 1)[0], doc.path, link.line, link.column))
+    return refs
+
+
+def _fetch(url: str, timeout: float) -> tuple[int | None, str | None]:
+    """(HTTP status, error) for one URL: HEAD first, GET when the server refuses HEAD."""
+    headers = {"User-Agent": "skill-audit (+link check)"}
+    for method in ("HEAD", "GET"):
+        request = urllib.request.Request(url, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http(s) only)
+                return resp.status, None
+        except urllib.error.HTTPError as exc:
+            if method == "HEAD" and exc.code in (403, 405, 501):
+                continue
+            return exc.code, None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return None, " ".join(str(reason).split()) or type(exc).__name__
+    return None, "no response"
+
+
+# Statuses that say the page is gone or the server is broken; 401/403/429 and other refusals
+# usually mean "not for robots" and are not reported.
+def _is_broken(status: int | None, error: str | None) -> bool:
+    return error is not None or status is None or status in (404, 410) or status >= 500
+
+
+def check_external(skills: Iterable, timeout: float = 10.0, workers: int = 8,
+                   cache_dir: Path | None = None, ttl: float = 86400.0) -> list[Hit]:
+    """Fetch every external http(s) link of `skills` once (HEAD, then GET if refused) with
+    `workers` threads and a per-request `timeout`; return a Hit per broken link occurrence.
+
+    Successful URLs are remembered for `ttl` seconds in `cache_dir/external-links.json`, so a
+    re-run only fetches new or previously failing URLs. Failures are never cached.
+    """
+    refs = external_links(skills)
+    if not refs:
+        return []
+    cache_file = Path(cache_dir) / "external-links.json" if cache_dir else None
+    cache: dict[str, float] = {}
+    if cache_file and cache_file.is_file():
+        try:
+            loaded = json.loads(cache_file.read_text(encoding="utf-8"))
+            cache = {k: float(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+        except (OSError, ValueError, TypeError):
+            cache = {}
+    now = time.time()
+    todo = sorted({r.url for r in refs if now - cache.get(r.url, float("-inf")) > ttl})
+    results: dict[str, tuple[int | None, str | None]] = {}
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+            for url, result in zip(todo, pool.map(lambda u: _fetch(u, timeout), todo)):
+                results[url] = result
+    hits = []
+    for ref in refs:
+        status, error = results.get(ref.url, (200, None))
+        if _is_broken(status, error):
+            why = error if error else f"HTTP {status}"
+            hits.append(Hit(ref.path, ref.line, ref.column, f"{ref.url}: {why}"))
+    if cache_file:
+        for url, (status, error) in results.items():
+            if not _is_broken(status, error):
+                cache[url] = now
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps(cache, indent=0, sort_keys=True), encoding="utf-8")
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return hits
+
+
+@check("LK007", "external-link-broken", Severity.ERROR)
+def external_link_broken(skill) -> Iterator[Hit]:
+    """An external http(s) link answers 404/410/5xx or not at all (only with `--external`).
+
+    What it does:
+        With `--external`, requests every http(s) link and image once (HEAD, then GET when
+        HEAD is refused; 10 s timeout; 8 in parallel) and reports connection failures,
+        404, 410 and 5xx. 401/403/429 are not reported (bot walls). Successes are cached
+        for a day in `.skill-audit/external-links.json`. Without `--external` nothing is
+        fetched.
+    Why:
+        Upstream links are the skill's evidence; a dead one sends the reader nowhere.
+    Example:
+        [Celery routing](https://docs.celeryq.dev/en/stable/userguide/routing-old.html)
+    Fix:
+        Link the page's current address, or an archived copy.
+    """
+    if not getattr(skill.config, "external", False):
+        return
+    base = skill.config.base_dir or skill.root
+    yield from check_external([skill], cache_dir=Path(base) / ".skill-audit")

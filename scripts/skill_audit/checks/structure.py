@@ -1,0 +1,186 @@
+"""ST: files that cannot be read, and the size budgets of progressive disclosure.
+
+Token counts are the validator's estimate, ceil(characters / 4), computed offline (no
+tokenizer download); real tokenizers differ by roughly ±20% on English prose and code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator
+
+from skill_audit.diagnostics import Hit, Severity
+from skill_audit.model import Skill
+from skill_audit.registry import check
+
+
+def estimate_tokens(text: str) -> int:
+    """The validator's offline token estimate: ceil(characters / 4)."""
+    return math.ceil(len(text) / 4)
+
+
+@check("ST001", "unreadable-file", Severity.ERROR)
+def unreadable_file(skill: Skill) -> Iterator[Hit]:
+    """SKILL.md or a reference file cannot be read as UTF-8 markdown.
+
+    What it does:
+        Reports files that are missing, unreadable (permissions), directories named like a
+        markdown file, binary (NUL bytes), not valid UTF-8, or larger than `max-file-bytes`
+        (1,000,000 by default); none of these is parsed further.
+    Why:
+        Clients fail or show garbage when they load such a file, and no other check can vouch
+        for its content.
+    Example:
+        references/guide.md saved as UTF-16, or SKILL.md created as a folder
+    Fix:
+        Save the file as UTF-8 text, fix its permissions, or remove it.
+    """
+    for error in skill.load_errors:
+        yield Hit(error.path, error.line, 1, error.message)
+
+
+@check("ST002", "broken-symlink", Severity.ERROR)
+def broken_symlink(skill: Skill) -> Iterator[Hit]:
+    """A symlink in the skill points nowhere, or into a loop.
+
+    What it does:
+        Reports symlinks whose target does not resolve (missing, or a symlink loop).
+    Why:
+        Installers copy the skill folder; a dangling link becomes a missing file on the
+        user's machine, and a loop can hang naive tools.
+    Example:
+        references/old.md -> ../archive/old.md (deleted)
+    Fix:
+        Replace the link with the file it should point to, or delete it.
+    """
+    for path in skill.all_files:
+        if os.path.islink(path) and not os.path.exists(path):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"
+            yield Hit(path, 1, 1, f"symlink `{skill.rel(path)}` -> `{target}` does not resolve (missing or a loop)")
+
+
+@check("ST003", "skill-md-too-long", Severity.WARNING)
+def skill_md_too_long(skill: Skill) -> Iterator[Hit]:
+    """SKILL.md has more lines than the budget (500 by default).
+
+    What it does:
+        Counts the lines of SKILL.md and compares them with `limits.skill-md-lines`.
+    Why:
+        The whole file is loaded whenever the skill triggers; the spec recommends staying under
+        500 lines and moving detail into references/ that load on demand.
+    Example:
+        a 700-line SKILL.md with every pattern inline
+    Fix:
+        Move sections into `references/<topic>.md` and link them from SKILL.md.
+    """
+    doc = skill.skill_md
+    if doc is None:
+        return
+    count = len(doc.lines) - (1 if doc.lines and doc.lines[-1] == "" else 0)
+    limit = skill.config.limits.skill_md_lines
+    if count > limit:
+        yield Hit(doc.path, limit + 1, 1, f"SKILL.md has {count:,} lines; the budget is {limit:,}")
+
+
+@check("ST004", "body-token-budget", Severity.WARNING)
+def body_token_budget(skill: Skill) -> Iterator[Hit]:
+    """The SKILL.md body is over its token budget (5,000 by default).
+
+    What it does:
+        Estimates the body's tokens (the validator's estimate: characters / 4, rounded up;
+        frontmatter excluded) and compares them with `limits.body-tokens`.
+    Why:
+        The body enters the context every time the skill triggers, and Claude Code keeps only
+        the first 5,000 tokens of a re-attached skill after compaction.
+    Example:
+        a 30,000-character body (about 7,500 tokens)
+    Fix:
+        Move detail into reference files that load on demand.
+    """
+    doc = skill.skill_md
+    if doc is None:
+        return
+    tokens = estimate_tokens(doc.body)
+    limit = skill.config.limits.body_tokens
+    if tokens > limit:
+        yield Hit(doc.path, doc.body_start_line, 1,
+                  f"body is about {tokens:,} tokens (characters/4); the budget is {limit:,}")
+
+
+@check("ST005", "reference-token-budget", Severity.WARNING)
+def reference_token_budget(skill: Skill) -> Iterator[Hit]:
+    """A reference file is over the per-file token budget (10,000 by default).
+
+    What it does:
+        Estimates each references/ file's tokens (characters / 4, rounded up) and compares
+        them with `limits.reference-tokens`.
+    Why:
+        A reference is loaded whole when needed; a very large one crowds out the conversation
+        and is better split by topic.
+    Example:
+        references/everything.md with 60,000 characters
+    Fix:
+        Split the file by topic and link each part from SKILL.md.
+    """
+    limit = skill.config.limits.reference_tokens
+    for doc in skill.references:
+        tokens = estimate_tokens(doc.text)
+        if tokens > limit:
+            yield Hit(doc.path, 1, 1, f"{doc.rel} is about {tokens:,} tokens (characters/4); the budget is {limit:,}")
+
+
+@check("ST006", "metadata-token-budget", Severity.INFO)
+def metadata_token_budget(skill: Skill) -> Iterator[Hit]:
+    """`name` plus `description` is over the metadata budget (100 tokens by default).
+
+    What it does:
+        Estimates the tokens of `name` and `description` (characters / 4, rounded up) and
+        compares them with `limits.metadata-tokens`.
+    Why:
+        Metadata of every installed skill is loaded at startup; the spec budgets about 100
+        tokens per skill, so long descriptions cost every conversation.
+    Example:
+        a 900-character description (about 225 tokens)
+    Fix:
+        Keep the description to what the skill does and when to use it.
+    """
+    doc = skill.skill_md
+    if doc is None or not doc.frontmatter.ok:
+        return
+    data = doc.frontmatter.data
+    text = "".join(str(data[k]) for k in ("name", "description") if isinstance(data.get(k), str))
+    tokens = estimate_tokens(text)
+    limit = skill.config.limits.metadata_tokens
+    if tokens > limit:
+        yield Hit(doc.path, doc.frontmatter.line_of("description"), 1,
+                  f"name + description is about {tokens:,} tokens (characters/4); the budget is {limit:,}")
+
+
+@check("ST007", "empty-file", Severity.WARNING)
+def empty_file(skill: Skill) -> Iterator[Hit]:
+    """SKILL.md has no body, or a reference file has no content.
+
+    What it does:
+        Reports a SKILL.md whose body (after the frontmatter) is blank, and reference files
+        that are blank.
+    Why:
+        An empty body gives the model nothing to follow once the skill triggers; an empty
+        reference is a dead end for every link to it.
+    Example:
+        ---
+        name: my-skill
+        description: ...
+        ---
+    Fix:
+        Write the instructions, or delete the empty file and its links.
+    """
+    doc = skill.skill_md
+    if doc is not None and not doc.body.strip() and not (doc.frontmatter.present and not doc.frontmatter.closed):
+        yield Hit(doc.path, max(1, min(doc.body_start_line, len(doc.lines))), 1, "SKILL.md has no body")
+    for ref in skill.references:
+        if not ref.text.strip():
+            yield Hit(ref.path, 1, 1, f"{ref.rel} is empty")

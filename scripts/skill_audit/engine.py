@@ -1,0 +1,217 @@
+"""`skill-audit check` without the CLI: discover skills, load each once, run the selected
+checks, apply suppressions, return sorted diagnostics and a summary.
+
+Big trees are checked on both cores (a forked process pool over skills); a single skill runs
+in-process, since forking would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from skill_audit.config import Config, ConfigError, clear_config_cache, find_config
+from skill_audit.diagnostics import Diagnostic, Severity
+from skill_audit.discovery import find_skills
+from skill_audit.model import Skill, load_skill
+from skill_audit.registry import CheckSpec, load_checks
+from skill_audit.suppress import parse_suppressions
+
+PARALLEL_MIN_SKILLS = 6
+
+
+@dataclass(frozen=True)
+class Options:
+    """Command-line overrides applied on top of each skill's `[tool.skill-audit]`."""
+
+    profile: str | None = None
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    external: bool = False
+    jobs: int | None = None  # None: use every available core for big trees
+
+
+@dataclass
+class Report:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    skills: int = 0
+    files: int = 0
+    bytes: int = 0
+    fences: Counter = field(default_factory=Counter)  # fence kind (grammar Kind value) -> count
+    internal_errors: list[str] = field(default_factory=list)
+    checks: list[CheckSpec] = field(default_factory=list)  # every check that ran somewhere
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == severity)
+
+
+def validate_selectors(selectors, where: str) -> None:
+    codes = load_checks()
+    for sel in selectors or ():
+        if sel != "ALL" and not any(code.startswith(sel) for code in codes):
+            raise ConfigError(f"{where}: {sel!r} matches no check code")
+
+
+def selected(config: Config) -> list[CheckSpec]:
+    """Checks enabled by select/ignore; the more specific selector wins (ruff's rule)."""
+    out = []
+    for code, spec in sorted(load_checks().items()):
+        chosen = _best(code, config.select if config.select is not None else ("ALL",))
+        dropped = _best(code, config.ignore)
+        if chosen >= 0 and chosen > dropped:
+            out.append(spec)
+    return out
+
+
+def _best(code: str, selectors) -> int:
+    """Length of the longest selector matching `code` (ALL counts as 0), -1 if none."""
+    best = -1
+    for sel in selectors or ():
+        if sel == "ALL":
+            best = max(best, 0)
+        elif code.startswith(sel):
+            best = max(best, len(sel))
+    return best
+
+
+def effective_config(root: Path, options: Options) -> Config:
+    config = find_config(root)
+    validate_selectors(config.select, f"{config.source}: select")
+    validate_selectors(config.ignore, f"{config.source}: ignore")
+    for _glob, codes in config.per_file_ignores:
+        validate_selectors(codes, f"{config.source}: per-file-ignores")
+    changes = {"external": options.external}
+    if options.profile:
+        changes["profile"] = options.profile
+    if options.select is not None:
+        changes["select"] = options.select
+    if options.ignore:
+        changes["ignore"] = tuple(config.ignore) + tuple(options.ignore)
+    return replace(config, **changes)
+
+
+def run_check(paths: list[Path], options: Options = Options()) -> Report:
+    validate_selectors(options.select, "--select")
+    validate_selectors(options.ignore, "--ignore")
+    roots: list[Path] = []
+    for path in paths:
+        for root in find_skills(Path(path)):
+            if root not in roots:
+                roots.append(root)
+    clear_config_cache()  # pyproject files may have changed since the last in-process run
+    jobs = [(root, effective_config(root, options)) for root in roots]
+    report = Report()
+    workers = options.jobs or _cpus()
+    if workers > 1 and len(jobs) >= PARALLEL_MIN_SKILLS:
+        results = _parallel(jobs, workers)
+    else:
+        results = [check_skill(root, config) for root, config in jobs]
+    seen_checks: dict[str, CheckSpec] = {}
+    for result in results:
+        report.diagnostics.extend(result.diagnostics)
+        report.skills += 1
+        report.files += result.files
+        report.bytes += result.bytes
+        report.fences.update(result.fences)
+        report.internal_errors.extend(result.internal_errors)
+        for code in result.codes:
+            seen_checks[code] = load_checks()[code]
+    report.diagnostics.sort()
+    report.checks = [seen_checks[c] for c in sorted(seen_checks)]
+    return report
+
+
+
+@dataclass
+class SkillResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    fences: Counter = field(default_factory=Counter)
+    internal_errors: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+
+def check_skill(root: Path, config: Config) -> SkillResult:
+    skill = load_skill(root, config)
+    checks = selected(config)
+    result = SkillResult(codes=[c.code for c in checks])
+    result.files = len(skill.docs) + len(skill.load_errors)
+    result.bytes = sum(len(d.text) for d in skill.docs)
+    raw = []
+    for spec in checks:
+        try:
+            for hit in spec.func(skill):
+                raw.append((spec, hit))
+        except Exception as exc:  # a check must never take the run down; report it instead
+            result.internal_errors.append(
+                f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
+                f"{type(exc).__name__}: {exc}")
+    result.diagnostics = _finish(skill, raw)
+    if any(c.family == "CS" for c in checks):
+        result.fences = Counter(f.spec.kind.value for doc in skill.docs for f in doc.fences)
+    return result
+
+
+def _finish(skill: Skill, raw) -> list[Diagnostic]:
+    docs = {doc.path: doc for doc in skill.docs}
+    suppressions = {}
+    out = []
+    for spec, hit in raw:
+        path = Path(hit.path)
+        if any(spec.code.startswith(sel) for sel in skill.config.ignored_for(path)):
+            continue
+        doc = docs.get(path)
+        if doc is not None:
+            if path not in suppressions:
+                suppressions[path] = parse_suppressions(doc)
+            if suppressions[path].covers(spec.code, hit.line):
+                continue
+        out.append(Diagnostic(display_path(path), max(1, int(hit.line)), max(1, int(hit.column)),
+                              spec.code, spec.name, hit.severity or spec.severity, hit.message))
+    return out
+
+
+def display_path(path: Path) -> str:
+    """Posix path relative to the working directory when inside it, else absolute."""
+    path = Path(path)
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.absolute().as_posix()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _parallel(jobs, workers: int) -> list[SkillResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    load_checks()  # import checks before forking so children inherit them
+    # Largest skills first, so one big skill does not finish last on an idle pool.
+    order = sorted(range(len(jobs)), key=lambda i: -_weight(jobs[i][0]))
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:
+        return [check_skill(root, config) for root, config in jobs]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {i: pool.submit(check_skill, *jobs[i]) for i in order}
+        return [futures[i].result() for i in range(len(jobs))]
+
+
+def _weight(root: Path) -> int:
+    try:
+        total = (root / "SKILL.md").stat().st_size
+        refs = root / "references"
+        if refs.is_dir():
+            total += sum(e.stat().st_size for e in os.scandir(refs) if e.is_file())
+        return total
+    except OSError:
+        return 0

@@ -1,0 +1,35 @@
+"""Counts shared by every output format."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from skill_audit.diagnostics import Severity
+
+
+def summary(report) -> dict:
+    by_code = Counter(d.code for d in report.diagnostics)
+    return {
+        "skills": report.skills,
+        "files": report.files,
+        "bytes": report.bytes,
+        "errors": report.count(Severity.ERROR),
+        "warnings": report.count(Severity.WARNING),
+        "info": report.count(Severity.INFO),
+        "by_code": dict(sorted(by_code.items())),
+        "fences": dict(sorted(report.fences.items())),
+    }
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def summary_line(report) -> str:
+    s = summary(report)
+    line = (f"Checked {plural(s['skills'], 'skill')} ({plural(s['files'], 'file')}): "
+            f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['info']:,} info.")
+    if s["fences"]:
+        parts = ", ".join(f"{n:,} {kind}" for kind, n in s["fences"].items())
+        line += f" Fences: {parts}."
+    return line

@@ -1,0 +1,129 @@
+"""Text and JSON reports of a run, and the live progress line on a terminal.
+
+Text: one line per block, `STATUS path:line kind seconds [reason]`, failure details indented
+below, one timing line per file, and last, alone, `N passed, N failed, N skipped`.
+JSON (`--format json`): one document, schema `skill-audit-run/1`:
+  {"schema", "files": [{path, env, seconds, passed, failed, skipped}],
+   "blocks": [{path, line, kind, status, seconds, reason, output, env[, imported]}],
+   "services": {"redis": {mode, start_seconds}, "temporal": {mode, start_seconds}},
+   "summary": {passed, failed, skipped, seconds}}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+from skill_audit.runner.results import FAIL, PASS, SKIP, BlockResult, FileResult
+
+SCHEMA = "skill-audit-run/1"
+
+
+def summary_line(results: list[FileResult]) -> str:
+    passed = sum(r.count(PASS) for r in results)
+    failed = sum(r.count(FAIL) for r in results)
+    skipped = sum(r.count(SKIP) for r in results)
+    return f"{passed} passed, {failed} failed, {skipped} skipped"
+
+
+def block_line(block: BlockResult) -> str:
+    text = f"{block.status} {block.path}:{block.line} {block.kind} {block.seconds:.2f}s"
+    if block.reason:
+        text += f"  {block.reason}"
+    return text
+
+
+class TextReport:
+    def __init__(self, stream=None, progress: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.progress = self.stream.isatty() if progress is None else progress
+        self._lock = threading.Lock()
+        self._done = 0
+        self._current = ""
+        self._shown = False
+
+    # progress (only on a terminal) -----------------------------------------------------
+
+    def started(self, path: str, line: int) -> None:
+        with self._lock:
+            self._current = f"{path}:{line}"
+            self._show()
+
+    def block_done(self, block: BlockResult) -> None:
+        with self._lock:
+            self._done += 1
+            self._show()
+
+    def _show(self) -> None:
+        if self.progress:
+            self.stream.write(f"\r\x1b[K[{self._done} blocks done] running {self._current}")
+            self.stream.flush()
+            self._shown = True
+
+    def _clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self._shown = False
+
+    # results ---------------------------------------------------------------------------
+
+    def file_done(self, result: FileResult) -> None:
+        with self._lock:
+            self._clear()
+            for block in result.blocks:
+                self.stream.write(block_line(block) + "\n")
+                if block.status == FAIL and block.output:
+                    for line in block.output.splitlines():
+                        self.stream.write(f"    {line}\n")
+            env = f", env {result.env}" if result.env else ""
+            self.stream.write(f"---- {result.path}: {len(result.blocks)} blocks in "
+                              f"{result.seconds:.2f}s{env}\n")
+            self.stream.flush()
+            self._show()
+
+    def finish(self, results: list[FileResult], services, seconds: float) -> None:
+        with self._lock:
+            self._clear()
+            parts = []
+            if services.redis_seconds is not None:
+                parts.append(f"redis ({services.redis}) {services.redis_seconds:.2f}s")
+            if services.temporal_seconds is not None:
+                parts.append(f"temporal ({services.temporal}) {services.temporal_seconds:.2f}s")
+            if parts:
+                self.stream.write("services: " + ", ".join(parts) + "\n")
+            self.stream.write(f"total {seconds:.2f}s for {len(results)} files\n")
+            self.stream.write(summary_line(results) + "\n")
+            self.stream.flush()
+
+
+class JsonReport:
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+
+    def started(self, path: str, line: int) -> None:
+        pass
+
+    def block_done(self, block: BlockResult) -> None:
+        pass
+
+    def file_done(self, result: FileResult) -> None:
+        pass
+
+    def finish(self, results: list[FileResult], services, seconds: float) -> None:
+        blocks = [b for r in results for b in r.blocks]
+        doc = {
+            "schema": SCHEMA,
+            "files": [r.to_dict() for r in results],
+            "blocks": [b.to_dict() for b in blocks],
+            "services": services.to_dict(),
+            "summary": {
+                "passed": sum(b.status == PASS for b in blocks),
+                "failed": sum(b.status == FAIL for b in blocks),
+                "skipped": sum(b.status == SKIP for b in blocks),
+                "seconds": round(seconds, 3),
+            },
+        }
+        json.dump(doc, self.stream, indent=2)
+        self.stream.write("\n")
+        self.stream.flush()

@@ -1,0 +1,67 @@
+"""How a Python block runs: a fresh interpreter, the block as a real file, and this wrapper.
+
+The wrapper runs the file with runpy as `__main__`, prints any traceback without its own
+frames, flushes, and leaves with `os._exit`: temporalio can crash during interpreter
+shutdown after the script succeeded (temporalio/sdk-python#300). `rewrite_paths` then maps
+the work-folder file names in any captured output back to the markdown file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+WRAPPER = r"""
+import os, runpy, sys
+path = sys.argv[1]
+sys.argv = [path]
+code = 0
+try:
+    runpy.run_path(path, run_name="__main__")
+except SystemExit as exc:
+    if exc.code is None:
+        code = 0
+    elif isinstance(exc.code, int):
+        code = exc.code
+    else:
+        print(exc.code, file=sys.stderr)
+        code = 1
+except BaseException as exc:
+    import traceback  # only when needed: it costs start-up time on every block
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != path:
+        tb = tb.tb_next  # drop the wrapper's and runpy's frames
+    traceback.print_exception(type(exc), exc, tb)
+    code = 1
+for stream in (sys.stdout, sys.stderr):
+    try:
+        stream.flush()
+    except Exception:
+        pass
+os._exit(code & 0xFF if code >= 0 else 1)
+"""
+
+
+def python_command(python: Path, script: Path) -> list[str]:
+    return [str(python), "-c", WRAPPER, str(script)]
+
+
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def rewrite_paths(text: str, mapping: dict[str, str]) -> str:
+    """Replace `File "<work file>", line N` by `File "<markdown>", line N` (lines are already
+    markdown lines: every written file is padded)."""
+    if not mapping:
+        return text
+
+    def sub(match: re.Match) -> str:
+        target = mapping.get(match.group(1))
+        return f'File "{target}", line {match.group(2)}' if target else match.group(0)
+
+    return _FILE_LINE.sub(sub, text)
+
+
+def tail(text: str, lines: int = 20) -> str:
+    kept = text.rstrip("\n").splitlines()[-lines:]
+    return "\n".join(kept)

@@ -1,0 +1,159 @@
+"""Hostile or broken input: every case ends in a diagnostic or a one-line error, never a
+traceback, with every check of every family enabled."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.check.conftest import findings, run_cli, write_skill
+
+GOOD = "name: s\ndescription: Use when testing bad input.\n"
+
+
+def check_all(path: Path):
+    """Run every check through the CLI; assert it neither crashed nor hit an internal error."""
+    result = run_cli("check", str(path), "--format", "json")
+    assert "Traceback" not in result.output and "internal error" not in result.stderr, result.output
+    assert result.exit_code in (0, 1), result.output
+    return result
+
+
+def test_empty_skill_md(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    (root / "SKILL.md").write_text("")
+    check_all(root)
+    assert ("SKILL.md", 1, "FM001") in findings(root)
+
+
+def test_empty_reference(tmp_path):
+    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
+    (root / "references").mkdir()
+    (root / "references" / "r.md").write_text("")
+    check_all(root)
+    assert ("references/r.md", 1, "ST007") in findings(root)
+
+
+def test_binary_skill_md(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    (root / "SKILL.md").write_bytes(b"---\nname: s\n---\n\x00\x01\x02\xff" * 10)
+    check_all(root)
+    assert findings(root) == [("SKILL.md", 4, "ST001")]
+
+
+def test_non_utf8_reference_points_at_the_line(tmp_path):
+    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
+    (root / "references").mkdir()
+    (root / "references" / "r.md").write_bytes("# R\n\nok\n".encode() + b"caf\xe9\n")
+    check_all(root)
+    assert ("references/r.md", 4, "ST001") in findings(root)
+
+
+def test_utf16_file_is_reported_not_decoded(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    (root / "SKILL.md").write_bytes(("---\n" + GOOD + "---\n# S\n").encode("utf-16"))
+    check_all(root)
+    assert [c for _, _, c in findings(root)] == ["ST001"]
+
+
+def test_huge_file_is_not_parsed(tmp_path):
+    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
+    (root / "references").mkdir()
+    (root / "references" / "r.md").write_text("# R\n" + ("lorem ipsum " * 10 + "\n") * 9000)  # ~1.1 MB
+    result = check_all(root)
+    assert ("references/r.md", 1, "ST001") in findings(root)
+    assert "larger than 1,000,000 bytes" in result.stdout
+
+
+def test_symlink_loops_and_dangling_links(tmp_path):
+    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
+    refs = root / "references"
+    refs.mkdir()
+    (refs / "r.md").write_text("# R\n")
+    (refs / "loop.md").symlink_to("loop.md")
+    (refs / "a.md").symlink_to("b.md")
+    (refs / "b.md").symlink_to("a.md")
+    (refs / "sub").symlink_to("..")  # a folder loop: never followed
+    check_all(root)
+    got = findings(root, select="ST")
+    assert [p for p, _, c in got if c == "ST002"] == ["references/a.md", "references/b.md", "references/loop.md"]
+
+
+def test_skill_md_that_is_a_symlink_loop(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    (root / "SKILL.md").symlink_to("SKILL.md")
+    check_all(root)
+    assert ("SKILL.md", 1, "ST001") in findings(root)
+
+
+def test_skill_md_that_is_a_folder(tmp_path):
+    root = tmp_path / "s"
+    (root / "SKILL.md").mkdir(parents=True)
+    result = check_all(root)
+    assert findings(root) == [("SKILL.md", 1, "ST001")]
+    assert "is a directory" in result.stdout
+
+
+def test_permission_denied(tmp_path):
+    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
+    (root / "references").mkdir()
+    ref = root / "references" / "r.md"
+    ref.write_text("# R\n")
+    ref.chmod(0)
+    try:
+        if os.access(ref, os.R_OK):
+            pytest.skip("running as root: chmod 000 does not deny reading, so the case cannot be simulated")
+        check_all(root)
+        assert ("references/r.md", 1, "ST001") in findings(root)
+    finally:
+        ref.chmod(0o644)
+
+
+def test_yaml_alias_bomb(tmp_path):
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = chr(ord("a") + i - 1)
+        levels.append(f"{chr(ord('a') + i)}: &{chr(ord('a') + i)} [{', '.join(['*' + prev] * 10)}]")
+    root = write_skill(tmp_path / "s", GOOD + "\n".join(levels) + "\n")
+    result = check_all(root)
+    assert findings(root) == [("SKILL.md", 8, "FM002")]  # line of `e`, the first level over 20,000 nodes
+    assert "alias bomb" in result.stdout
+
+
+def test_deeply_nested_yaml(tmp_path):
+    root = write_skill(tmp_path / "s", GOOD + "deep: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    check_all(root)
+    assert [c for _, _, c in findings(root)] == ["FM002"]
+    nested = "".join("  " * i + f"k{i}:\n" for i in range(200)) + "  " * 200 + "v: 1\n"
+    root2 = write_skill(tmp_path / "t", GOOD + nested)
+    check_all(root2)
+    assert [c for _, _, c in findings(root2)] == ["FM002"]
+
+
+def test_crlf_and_bom_keep_lines_right(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    text = "---\nname: s\ndescription: Use when testing.\nagent: Plan\n---\n# S\n\n[x](missing.md)\n"
+    (root / "SKILL.md").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    check_all(root)
+    assert findings(root, select="FM009,LK001") == [("SKILL.md", 4, "FM009"), ("SKILL.md", 8, "LK001")]
+
+
+def test_markdown_edge_cases_do_not_crash(tmp_path):
+    body = ("# S\n\n```python\nunclosed fence\n" + "| a |\n|---|\n| [x](<>) |\n" + "[ref]: \n" +
+            "<!-- skill-audit: disable -->\n" + "<!-- skill-audit: bogus -->\n" + "[a](%zz) [b](#) ![c]()\n"
+            + "\u2028\x0b\x0c" + "`" * 5000 + "\n" + "> " * 500 + "quote\n" + "- " * 300 + "list\n")
+    root = write_skill(tmp_path / "s", GOOD, body)
+    check_all(root)
+
+
+def test_a_file_that_is_not_a_skill(tmp_path):
+    (tmp_path / "README.md").write_text("# hi\n")
+    result = run_cli("check", str(tmp_path / "README.md"))
+    assert result.exit_code == 0 and "no skills" in result.stderr

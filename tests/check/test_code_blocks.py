@@ -1,0 +1,221 @@
+"""CS checks: fixtures per code (exact findings) and the block parsers underneath."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skill_audit.checks import code_blocks as cb
+from skill_audit.engine import Options, run_check
+from skill_audit.snippets.extract import Fence
+from skill_audit.snippets.grammar import parse_info
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# code -> the (file relative to the fixture case folder, line) its fail fixture must report
+EXPECTED = {
+    "CS001": {("SKILL.md", 12), ("SKILL.md", 16), ("references/more.md", 4)},
+    "CS002": {("SKILL.md", 9), ("SKILL.md", 15), ("SKILL.md", 20)},
+    "CS003": {("SKILL.md", 11), ("SKILL.md", 19)},
+    "CS004": {("SKILL.md", 8), ("SKILL.md", 12), ("SKILL.md", 16)},
+    "CS005": {("SKILL.md", 8)},
+    "CS006": {("SKILL.md", 12)},
+    "CS007": {("SKILL.md", 21)},
+}
+
+
+def findings(folder: Path, code: str) -> set[tuple[str, int]]:
+    report = run_check([folder], Options(select=(code,)))
+    assert not report.internal_errors
+    return {(Path(d.path).absolute().relative_to(folder.absolute()).as_posix(), d.line)
+            for d in report.diagnostics if d.code == code}
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_fail_fixture_reports_expected_lines(code):
+    assert findings(FIXTURES / code / "fail", code) == EXPECTED[code]
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_pass_fixture_is_clean(code):
+    assert findings(FIXTURES / code / "pass", code) == set()
+
+
+def fence(info: str, code: str, line: int = 10) -> Fence:
+    return Fence(Path("/x/SKILL.md"), line, info, code, parse_info(info))
+
+
+@pytest.mark.parametrize(("info", "kind"), [
+    ("python", "python"), ("py file=a.py", "python"), ("python3", "python"),
+    ("bash", "shell"), ("console", "shell"), ("sh run", "shell"),
+    ("json", "data"), ("yml", "data"), ("toml", "data"),
+    ('python partial="fragment"', "partial"), ('yaml partial="excerpt"', "partial"),
+    ("", "unlabelled"), ("text", "other"), ("mermaid", "other"),
+])
+def test_every_fence_is_classified(info, kind):
+    assert cb.classify(fence(info, "x\n")) == kind
+
+
+def test_python_error_points_at_markdown_line_and_rewrites_block_lines():
+    # fence marker on line 10, so code line 1 is file line 11
+    line, column, message = cb.python_error(fence("python", "x = 1\nif x:\npass\n"))
+    assert line == 13
+    assert "on line 12" in message  # "after 'if' statement on line 2" in block terms
+
+
+def test_python_error_compiles_beyond_the_parser():
+    # ast.parse accepts these; compile() rejects them, and so must the check
+    assert cb.python_error(fence("python", "return 1\n"))[0] == 11
+    assert cb.python_error(fence("python", "x = 1\nawait f()\n"))[0] == 12
+
+
+def test_python_error_clamps_eof_errors_into_the_block():
+    line, _, _ = cb.python_error(fence("python", "x = (1,\n"))
+    assert line == 11
+
+
+def test_python_null_byte_is_a_finding_not_a_crash():
+    assert cb.python_error(fence("python", "x = 1\x00\n")) is not None
+
+
+def test_valid_python_with_syntax_warning_is_clean(recwarn):
+    assert cb.python_error(fence("python", 'import re\nre.compile("\\d+")\n')) is None
+    assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
+
+
+@pytest.mark.parametrize(("info", "code", "line"), [
+    ("json", '{\n  "a": 1,\n}\n', 13),
+    ("yaml", "a: 1\nb: [\n", 12),  # EOF error, kept on the last code line
+    ("toml", 'a = 1\nb = "x\n', 12),
+])
+def test_data_errors_point_at_markdown_line(info, code, line):
+    assert cb.data_error(fence(info, code))[0] == line
+
+
+def test_yaml_nesting_bomb_is_refused_without_crash():
+    deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"
+    err = cb.data_error(fence("yaml", deep))
+    assert err is not None and "nested deeper" in err[2]
+
+
+def test_yaml_alias_bomb_parses_fast():
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"{c}: &{c} [{', '.join('*' + p for _ in range(9))}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi"))
+    assert cb.data_error(fence("yaml", bomb)) is None  # aliases are shared, never expanded
+
+
+def test_multi_document_yaml_is_checked_beyond_the_first_document():
+    assert cb.data_error(fence("yaml", "a: 1\n---\nb: [\n"))[0] == 13
+
+
+needs_bash = pytest.mark.skipif(cb._bash() is None, reason="bash not installed")
+
+
+@needs_bash
+def test_bash_batch_isolates_each_block():
+    scripts = ["echo ok\n", "if true; then\n  echo\n", "echo fine\n", "case x in\n", "f() {\n echo\n}\n",
+               "echo 'unclosed\n", "for i in 1 2; do echo $i; done\n"]
+    errors = cb._bash_errors(scripts)
+    assert set(errors) == {1, 3, 5}
+    assert errors[1][0] == 3  # unexpected end of file, after the block's last line
+    assert errors[5][0] == 1  # the line where the quote opens
+
+
+@needs_bash
+def test_bash_unclosed_construct_does_not_mask_or_blame_its_neighbour():
+    # in one script `if` (block 0) and `fi` (block 1) would pair up and hide both errors
+    errors = cb._bash_errors(["if true; then\n echo a\n", "fi\n"])
+    assert set(errors) == {0, 1}
+
+
+@needs_bash
+def test_bash_heredoc_without_terminator_is_reported():
+    errors = cb._bash_errors(["cat <<EOF\nhello\n"])
+    assert list(errors) == [0] and "here-document" in errors[0][1]
+
+
+def count_bash_runs(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    real = cb._run_bash
+    monkeypatch.setattr(cb, "_run_bash", lambda script: calls.append(script) or real(script))
+    return calls
+
+
+@needs_bash
+def test_many_clean_blocks_take_one_bash_process(monkeypatch):
+    calls = count_bash_runs(monkeypatch)
+    assert cb._bash_errors([f"if true; then echo {i}; fi\n" for i in range(200)]) == {}
+    assert len(calls) == 1
+
+
+@needs_bash
+def test_plain_command_blocks_need_no_bash_process(monkeypatch):
+    calls = count_bash_runs(monkeypatch)
+    assert cb._bash_errors(["pip install 'celery[redis]==5.7.0'\n", "celery -A tasks worker -Q a,b \\\n  -c 4\n"]) == {}
+    assert calls == []
+
+
+@needs_bash
+def test_bad_block_among_many_costs_a_few_processes(monkeypatch):
+    calls = count_bash_runs(monkeypatch)
+    scripts = [f"if true; then echo {i}; fi\n" for i in range(100)]
+    scripts[37] = "for x in a b; do\n  echo $x\n"
+    assert cb._bash_errors(scripts) == {37: (3, "syntax error: unexpected end of file")}
+    assert len(calls) <= 4
+
+
+@needs_bash
+def test_quote_left_open_is_blamed_on_its_own_block():
+    # the open quote swallows the next blocks in the batch; the error must still land on 0
+    scripts = ['echo "open\n', "if true; then echo b; fi\n", 'if true; then echo "c"; fi\n', "case x in\n"]
+    assert set(cb._bash_errors(scripts)) == {0, 3}
+
+
+SIMPLE = [
+    "pip install celery==5.7.0", "celery -A tasks worker --loglevel=INFO -Q default,bulk",
+    "export REDIS_URL=redis://localhost:6379/0  # comment", "# only a comment", "",
+    'echo "hello world" | grep hello && echo ok || echo no', "uv run pytest \\\n  -q tests/",
+    "cd ~/proj", "echo $HOME ${HOME}", "echo 'single $(quoted)'",
+]
+NOT_SIMPLE = [
+    "if true; then", "echo a; echo b", "echo $(date)", "echo `date`", "cat > out.txt", "ls *.py",
+    "done", "echo \"unterminated", "f() {", "echo a &", "a && ", "echo }", '"echo $x"', "!",
+]
+
+
+@needs_bash
+@pytest.mark.parametrize("line", SIMPLE + NOT_SIMPLE)
+def test_trivially_valid_never_accepts_what_bash_rejects(line):
+    script = line + "\n"
+    if cb.trivially_valid(script):
+        rc, err = cb._run_bash(script)
+        assert rc == 0 and not err.strip()
+
+
+def test_trivially_valid_classification():
+    assert all(cb.trivially_valid(line + "\n") for line in SIMPLE)
+    assert not any(cb.trivially_valid(line + "\n") for line in NOT_SIMPLE)
+    assert not cb.trivially_valid("echo a \\\n")  # continuation on the last line
+
+
+@needs_bash
+def test_console_prompts_map_back_to_block_lines():
+    f = fence("console", "$ echo one\none\n$ echo 'two\n")
+    script, mapping = cb._script_and_lines(f)
+    assert script.splitlines() == ["echo one", "echo 'two"]
+    assert mapping == [1, 3]
+
+
+def test_missing_bash_skips_shell_checks(monkeypatch):
+    monkeypatch.setattr(cb, "_bash", lambda: None)
+    assert cb._bash_errors(["if\n"]) == {}
+
+
+def test_fence_counts_cover_every_block():
+    from skill_audit.config import Config
+    from skill_audit.model import load_skill
+
+    skill = load_skill(FIXTURES / "CS003" / "pass", Config())
+    assert cb.fence_counts(skill) == {"shell": 2, "partial": 1}

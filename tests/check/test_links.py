@@ -1,0 +1,217 @@
+"""LK checks: fixtures per code (exact findings), path mentions, plugin detection, and the
+external link checker against a local HTTP server (never the internet)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from skill_audit.checks import links
+from skill_audit.config import Config
+from skill_audit.engine import Options, run_check
+from skill_audit.model import MarkdownDoc, load_skill
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+EXPECTED = {
+    "LK001": {("SKILL.md", 8), ("references/config.md", 3)},
+    "LK002": {("SKILL.md", 8), ("SKILL.md", 9)},
+    "LK003": {("SKILL.md", 8)},
+    "LK004": {("SKILL.md", 8), ("SKILL.md", 10)},
+    "LK005": {("SKILL.md", 8), ("SKILL.md", 11)},
+    "LK006": {("SKILL.md", 8)},
+    "LK007": {("SKILL.md", 8)},
+}
+COUNTS = {"LK001": 3, "LK002": 3, "LK003": 2, "LK004": 3, "LK005": 2, "LK006": 1, "LK007": 1}
+
+
+def diagnostics(folder: Path, code: str, external: bool = False):
+    report = run_check([folder], Options(select=(code,), external=external))
+    assert not report.internal_errors
+    return [d for d in report.diagnostics if d.code == code]
+
+
+def where(folder: Path, diags) -> set[tuple[str, int]]:
+    return {(Path(d.path).absolute().relative_to(folder.absolute()).as_posix(), d.line) for d in diags}
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_fail_fixture_reports_expected_lines(code):
+    folder = FIXTURES / code / "fail"
+    found = diagnostics(folder, code, external=True)
+    assert where(folder, found) == EXPECTED[code]
+    assert len(found) == COUNTS[code]
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_pass_fixture_is_clean(code):
+    assert diagnostics(FIXTURES / code / "pass", code, external=True) == []
+
+
+def test_external_links_are_not_fetched_by_default():
+    assert diagnostics(FIXTURES / "LK007" / "fail", "LK007") == []
+
+
+def doc(text: str) -> MarkdownDoc:
+    return MarkdownDoc(Path("/s/SKILL.md"), "SKILL.md", text)
+
+
+def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
+    mentions = links.path_mentions(doc(
+        'Load `Read("${CLAUDE_SKILL_DIR}/references/a.md")` then Read(\'references/b.md\').\n'
+        "Helpers: `python scripts/run.py --fast`, `references/<rule>.md`, `references/*.md`.\n"
+        "Not ours: `df.Read(\"./x.csv\")`, `tests/proofs/test_x.py`, `my-references/y.md`.\n"
+        "```bash\ncat ${CLAUDE_SKILL_DIR}/assets/t.txt\n```\n"))
+    got = {(m.raw, m.line, m.how) for m in mentions}  # templates and globs are skipped
+    assert got == {
+        ("${CLAUDE_SKILL_DIR}/references/a.md", 1, "Read()"),
+        ("references/b.md", 1, "Read()"),
+        ("scripts/run.py", 2, "inline code"),
+        ("${CLAUDE_SKILL_DIR}/assets/t.txt", 5, "placeholder path"),
+    }
+
+
+def test_path_mention_columns_point_at_the_path():
+    text = 'x `Read("references/a.md")`\n'
+    (mention,) = links.path_mentions(doc(text))
+    assert text[mention.column - 1:].startswith("references/a.md")
+
+
+def test_anchor_slugs_follow_github_rules(tmp_path):
+    (tmp_path / "SKILL.md").write_text(
+        "---\nname: x\ndescription: d\n---\n# Top\n\n## Retry & back-off (Celery 5.7)\n\n## Example\n\n## Example\n\n"
+        "[a](#retry--back-off-celery-57) [b](#example-1) [c](#Example) [d](#example-2)\n", encoding="utf-8")
+    skill = load_skill(tmp_path, Config())
+    hits = list(links.broken_anchor(skill))
+    assert [(h.line, h.message.split(":")[0]) for h in hits] == [(13, "link #example-2")]
+
+
+def test_plugin_membership(tmp_path):
+    plugin = tmp_path / "plug"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    (plugin / ".claude-plugin" / "plugin.json").write_text('{"name": "p", "skills": ["./extra"]}')
+    for sub in ("skills/a", "extra/b", "tests/fixtures/c", "."):
+        (plugin / sub).mkdir(parents=True, exist_ok=True)
+    assert links.plugin_root(plugin / "skills" / "a") == plugin
+    assert links.plugin_root(plugin / "extra" / "b") == plugin
+    assert links.plugin_root(plugin) == plugin
+    assert links.plugin_root(plugin / "tests" / "fixtures" / "c") is None
+    assert links.plugin_root(tmp_path) is None
+
+
+def test_plugin_root_paths_resolve_inside_a_plugin(tmp_path):
+    plugin = tmp_path / "plug"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    (plugin / ".claude-plugin" / "plugin.json").write_text('{"name": "p"}')
+    root = plugin / "skills" / "s"
+    (root / "references").mkdir(parents=True)
+    (root / "references" / "x.md").write_text("# X\n")
+    (root / "SKILL.md").write_text(
+        "---\nname: s\ndescription: d\n---\n"
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/s/references/x.md")` '
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md")`\n')
+    skill = load_skill(root, Config())
+    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == \
+        ["Read() path ${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md"]
+    assert list(links.plugin_placeholder_outside_plugin(skill)) == []
+
+
+# --------------------------------------------------------------------------- external
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    requests: list[tuple[str, str]] = []
+
+    def _answer(self, body: bool):
+        type(self).requests.append((self.command, self.path))
+        if self.path.startswith("/nohead") and self.command == "HEAD":
+            self.send_response(405)
+        elif self.path.startswith("/ok") or self.path.startswith("/nohead"):
+            self.send_response(200)
+        elif self.path.startswith("/denied"):
+            self.send_response(403)
+        elif self.path.startswith("/boom"):
+            self.send_response(500)
+        else:
+            self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self):  # noqa: N802
+        self._answer(False)
+
+    def do_GET(self):  # noqa: N802
+        self._answer(True)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Handler.requests = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+def make_skill(tmp_path: Path, base: str) -> Path:
+    root = tmp_path / "ext"
+    root.mkdir()
+    (root / "SKILL.md").write_text(
+        "---\nname: ext\ndescription: d\n---\n# Ext\n\n"
+        f"[ok]({base}/ok) [ok again]({base}/ok#part) [gone]({base}/gone)\n\n"
+        f"[no HEAD]({base}/nohead) [denied]({base}/denied) ![broken]({base}/boom.png)\n", encoding="utf-8")
+    return root
+
+
+def test_check_external_reports_dead_links_with_lines(tmp_path, server):
+    skill = load_skill(make_skill(tmp_path, server), Config())
+    hits = links.check_external([skill], timeout=5, workers=4)
+    assert sorted((h.line, h.message) for h in hits) == [
+        (7, f"{server}/gone: HTTP 404"),
+        (9, f"{server}/boom.png: HTTP 500"),
+    ]
+    # /ok is fetched once although linked twice; HEAD 405 falls back to GET
+    assert _Handler.requests.count(("HEAD", "/ok")) == 1
+    assert ("GET", "/nohead") in _Handler.requests
+
+
+def test_check_external_cache_skips_known_good_urls(tmp_path, server):
+    skill = load_skill(make_skill(tmp_path, server), Config())
+    cache = tmp_path / "cache"
+    links.check_external([skill], timeout=5, workers=2, cache_dir=cache)
+    cached = json.loads((cache / "external-links.json").read_text())
+    assert set(cached) == {f"{server}/ok", f"{server}/nohead", f"{server}/denied"}
+    _Handler.requests = []
+    hits = links.check_external([skill], timeout=5, workers=2, cache_dir=cache)
+    assert len(hits) == 2  # failures are never cached, so they are fetched and reported again
+    assert sorted(p for _, p in _Handler.requests) == ["/boom.png", "/gone"]
+
+
+def test_check_external_connection_refused_is_reported(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    skill = load_skill(make_skill(tmp_path, f"http://127.0.0.1:{port}"), Config())
+    hits = links.check_external([skill], timeout=5, workers=2)
+    assert len(hits) == 6 and all("refused" in h.message.lower() for h in hits)
+
+
+def test_corrupt_cache_file_is_ignored(tmp_path, server):
+    skill = load_skill(make_skill(tmp_path, server), Config())
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "external-links.json").write_text("{not json")
+    assert len(links.check_external([skill], timeout=5, cache_dir=tmp_path / "cache")) == 2

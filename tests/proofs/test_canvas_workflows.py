@@ -1,0 +1,231 @@
+"""Proofs for references/canvas-workflows.md against a real Redis and real celery workers.
+
+Every test loads the modules the rule file defines (celery_app.py, order_tasks.py) and starts
+the worker with the command of the file's own background block.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+from skill_audit.snippets.extract import read_fences
+from skill_audit.snippets.grammar import Kind
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RULE_FILE = "references/canvas-workflows.md"
+
+
+def _worker_command() -> tuple[str, str]:
+    """The worker command and ready text exactly as the rule file shows them."""
+    for fence in read_fences(ROOT / RULE_FILE):
+        if fence.spec.kind is Kind.BACKGROUND:
+            return fence.code.strip(), fence.spec.ready or "ready."
+    raise AssertionError(f"{RULE_FILE} has no background worker block")
+
+
+def _start(lab, extra_env=None):
+    lab.load_markdown(RULE_FILE)
+    command, ready = _worker_command()
+    return lab.start("celery", command, ready=ready, extra_env=extra_env)
+
+
+def _drive(lab, body: str, **kw):
+    """Run a driver whose last line prints a JSON document; the prelude waits on Redis lists."""
+    prelude = textwrap.dedent("""
+        import json, time
+        from celery import chain, chord, group
+        from celery.result import AsyncResult
+        from order_tasks import *
+
+        def wait_len(key, n, timeout=10):
+            deadline = time.monotonic() + timeout
+            while audit.llen(key) < n and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return [v.decode() for v in audit.lrange(key, 0, -1)]
+
+        def outcome(fn):
+            try:
+                return ["ok", fn()]
+            except Exception as exc:
+                return [type(exc).__name__, str(exc)]
+    """)
+    return lab.json_result("celery", prelude + textwrap.dedent(body), **kw)
+
+
+def test_chain_passes_results_and_si_ignores_them(lab):
+    _start(lab)
+    out = _drive(lab, """
+        print(json.dumps({
+            "s": outcome(lambda: chain(line_total.s("book", 2), add_shipping.s()).apply_async().get(timeout=10)),
+            "si": outcome(lambda: chain(line_total.s("book", 2), send_receipt.si("ana@example.com"))
+                          .apply_async().get(timeout=10)),
+            # .s() with its own argument: the parent's 2400 is prepended, so two arguments arrive
+            "s_extra": outcome(lambda: chain(line_total.s("book", 2), send_receipt.s("ana@example.com"))
+                               .apply_async().get(timeout=10)),
+        }))
+    """)
+    assert out["s"] == ["ok", 2400 + 499]
+    assert out["si"] == ["ok", "receipt sent to ana@example.com"]
+    assert out["s_extra"][0] == "TypeError", out
+
+
+def test_group_then_task_is_an_implicit_chord(lab):
+    _start(lab)
+    out = _drive(lab, """
+        flow = chain(line_total.s("book", 1), group(add_shipping.s(), add_shipping.s(fee=0)), invoice_total.s())
+        print(json.dumps({
+            "types": [type(t).__name__ for t in flow.tasks],
+            "piped": type(group(line_total.s("book", 1), line_total.s("pen", 1)) | invoice_total.s()).__name__,
+            "result": outcome(lambda: flow.apply_async().get(timeout=10)),
+            "standalone": outcome(lambda: chord([line_total.s("book", 1), line_total.s("pen", 2)],
+                                                invoice_total.s()).apply_async().get(timeout=10)),
+        }))
+    """)
+    assert out["types"] == ["Signature", "_chord"]
+    assert out["piped"] == "_chord"
+    # Each header task received the parent's 1200 as its first argument.
+    assert out["result"] == ["ok", (1200 + 499) + (1200 + 0)]
+    # A standalone chord passes nothing into its header: plain .s() header tasks work.
+    assert out["standalone"] == ["ok", 1200 + 300]
+
+
+CHORD_WITH_IGNORED_HEADER = """
+    header = [line_total.s("book", 1).set(ignore_result=%s), line_total.s("pen", 1)]
+    res = chord(header, invoice_total.s()).apply_async()
+    print(json.dumps({
+        "result": outcome(lambda: res.get(timeout=4)),
+        "priced": wait_len("priced", 2),
+        "invoiced": [v.decode() for v in audit.lrange("invoiced", 0, -1)],
+    }))
+"""
+
+
+def test_ignored_header_result_stalls_a_polling_chord(lab):
+    # A file:// backend has no chord counter, so celery.chord_unlock polls the stored header
+    # results, like the database backends do. celery_app.py reads CELERY_RESULT_BACKEND.
+    file_backend = {"CELERY_RESULT_BACKEND": f"file://{lab.workdir}/results"}
+    (lab.workdir / "results").mkdir()
+    worker = _start(lab, extra_env=file_backend)
+    stored = _drive(lab, CHORD_WITH_IGNORED_HEADER % "False", extra_env=file_backend)
+    assert stored["result"] == ["ok", 1350]
+    lab.python("celery", "from order_tasks import audit; audit.delete('priced', 'invoiced')")
+    ignored = _drive(lab, CHORD_WITH_IGNORED_HEADER % "True", extra_env=file_backend)
+    assert ignored["result"][0] == "TimeoutError", ignored
+    assert ignored["priced"] == ["book", "pen"]  # both header tasks ran
+    assert ignored["invoiced"] == []  # the body never did
+    assert "celery.chord_unlock" in lab.output(worker) and "Retry in 1" in lab.output(worker)
+    lab.stop(worker)
+
+    # Redis counts header results itself, so the same chord completes there.
+    lab.python("celery", "from order_tasks import audit; audit.flushdb()")
+    _start(lab)
+    on_redis = _drive(lab, CHORD_WITH_IGNORED_HEADER % "True")
+    assert on_redis["result"] == ["ok", 1350]
+
+
+def test_chord_without_result_backend_is_refused(lab):
+    # celery_app.py reads CELERY_RESULT_BACKEND; empty means no backend (DisabledBackend).
+    lab.load_markdown(RULE_FILE)
+    out = _drive(lab, """
+        print(json.dumps({
+            "backend": type(app.backend).__name__,
+            "chord": outcome(lambda: chord([line_total.s("book", 1), line_total.s("pen", 1)],
+                                           invoice_total.s()).apply_async()),
+            "implicit": outcome(lambda: chain(line_total.s("book", 1), group(add_shipping.s(), add_shipping.s()),
+                                              invoice_total.s()).apply_async()),
+        }))
+    """, extra_env={"CELERY_RESULT_BACKEND": ""})
+    assert out["backend"] == "DisabledBackend"
+    for refused in (out["chord"], out["implicit"]):
+        assert refused[0] == "NotImplementedError"
+        assert refused[1].startswith("Starting chords requires a result backend")
+
+
+def test_failed_header_skips_body_and_errback_gets_chord_error(lab):
+    _start(lab)
+    out = _drive(lab, """
+        healthy = chord([line_total.s("book", 1), line_total.s("pen", 2)],
+                        invoice_total.s().on_error(log_failure.s())).apply_async()
+        first = outcome(lambda: healthy.get(timeout=10))
+        audit.delete("priced", "invoiced")
+
+        header = [line_total.s("book", 1), line_total.s("lamp", 1), line_total.s("pen", 2)]
+        res = chord(header, invoice_total.s().on_error(log_failure.s())).apply_async()
+        failed = outcome(lambda: res.get(timeout=10))
+        failures = wait_len("failures", 1)
+        body = AsyncResult(res.id)
+        print(json.dumps({
+            "healthy": first,
+            "failed": failed,
+            "failures": failures,
+            "body_id": res.id,
+            "body_state": body.state,
+            "body_exc": type(body.result).__name__,
+            "priced": sorted(wait_len("priced", 3)),
+            "invoiced": [v.decode() for v in audit.lrange("invoiced", 0, -1)],
+        }))
+    """)
+    assert out["healthy"] == ["ok", 1500]
+    assert out["failed"][0] == "LookupError"  # .get() re-raises the header's own exception
+    assert len(out["failures"]) == 1
+    errback_id, _, errback_exc = out["failures"][0].partition(" ")
+    assert errback_id == out["body_id"]  # the errback got the body's request ...
+    assert errback_exc.startswith("ChordError('Dependency") and "lamp" in errback_exc  # ... and ChordError
+    assert (out["body_state"], out["body_exc"]) == ("FAILURE", "ChordError")
+    assert out["priced"] == ["book", "lamp", "pen"]  # the other header tasks still ran
+    assert out["invoiced"] == []  # the body never ran
+
+
+def test_exception_and_reject_stop_chain_retry_keeps_it(lab):
+    worker = _start(lab)
+    out = _drive(lab, """
+        def run(first):
+            res = chain(first, add_shipping.s()).apply_async(link_error=log_failure.s())
+            got = outcome(lambda: res.get(timeout=10))
+            # The worker marks later steps after the failed one: wait for that write, bounded.
+            deadline = time.monotonic() + 5
+            while res.state == "PENDING" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return {"outcome": got, "parent": res.parent.state, "last": res.state, "last_id": res.id}
+
+        retried = chain(line_total.s("book", 1), reserve_stock.s(), add_shipping.s()).apply_async()
+        print(json.dumps({
+            "retried": outcome(lambda: retried.get(timeout=15)),
+            "error": run(parse_amount.s("n/a")),
+            "reject": run(quarantine.s("{bad json")),
+            "failures": wait_len("failures", 2),
+        }))
+    """)
+    log = lab.output(worker)
+    assert out["retried"] == ["ok", 1200 + 499]
+    assert "order_tasks.reserve_stock" in log and "retry: Retry in 1s" in log
+    assert re.search(r"order_tasks\.add_shipping\[[0-9a-f-]+\] received", log)  # the retried chain's last step
+
+    error, reject = out["error"], out["reject"]
+    assert error["outcome"][0] == "ValueError" and error["parent"] == "FAILURE"
+    assert reject["outcome"][0] == "Reject" and reject["parent"] == "FAILURE"
+    for step in (error, reject):
+        assert step["last"] == "FAILURE"  # the later step is marked failed ...
+        # ... without ever reaching the worker
+        assert f"order_tasks.add_shipping[{step['last_id']}] received" not in log
+    # Both failures reached the chain's errback: the ValueError and the Reject (repr "reject requeue=False: ...").
+    errback_excs = [entry.split(" ", 1)[1] for entry in out["failures"]]
+    assert any(e.startswith("ValueError(") for e in errback_excs), errback_excs
+    assert any(e.startswith("reject requeue=False: malformed") for e in errback_excs), errback_excs
+
+
+def test_get_inside_a_task_raises(lab):
+    _start(lab)
+    out = _drive(lab, """
+        print(json.dumps({
+            "blocking": outcome(lambda: total_blocking.delay(["book", "pen"]).get(timeout=10)),
+            "chord": outcome(lambda: chord([line_total.s("book", 1), line_total.s("pen", 1)],
+                                           invoice_total.s()).apply_async().get(timeout=10)),
+        }))
+    """)
+    assert out["blocking"][0] == "RuntimeError"
+    assert "Never call result.get() within a task" in out["blocking"][1]
+    assert out["chord"] == ["ok", 1350]

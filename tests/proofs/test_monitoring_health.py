@@ -1,0 +1,211 @@
+"""Proofs for references/monitoring-health.md, against real Redis, workers, Flower and ARQ."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from skill_audit.runtime.services import free_port
+
+DOC = "references/monitoring-health.md"
+FLAGS = "--loglevel=INFO --without-gossip --without-mingle"
+
+
+@pytest.fixture
+def mon_lab(lab):
+    lab.load_markdown(DOC)
+    return lab
+
+
+def start_worker(lab, pool: str, extra_env=None):
+    metrics_dir = lab.workdir / "prom-metrics"
+    metrics_dir.mkdir(exist_ok=True)
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **(extra_env or {})}
+    return lab.start("celery", f"celery -A metrics_app worker {pool} {FLAGS}", ready="ready.", extra_env=env), metrics_dir
+
+
+def http_get(url: str, auth: str | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(url)
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def sample(text: str, name: str, **labels) -> float:
+    """Value of one sample in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def wait_for(probe, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.1)
+
+
+RUN_TASKS = """
+import json
+from celery import group
+from metrics_app import resize_image
+results = group(resize_image.s(i) for i in range(8)).apply_async().get(timeout=20)
+print(json.dumps(sorted({r["pid"] for r in results})))
+"""
+
+
+def handler_pids(metrics_dir) -> set[int]:
+    # prometheus_client multiprocess mode writes one file per process that incremented a metric.
+    return {int(m.group(1)) for p in metrics_dir.iterdir() if (m := re.fullmatch(r"counter_(\d+)\.db", p.name))}
+
+
+@pytest.mark.parametrize("pool, in_children", [("--concurrency=2", True), ("--pool=solo", False)])
+def test_signal_handlers_run_in_pool_children(mon_lab, pool, in_children):
+    worker, metrics_dir = start_worker(mon_lab, pool)
+    task_pids = set(mon_lab.json_result("celery", RUN_TASKS))
+    # postrun fires just after the result is stored: wait until every task's process has its file
+    wait_for(lambda: task_pids <= handler_pids(metrics_dir), 10, f"metric files of {task_pids}")
+    pids = handler_pids(metrics_dir)
+    main_pid = worker.pid  # `exec celery ...`: the started process is the worker's main process
+    if in_children:
+        # A counter kept in the main process would read 0: no handler ever ran there.
+        assert main_pid not in pids, (main_pid, pids)
+    else:
+        assert pids == {main_pid}, (main_pid, pids)
+
+
+def test_multiprocess_exporter_sums_children(mon_lab):
+    port = free_port()
+    start_worker(mon_lab, "--concurrency=2", {"CELERY_METRICS_PORT": str(port)})
+    mon_lab.json_result("celery", RUN_TASKS)
+    mon_lab.json_result("celery", """
+import json
+from metrics_app import charge_card
+print(json.dumps(repr(charge_card.delay(7).get(timeout=20, propagate=False))))
+""")
+    url = f"http://127.0.0.1:{port}/metrics"
+    ok = dict(task="metrics_app.resize_image", state="SUCCESS")
+    card = "metrics_app.charge_card"
+
+    def scraped():
+        text = http_get(url)[1]
+        done = sample(text, "celery_tasks_total", **ok) >= 8 and sample(text, "celery_task_failures_total", task=card)
+        return text if done else None
+
+    text = wait_for(scraped, 15, "all runs in /metrics")
+    assert sample(text, "celery_tasks_total", **ok) == 8  # every run, whichever child ran it
+    assert sample(text, "celery_tasks_total", task=card, state="RETRY") == 2
+    assert sample(text, "celery_tasks_total", task=card, state="FAILURE") == 1
+    assert sample(text, "celery_task_failures_total", task=card, exception="ConnectionError") == 1
+
+
+def test_flower_auth_and_metrics(mon_lab):
+    lab = mon_lab
+    start_worker(lab, "--pool=solo")
+    port = free_port()
+    lab.start("celery", f"celery -A metrics_app flower --address=127.0.0.1 --port={port} --basic-auth=ops:s3cret",
+              ready="Visit me at")
+    base = f"http://127.0.0.1:{port}"
+    assert http_get(base + "/")[0] == 401
+    assert http_get(base + "/", auth="ops:wrong")[0] == 401
+    assert http_get(base + "/", auth="ops:s3cret")[0] == 200
+    lab.json_result("celery", "import json\nfrom metrics_app import resize_image\n"
+                              "print(json.dumps(resize_image.delay(1).get(timeout=10)))")
+
+    def succeeded():
+        status, text = http_get(base + "/metrics")  # no credentials
+        return status == 200 and sample(text, "flower_events_total", type="task-succeeded",
+                                        task="metrics_app.resize_image") >= 1
+    wait_for(succeeded, 15, "task-succeeded in Flower /metrics")
+
+
+def test_broadcast_waits_whole_timeout(mon_lab):
+    lab = mon_lab
+    start_worker(lab, "--pool=solo")
+    timing = lab.json_result("celery", """
+import json, time
+from metrics_app import app
+from worker_health import worker_alive
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return bool(result), time.monotonic() - started
+
+print(json.dumps({
+    "ping": timed(lambda: app.control.ping(timeout=2.0)),
+    "inspect": timed(lambda: app.control.inspect(timeout=2.0).active_queues()),
+    "named": timed(lambda: worker_alive(timeout=20.0)),
+    "unknown": timed(lambda: worker_alive("celery@no-such-host", timeout=0.5)),
+}))
+""")
+    for name in ("ping", "inspect"):
+        replied, elapsed = timing[name]
+        assert replied and elapsed >= 2.0, (name, timing[name])  # answered, yet waited it out
+    replied, elapsed = timing["named"]
+    assert replied and elapsed < 20.0, timing["named"]  # returned at the reply, not at the timeout
+    assert timing["unknown"][0] is False
+
+    assert run_cli(lab, 'celery -A metrics_app inspect ping -d "celery@$HOSTNAME" --timeout 5') == 0
+    assert run_cli(lab, "celery -A metrics_app inspect ping -d celery@no-such-host --timeout 1") != 0
+
+
+def run_cli(lab, command: str) -> int:
+    """Run a command as a probe would: bash, the celery env first on PATH, bounded."""
+    env = lab.env_vars()
+    env["PATH"] = f"{lab.envs.get('celery').bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(["bash", "-c", command], cwd=lab.workdir, env=env, capture_output=True,
+                          timeout=30).returncode
+
+
+def test_broker_check_fails_fast(mon_lab):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    checks = mon_lab.json_result("celery", f"""
+import json
+from worker_health import broker_reachable
+print(json.dumps([broker_reachable(), broker_reachable({closed!r})]))
+""", timeout=30)
+    assert checks == [True, False]
+
+
+def test_queue_depth_counts_priority_lists(mon_lab):
+    depth = mon_lab.json_result("celery", """
+import json, redis
+from metrics_app import REDIS_URL, app, resize_image
+from worker_health import queue_depth
+client = redis.Redis.from_url(REDIS_URL)
+priorities = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
+for p in priorities:
+    resize_image.apply_async((p,), queue="bulk-images", priority=p)
+with app.connection_for_read() as conn:
+    via_kombu = conn.default_channel.queue_declare("bulk-images", passive=True).message_count
+print(json.dumps({"sent": len(priorities), "depth": queue_depth(client, "bulk-images"),
+                  "llen": client.llen("bulk-images"), "kombu": via_kombu}))
+""")
+    assert depth["depth"] == depth["sent"] == depth["kombu"], depth
+    assert depth["llen"] < depth["sent"], depth  # the plain list alone misses priorities 3-9
+
+
+ARQ_CHECK = "from arq.worker import check_health\nfrom arq_health import WorkerSettings\nprint(check_health(WorkerSettings))\n"
+
+
+def test_arq_check(mon_lab):
+    lab = mon_lab
+    assert lab.json_result("arq", ARQ_CHECK) == 1  # no worker: no health key
+    lab.start("arq", "arq arq_health.WorkerSettings", ready="Starting worker")
+    assert wait_for(lambda: lab.json_result("arq", ARQ_CHECK) == 0, 15, "the health key")

@@ -1,0 +1,140 @@
+"""Proofs for references/result-backends.md, against real Redis and real worker processes."""
+
+from __future__ import annotations
+
+import pytest
+
+DOC = "references/result-backends.md"
+WORKER = "celery -A {app} worker --concurrency=2 --loglevel=INFO --without-gossip --without-mingle"
+# Proof only: a 3 s result_expires, so expiry can be watched within the test.
+SHORT_EXPIRY = "from report_tasks import app\napp.conf.result_expires = 3\n"
+
+
+@pytest.fixture
+def result_lab(lab):
+    lab.load_markdown(DOC)
+    return lab
+
+
+def start_worker(lab, app: str = "report_tasks"):
+    return lab.start("celery", WORKER.format(app=app), ready="ready.")
+
+
+def test_result_ttl_matches_result_expires(result_lab):
+    lab = result_lab
+    assert lab.json_result("celery", """
+import json
+from datetime import timedelta
+from celery import Celery
+print(json.dumps(Celery("defaults").conf.result_expires == timedelta(days=1)))
+""")
+    ttl_of_done_task = """
+import json
+from report_tasks import import_catalog, outbox
+r = import_catalog.delay(rows=1, delay=0)
+r.get(timeout=10)
+print(json.dumps([r.id, outbox.ttl(f"celery-task-meta-{r.id}")]))
+"""
+    worker = start_worker(lab)
+    _, ttl = lab.json_result("celery", ttl_of_done_task)
+    assert 6 * 3600 - 60 < ttl <= 6 * 3600  # the module's result_expires=6h
+
+    lab.stop(worker)
+    (lab.workdir / "short_expiry.py").write_text(SHORT_EXPIRY)
+    start_worker(lab, "short_expiry")  # the worker that stores the result sets the TTL
+    task_id, ttl = lab.json_result("celery", ttl_of_done_task)
+    assert 0 < ttl <= 3
+    states = lab.json_result("celery", f"""
+import json, time
+from report_tasks import app, outbox
+r = app.AsyncResult({task_id!r})
+before = r.state
+deadline = time.monotonic() + 10
+while outbox.exists(f"celery-task-meta-{{r.id}}") and time.monotonic() < deadline:
+    time.sleep(0.2)
+print(json.dumps([before, app.AsyncResult(r.id).state]))  # fresh handle: a ready one caches its state
+""")
+    assert states == ["SUCCESS", "PENDING"]  # an expired result reads as if it never existed
+
+
+def test_ignore_result_stores_nothing(result_lab):
+    lab = result_lab
+    start_worker(lab)
+    seen = lab.json_result("celery", """
+import json, time
+from report_tasks import import_catalog, outbox, send_receipt
+quiet = send_receipt.delay(1001)
+deadline = time.monotonic() + 10
+while outbox.llen("outbox:receipts") == 0 and time.monotonic() < deadline:
+    time.sleep(0.05)
+normal = import_catalog.delay(rows=1, delay=0)
+normal.get(timeout=10)
+print(json.dumps({"ran": outbox.lrange("outbox:receipts", 0, -1) == [b"1001"],
+                  "quiet_key": outbox.exists(f"celery-task-meta-{quiet.id}"),
+                  "normal_key": outbox.exists(f"celery-task-meta-{normal.id}"),
+                  "quiet_state": quiet.state}))
+""")
+    assert seen == {"ran": True, "quiet_key": 0, "normal_key": 1, "quiet_state": "PENDING"}
+
+
+def test_unknown_id_reads_pending(result_lab):
+    lab = result_lab
+    start_worker(lab)
+    seen = lab.json_result("celery", """
+import json
+from celery.exceptions import TimeoutError
+from celery.utils import uuid
+from report_tasks import app
+r = app.AsyncResult(uuid())
+try:
+    r.get(timeout=1)
+    outcome = "resolved"
+except TimeoutError:
+    outcome = "timeout"
+print(json.dumps([r.state, r.ready(), outcome, r.name]))
+""")
+    assert seen == ["PENDING", False, "timeout", None]
+
+
+def test_started_and_extended(result_lab):
+    lab = result_lab
+    start_worker(lab)
+    seen = lab.json_result("celery", """
+import json, time
+from report_tasks import rebuild_search_index
+r = rebuild_search_index.delay(seconds=2)
+states = []
+deadline = time.monotonic() + 15
+while not r.ready() and time.monotonic() < deadline:
+    states.append(r.state)
+    time.sleep(0.05)
+r.get(timeout=10)
+print(json.dumps({"states": sorted(set(states)), "name": r.name, "kwargs": r.kwargs, "worker": r.worker}))
+""")
+    assert "STARTED" in seen["states"], seen
+    assert seen["name"] == "report_tasks.rebuild_search_index"
+    assert seen["kwargs"] == {"seconds": 2}
+    assert seen["worker"] and seen["worker"].startswith("celery@")
+
+
+def test_progress_states_visible(result_lab):
+    lab = result_lab
+    start_worker(lab)
+    seen = lab.json_result("celery", """
+import json, time
+from report_tasks import import_catalog
+job = import_catalog.delay(rows=5, delay=0.3)
+progress = []
+deadline = time.monotonic() + 15
+while not job.ready() and time.monotonic() < deadline:
+    state, info = job.state, job.info
+    if state == "IMPORTING":
+        progress.append([info["done"], info["total"], job.ready()])
+    time.sleep(0.05)
+print(json.dumps({"progress": progress, "state": job.state, "result": job.get(timeout=10)}))
+""")
+    done = [p[0] for p in seen["progress"]]
+    assert len(set(done)) >= 3 and done == sorted(done), seen  # several steps, in order
+    assert all(total == 5 and not ready for _, total, ready in seen["progress"])  # not a ready state
+    assert seen["state"] == "SUCCESS"
+    assert seen["result"]["rows"] == 5 and seen["result"]["report"].startswith("s3://")

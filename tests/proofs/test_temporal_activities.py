@@ -1,0 +1,217 @@
+"""Proofs for references/temporal-activities.md against a real Temporal dev server.
+
+The drivers load the activity and workflow modules the rule file shows, run a worker in the
+driver process (temporal env) and read attempts, results and failures from the server.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+from test_temporal_workflows import drive
+
+RULE_FILE = "references/temporal-activities.md"
+
+WORKER = '''
+from payment_activities import CHARGES, build_report, charge_card, export_rows
+from payment_workflows import ExportWorkflow, PaymentWorkflow, ReportWorkflow
+
+def payment_worker(client, q, *workflows, **options):
+    return Worker(client, task_queue=q, workflows=workflows or [PaymentWorkflow, ExportWorkflow, ReportWorkflow],
+                  activities=[build_report, charge_card, export_rows], **options)
+
+async def attempts(handle):
+    """Attempt number of each activity's final start (the server records only the last one)."""
+    return [e.attempt for e in await event_names(handle, "activity_task_started_event_attributes")]
+'''
+
+
+def pay(lab, body: str, **kw):
+    return drive(lab, WORKER + textwrap.dedent(body), **kw)
+
+
+@pytest.fixture
+def payments(lab):
+    lab.load_markdown(RULE_FILE)
+    return lab
+
+
+def test_missing_timeout_rejected(payments):
+    result = pay(payments, '''
+        from untimed_workflow import UntimedPaymentWorkflow
+
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q, UntimedPaymentWorkflow, PaymentWorkflow):
+                untimed = await client.start_workflow(UntimedPaymentWorkflow.run, "o-1", id=f"u-{q}", task_queue=q)
+                hung = await hung_run(untimed)
+                timed = await client.execute_workflow(PaymentWorkflow.run, args=["o-2", 10], id=f"t-{q}", task_queue=q)
+                scheduled = await event_names(untimed, "activity_task_scheduled_event_attributes")
+                return {"untimed": hung, "untimed_scheduled": len(scheduled), "timed": timed}
+    ''')
+    assert result["untimed"]["status"] == "RUNNING"
+    assert result["untimed"]["failure_type"] == "ValueError"
+    assert "start_to_close_timeout or schedule_to_close_timeout" in result["untimed"]["failure_message"]
+    assert result["untimed_scheduled"] == 0  # the activity was never scheduled
+    assert result["timed"] == "ch-1 on attempt 3"
+
+
+def test_heartbeat_cancel(payments):
+    result = pay(payments, '''
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q):
+                out = {}
+                for label, seconds in (("with_timeout", 2), ("without_timeout", None)):
+                    out[label] = await client.execute_workflow(ReportWorkflow.run, seconds, id=f"{label}-{q}",
+                                                               task_queue=q)
+                return out
+    ''')
+    assert result["with_timeout"] == "cancelled: Cancelled"
+    # No heartbeat_timeout: the cancel never reaches the activity, which finishes its 30 steps.
+    assert result["without_timeout"] == "report done after 30 steps"
+
+
+def test_heartbeat_details_resume(payments):
+    result = pay(payments, '''
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q):
+                handle = await client.start_workflow(ExportWorkflow.run, 20, id=f"e-{q}", task_queue=q)
+                return {"result": await handle.result(), "attempts": await attempts(handle)}
+    ''')
+    # Attempt 1 failed at row 10; attempt 2 started from the last heartbeat, not from row 0.
+    assert result == {"result": "attempt 2 resumed at row 10", "attempts": [2]}
+
+
+def test_retry_then_success(payments):
+    result = pay(payments, '''
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q):
+                handle = await client.start_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"p-{q}", task_queue=q)
+                return {"result": await handle.result(), "attempts": await attempts(handle),
+                        "charges": list(CHARGES.values())}
+    ''')
+    assert result["result"] == "ch-1 on attempt 3"
+    assert result["attempts"] == [3]
+    assert result["charges"] == ["ch-1"]  # three attempts, one charge: the key held across retries
+
+
+def test_non_retryable_once(payments):
+    result = pay(payments, '''
+        async def main():
+            client, q = await connect(), queue()
+            out = {}
+            async with payment_worker(client, q):
+                for amount in (0, 5000):
+                    handle = await client.start_workflow(PaymentWorkflow.run, args=["o-1", amount], id=f"p{amount}-{q}",
+                                                         task_queue=q)
+                    try:
+                        await handle.result()
+                        failure = None
+                    except WorkflowFailureError as err:
+                        cause = err.cause.cause  # ActivityError -> ApplicationError
+                        failure = {"type": cause.type, "non_retryable": cause.non_retryable}
+                    out[str(amount)] = {"failure": failure, "attempts": await attempts(handle)}
+            return out
+    ''')
+    assert result["0"] == {"failure": {"type": "InvalidAmount", "non_retryable": True}, "attempts": [1]}
+    # Retryable by itself, stopped by RetryPolicy(non_retryable_error_types=["CardDeclined"]).
+    assert result["5000"] == {"failure": {"type": "CardDeclined", "non_retryable": False}, "attempts": [1]}
+
+
+def test_sync_activity_needs_executor(payments):
+    result = drive(payments, '''
+        from concurrent.futures import ThreadPoolExecutor
+        from payment_activities import resize_image
+        from temporalio.testing import ActivityEnvironment
+
+        async def main():
+            client, out = await connect(), {}
+            try:
+                Worker(client, task_queue=queue(), activities=[resize_image])
+                out["without"] = "accepted"
+            except ValueError as err:
+                out["without"] = str(err)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                async with Worker(client, task_queue=queue(), activities=[resize_image], activity_executor=pool):
+                    out["with"] = "running"
+            out["result"] = ActivityEnvironment().run(resize_image, "cat.png")
+            return out
+    ''')
+    assert result["without"] == "Activity resize_image is not async so an activity_executor must be present"
+    assert result["with"] == "running"
+    assert result["result"] == "cat.png resized"
+
+
+def test_graceful_shutdown(payments):
+    result = pay(payments, """
+        async def stop_mid_export(client, **options):
+            q = queue()
+            first = payment_worker(client, q, ExportWorkflow, **options)
+            running = asyncio.create_task(first.run())
+            handle = await client.start_workflow(ExportWorkflow.run, 400, id=f"e-{q}", task_queue=q)
+            # wait (bounded) until the export has heartbeated some rows
+            for _ in range(100):
+                desc = await handle.describe()
+                pending = desc.raw_description.pending_activities
+                if pending and pending[0].heartbeat_details.payloads:
+                    break
+                await asyncio.sleep(0.1)
+            await first.shutdown()
+            await running
+            async with payment_worker(client, q, ExportWorkflow):  # the next worker picks up the retry
+                result = await handle.result()
+            started = await event_names(handle, "activity_task_started_event_attributes")
+            return {"result": result, "first_attempt_ended": started[-1].last_failure.message}
+
+        async def main():
+            client = await connect()
+            return {"graceful": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(seconds=5)),
+                    "default": await stop_mid_export(client)}
+    """)
+    graceful, default = result["graceful"], result["default"]
+    # With a grace period the activity saw is_worker_shutdown() and stopped itself ...
+    assert graceful["first_attempt_ended"] == "worker stopping"
+    # ... with the default (0) it was cancelled by the worker at once.
+    assert default["first_attempt_ended"] == "Worker is shutting down and this activity did not complete in time"
+    for run in (graceful, default):  # either way the retry resumed from the last heartbeat
+        resumed_at = int(run["result"].rsplit(" ", 1)[1])
+        assert run["result"].startswith("attempt 2 resumed at row ") and 0 < resumed_at < 400
+
+
+def test_activity_environment_and_time_skipping(payments):
+    env = payments.envs.get("temporal")
+    path = {"PATH": f"{env.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = pay(payments, '''
+        import shutil
+        from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+        async def main():
+            activity_env, beats = ActivityEnvironment(), []
+            activity_env.on_heartbeat = lambda *details: beats.append(details[0])
+            out = {"report": await activity_env.run(build_report, 3), "beats": beats}
+            server = shutil.which("temporal-test-server")
+            async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server) as env:
+                q = queue()
+                async with payment_worker(env.client, q):
+                    out["payment"] = await env.client.execute_workflow(PaymentWorkflow.run, args=["o-1", 50],
+                                                                       id=q, task_queue=q)
+                before = await env.get_current_time()
+                await env.sleep(timedelta(hours=6))
+                out["skipped_hours"] = (await env.get_current_time() - before).total_seconds() / 3600
+            async with await WorkflowEnvironment.start_local(dev_server_existing_path=shutil.which("temporal")) as env:
+                q = queue()
+                async with payment_worker(env.client, q):
+                    out["local"] = await env.client.execute_workflow(PaymentWorkflow.run, args=["o-2", 50],
+                                                                     id=q, task_queue=q)
+            return out
+    ''', extra_env=path)
+    assert result["report"] == "report done after 3 steps"
+    assert result["beats"] == [0, 1, 2]
+    assert result["payment"].endswith("on attempt 3")
+    assert result["skipped_hours"] >= 6  # six hours of workflow time, no real waiting
+    assert result["local"].endswith("on attempt 3")

@@ -1,0 +1,301 @@
+"""Proofs for references/temporal-workflows.md against a real Temporal dev server.
+
+Each test loads the workflow modules the rule file shows, runs a worker in the driver process
+(temporal env) and reads the outcome from the server: run status, workflow-task failures and
+history events. Runs that are meant to hang are observed until their task has been retried,
+then terminated, so every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+RULE_FILE = "references/temporal-workflows.md"
+
+# Shared by the drivers of both Temporal proof files (test_temporal_activities imports it).
+DRIVER_PRELUDE = textwrap.dedent('''
+    import asyncio, json, os, uuid
+    from datetime import timedelta
+    from temporalio.client import Client, WorkflowFailureError
+    from temporalio.worker import Worker
+
+    async def connect():
+        # The dev server opens its port a little before the frontend answers.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while True:
+            try:
+                return await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+            except Exception:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    def queue():
+        return f"proof-{uuid.uuid4()}"
+
+    async def hung_run(handle, timeout=20.0):
+        """Wait until the workflow task has been retried (bounded), describe the run, terminate it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            desc = await handle.describe()
+            attempt = desc.raw_description.pending_workflow_task.attempt
+            if attempt >= 2 or desc.status.name != "RUNNING" or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        failures = [e.workflow_task_failed_event_attributes.failure
+                    async for e in handle.fetch_history_events()
+                    if e.HasField("workflow_task_failed_event_attributes")]
+        if desc.status.name == "RUNNING":
+            await handle.terminate("proof done")
+        return {"status": desc.status.name, "task_attempt": attempt,
+                "failure_type": failures[0].application_failure_info.type if failures else None,
+                "failure_message": failures[0].message if failures else None}
+
+    async def event_names(handle, field):
+        """Activity type names (or other names) of history events that carry `field`."""
+        return [getattr(e, field) async for e in handle.fetch_history_events() if e.HasField(field)]
+
+    def report(result):
+        print(json.dumps(result, default=str))
+''')
+
+
+def drive(lab, body: str, timeout: float = 60, extra_env: dict[str, str] | None = None):
+    """Run `body` (an `async def main()` using the prelude) in the temporal env; return its JSON."""
+    code = DRIVER_PRELUDE + textwrap.dedent(body) + "\nreport(asyncio.run(main()))\n"
+    return lab.json_result("temporal", code, temporal=True, timeout=timeout, extra_env=extra_env)
+
+
+@pytest.fixture
+def shop(lab):
+    lab.load_markdown(RULE_FILE)
+    return lab
+
+
+def test_sandbox_blocks_datetime_now(shop):
+    result = drive(shop, '''
+        from clock_mistakes import StampWorkflow
+        from order_workflows import OrderWorkflow
+        from shop_activities import charge_card, release_stock, reserve_stock
+
+        async def main():
+            client, q = await connect(), queue()
+            async with Worker(client, task_queue=q, workflows=[StampWorkflow, OrderWorkflow],
+                              activities=[charge_card, release_stock, reserve_stock]):
+                stamp = await client.start_workflow(StampWorkflow.run, id=f"stamp-{q}", task_queue=q)
+                hung = await hung_run(stamp)
+                # workflow.now() in OrderWorkflow is the allowed clock
+                done = await client.execute_workflow(OrderWorkflow.run, args=["o-1", 10], id=f"o-{q}",
+                                                     task_queue=q, start_signal="approve")
+                return {"stamp": hung, "order": done}
+    ''')
+    assert result["stamp"]["status"] == "RUNNING"
+    assert result["stamp"]["task_attempt"] >= 2
+    assert result["stamp"]["failure_type"] == "RestrictedWorkflowAccessError"
+    assert "datetime.datetime.now" in result["stamp"]["failure_message"]
+    assert result["order"]["charge"] == "charge-o-1"
+    assert result["order"]["at"].startswith("20")
+
+
+def test_exception_vs_application_error(shop):
+    result = drive(shop, '''
+        from invoice_workflows import InvoiceWorkflow, LooseInvoiceWorkflow
+
+        async def main():
+            client, q = await connect(), queue()
+            flows = [InvoiceWorkflow, LooseInvoiceWorkflow]
+            out = {}
+            async with Worker(client, task_queue=q, workflows=flows):
+                loose = await client.start_workflow(LooseInvoiceWorkflow.run, "12x", id=f"l-{q}", task_queue=q)
+                out["loose"] = await hung_run(loose)
+                try:
+                    await client.execute_workflow(InvoiceWorkflow.run, "12x", id=f"i-{q}", task_queue=q)
+                except WorkflowFailureError as err:
+                    out["strict"] = {"type": err.cause.type, "message": err.cause.message}
+                out["ok"] = await client.execute_workflow(InvoiceWorkflow.run, "12", id=f"ok-{q}", task_queue=q)
+            # The opt-in named in the rule: the same ValueError now fails the run.
+            q2 = queue()
+            async with Worker(client, task_queue=q2, workflows=flows,
+                              workflow_failure_exception_types=[ValueError]):
+                try:
+                    await client.execute_workflow(LooseInvoiceWorkflow.run, "12x", id=f"l2-{q2}", task_queue=q2)
+                except WorkflowFailureError as err:
+                    out["opted_in"] = {"type": err.cause.type, "message": err.cause.message}
+            return out
+    ''')
+    assert result["loose"]["status"] == "RUNNING"
+    assert result["loose"]["task_attempt"] >= 2
+    assert result["loose"]["failure_type"] == "ValueError"
+    assert result["strict"] == {"type": "BadAmount", "message": "bad amount '12x'"}
+    assert result["ok"] == 12
+    assert result["opted_in"]["type"] == "ValueError"
+
+
+def test_wait_condition_and_string_sleep(shop):
+    result = drive(shop, '''
+        from clock_mistakes import ReminderWorkflow
+        from order_workflows import OrderWorkflow
+
+        async def main():
+            client, q = await connect(), queue()
+            out = {}
+            async with Worker(client, task_queue=q, workflows=[OrderWorkflow, ReminderWorkflow]):
+                order = await client.start_workflow(OrderWorkflow.run, args=["o-1", 10], id=f"o-{q}", task_queue=q)
+                try:
+                    await order.result()
+                except WorkflowFailureError as err:
+                    out["order"] = err.cause.type
+                timers = await event_names(order, "timer_started_event_attributes")
+                out["timers"] = [t.start_to_fire_timeout.ToTimedelta().total_seconds() for t in timers]
+                reminder = await client.start_workflow(ReminderWorkflow.run, id=f"r-{q}", task_queue=q)
+                out["reminder"] = await hung_run(reminder)
+            return out
+    ''')
+    assert result["order"] == "ApprovalTimeout"
+    assert result["timers"] == [2.0]  # wait_condition's timeout is a durable timer
+    assert result["reminder"]["status"] == "RUNNING"
+    assert result["reminder"]["failure_type"] == "TypeError"
+
+
+def test_update_validator(shop):
+    result = drive(shop, '''
+        from order_workflows import OrderWorkflow
+        from shop_activities import charge_card, release_stock, reserve_stock
+        from temporalio.client import WorkflowUpdateFailedError
+
+        async def main():
+            client, q = await connect(), queue()
+            out = {"refused": []}
+            async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
+                              activities=[charge_card, release_stock, reserve_stock]):
+                handle = await client.start_workflow(OrderWorkflow.run, args=["o-1", 120], id=f"o-{q}", task_queue=q)
+                out["added"] = await handle.execute_update(OrderWorkflow.add_item, "sku-1")
+                try:
+                    await handle.execute_update(OrderWorkflow.add_item, "")
+                except WorkflowUpdateFailedError as err:
+                    out["refused"].append(str(err.cause))
+                out["count"] = await handle.query(OrderWorkflow.item_count)
+                await handle.signal(OrderWorkflow.approve)
+                out["result"] = await handle.result()
+                accepted = await event_names(handle, "workflow_execution_update_accepted_event_attributes")
+                out["accepted"] = [a.accepted_request.input.args.payloads[0].data.decode() for a in accepted]
+            return out
+    ''')
+    assert result["added"] == 1
+    assert len(result["refused"]) == 1 and "cannot add ''" in result["refused"][0]
+    assert result["count"] == 1
+    assert result["accepted"] == ['"sku-1"']  # the refused update left no trace in history
+    assert result["result"]["charge"] == "charge-o-1"
+
+
+def test_saga_compensates(shop):
+    result = drive(shop, '''
+        from order_workflows import OrderWorkflow
+        from shop_activities import charge_card, release_stock, reserve_stock
+
+        async def run_order(client, q, order_id, amount):
+            handle = await client.start_workflow(OrderWorkflow.run, args=[order_id, amount], id=f"{order_id}-{q}",
+                                                 task_queue=q)
+            for sku in ("sku-1", "sku-2"):
+                await handle.execute_update(OrderWorkflow.add_item, sku)
+            await handle.signal(OrderWorkflow.approve)
+            try:
+                outcome = (await handle.result())["charge"]
+            except WorkflowFailureError as err:
+                outcome = err.cause.type
+            steps = await event_names(handle, "activity_task_scheduled_event_attributes")
+            return {"outcome": outcome, "steps": [s.activity_type.name for s in steps]}
+
+        async def main():
+            client, q = await connect(), queue()
+            async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
+                              activities=[charge_card, release_stock, reserve_stock]):
+                return {"declined": await run_order(client, q, "big", 5000),
+                        "paid": await run_order(client, q, "small", 50)}
+    ''')
+    declined = result["declined"]
+    assert declined["outcome"] == "PaymentFailed"
+    assert declined["steps"][:2] == ["reserve_stock", "reserve_stock"]
+    assert declined["steps"][2:] == ["charge_card", "release_stock", "release_stock"]
+    assert result["paid"] == {"outcome": "charge-small", "steps": ["reserve_stock", "reserve_stock", "charge_card"]}
+
+
+def test_duplicate_workflow_id(shop):
+    result = drive(shop, '''
+        from order_workflows import OrderWorkflow
+        from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+
+        async def main():
+            client, q = await connect(), queue()
+            out = {}
+            order_id = f"order-{q}"
+            start = dict(id=order_id, task_queue=q)
+            async with Worker(client, task_queue=q, workflows=[OrderWorkflow]):
+                first = await client.start_workflow(OrderWorkflow.run, args=[order_id, 1], **start)
+                try:
+                    await client.start_workflow(OrderWorkflow.run, args=[order_id, 1], **start)
+                    out["duplicate"] = "started twice"
+                except WorkflowAlreadyStartedError:
+                    out["duplicate"] = "rejected"
+                joined = await client.start_workflow(OrderWorkflow.run, args=[order_id, 1], **start,
+                                                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+                out["joined_same_run"] = joined.result_run_id == first.result_run_id
+                await first.terminate("proof done")
+                again = await client.start_workflow(OrderWorkflow.run, args=[order_id, 1], **start)
+                out["reused_after_close"] = again.result_run_id != first.result_run_id
+                await again.terminate("proof done")
+                try:
+                    await client.start_workflow(OrderWorkflow.run, args=[order_id, 1], **start,
+                                                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+                    out["reject_duplicate"] = "started"
+                except WorkflowAlreadyStartedError:
+                    out["reject_duplicate"] = "rejected"
+            return out
+    ''')
+    assert result == {"duplicate": "rejected", "joined_same_run": True, "reused_after_close": True,
+                      "reject_duplicate": "rejected"}
+
+
+def test_patch_replay(shop):
+    result = drive(shop, '''
+        from shipment_workflows import ShipmentV1, ShipmentV2, ShipmentV2Patched
+        from shop_activities import reserve_stock
+        from temporalio.worker import Replayer
+        from temporalio.workflow import NondeterminismError
+
+        async def replay(flow, history):
+            try:
+                await Replayer(workflows=[flow]).replay_workflow(history)
+                return "ok"
+            except NondeterminismError as err:
+                return type(err).__name__
+
+        async def record(client, flow, sku):
+            q = queue()
+            async with Worker(client, task_queue=q, workflows=[flow], activities=[reserve_stock]):
+                handle = await client.start_workflow(flow.run, sku, id=f"ship-{q}", task_queue=q)
+                result = await handle.result()
+                steps = await event_names(handle, "activity_task_scheduled_event_attributes")
+                return result, [s.input.payloads[0].data.decode() for s in steps], await handle.fetch_history()
+
+        async def main():
+            client = await connect()
+            _, v1_steps, v1_history = await record(client, ShipmentV1, "sku-1")
+            _, new_steps, new_history = await record(client, ShipmentV2Patched, "sku-2")
+            return {"v1_steps": v1_steps, "new_steps": new_steps,
+                    "v1_on_v1": await replay(ShipmentV1, v1_history),
+                    "v1_on_v2": await replay(ShipmentV2, v1_history),
+                    "v1_on_patched": await replay(ShipmentV2Patched, v1_history),
+                    "patched_on_patched": await replay(ShipmentV2Patched, new_history)}
+    ''')
+    assert result["v1_steps"] == ['"sku-1"']
+    assert result["new_steps"] == ['"gift-box"', '"sku-2"']  # new runs take the patched path
+    assert result["v1_on_v1"] == "ok"
+    assert result["v1_on_v2"] == "NondeterminismError"
+    assert result["v1_on_patched"] == "ok"
+    assert result["patched_on_patched"] == "ok"
