@@ -8,7 +8,10 @@ code the markdown shows. Drivers run inside the celery env and print one JSON li
 from __future__ import annotations
 
 import json
+import socket
+import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 WORKER = "celery -A proof_app worker --concurrency=1 --loglevel=INFO --without-gossip --without-mingle"
 
@@ -35,8 +38,8 @@ def outcome(result, timeout):
 
 
 def write_proof_app(lab, doc: str, task_modules: list[str], transport: dict | None = None,
-                    **conf) -> None:
-    """Write `doc`'s modules and `proof_app` (its `celery_app.app` plus the overrides)."""
+                    name: str = "proof_app", **conf) -> None:
+    """Write `doc`'s modules and a `proof_app` module: its `celery_app.app` plus overrides."""
     lab.load_markdown(doc)
     lines = ["import json", "from celery_app import app"]
     lines += [f"import {name}  # noqa: F401" for name in task_modules]
@@ -45,10 +48,71 @@ def write_proof_app(lab, doc: str, task_modules: list[str], transport: dict | No
                      f"**json.loads({json.dumps(json.dumps(transport))})}}")
     if conf:
         lines.append(f"app.conf.update(json.loads({json.dumps(json.dumps(conf))}))")
-    (Path(lab.workdir) / "proof_app.py").write_text("\n".join(lines) + "\n")
+    (Path(lab.workdir) / f"{name}.py").write_text("\n".join(lines) + "\n")
 
 
 def pool_children(worker) -> list[int]:
     """PIDs of the prefork pool children of a worker's main process (Linux /proc)."""
     text = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text()
     return [int(pid) for pid in text.split()]
+
+
+def wait_for_output(lab, proc, text: str, timeout: float = 10) -> str:
+    """The process's log once it contains `text` (workers log a moment after acting)."""
+    deadline = time.monotonic() + timeout
+    while text not in (log := lab.output(proc)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not in the log after {timeout}s:\n{log[-2000:]}")
+        time.sleep(0.05)
+    return log
+
+
+def wait_until(check, timeout: float, what: str):
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+class RedisProbe:
+    """A minimal RESP client, so a test can watch Redis without redis-py (absent from the test
+    venv) and without starting a driver process for every look."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        self.address = (parsed.hostname or "127.0.0.1", parsed.port or 6379)
+        self.db = (parsed.path or "/0").lstrip("/") or "0"
+
+    def __call__(self, *args):
+        with socket.create_connection(self.address, timeout=5) as sock, sock.makefile("rb") as reply:
+            sock.sendall(_encode("SELECT", self.db) + _encode(*args))
+            _read(reply)
+            return _read(reply)
+
+
+def _encode(*args) -> bytes:
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = str(arg).encode()
+        out.append(f"${len(data)}\r\n".encode() + data + b"\r\n")
+    return b"".join(out)
+
+
+def _read(reply):
+    line = reply.readline()
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise AssertionError(f"redis error: {rest.decode()}")
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        size = int(rest)
+        return None if size < 0 else reply.read(size + 2)[:-2].decode()
+    if kind == b"*":
+        return [_read(reply) for _ in range(int(rest))]
+    raise AssertionError(f"unexpected redis reply {line!r}")

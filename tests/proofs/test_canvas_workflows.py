@@ -96,7 +96,7 @@ CHORD_WITH_IGNORED_HEADER = """
     header = [line_total.s("book", 1).set(ignore_result=%s), line_total.s("pen", 1)]
     res = chord(header, invoice_total.s()).apply_async()
     print(json.dumps({
-        "result": outcome(lambda: res.get(timeout=4)),
+        "result": outcome(lambda: res.get(timeout=3)),
         "priced": wait_len("priced", 2),
         "invoiced": [v.decode() for v in audit.lrange("invoiced", 0, -1)],
     }))

@@ -6,160 +6,148 @@ from __future__ import annotations
 import os
 import signal
 
-from celery_lab import DRIVER_HELPERS, WORKER, pool_children, write_proof_app
+from celery_lab import (DRIVER_HELPERS, WORKER, RedisProbe, pool_children, wait_for_output,
+                        wait_until, write_proof_app)
 
 DOC = "references/celery-config.md"
-# Re-deliver unacked messages after 3 s and sweep every second (defaults: 3600 s and ~100 s).
-# Tasks that must not be re-delivered while they run stay well under 3 s.
-FAST_RESTORE = {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
-
 PRELUDE = DRIVER_HELPERS + """
 from report_tasks import export_report, render_thumbnail, store, sync_inventory, sync_inventory_broad_except
-
-def runs(report_id):
-    return [int(pid) for pid in store.lrange(f"report:{report_id}:runs", 0, -1)]
 """
 
 
-def setup(lab, transport: dict | None = None, **conf) -> None:
-    write_proof_app(lab, DOC, ["report_tasks"], transport, **conf)
+def fast_restore(visibility_timeout: int) -> dict:
+    """Re-deliver unacked messages after `visibility_timeout` s, sweeping every second
+    (defaults: 3600 s, and a sweep about every 100 s)."""
+    return {"visibility_timeout": visibility_timeout, "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1}
+
+
+def setup(lab, transport: dict | None = None, name: str = "proof_app", **conf) -> RedisProbe:
+    write_proof_app(lab, DOC, ["report_tasks"], transport, name=name, **conf)
+    return RedisProbe(lab.redis_url)
 
 
 def drive(lab, code: str, timeout: float = 60):
     return lab.json_result("celery", PRELUDE + code, timeout=timeout)
 
 
+def runs(probe: RedisProbe, report_id: int) -> list[int]:
+    """PIDs of the processes that ran export_report(report_id), in order."""
+    return [int(pid) for pid in probe("LRANGE", f"report:{report_id}:runs", 0, -1)]
+
+
+def send(lab, call: str) -> str:
+    return drive(lab, f"print(json.dumps({call}.id))")
+
+
+def kill_pool_child(worker) -> None:
+    """SIGKILL the worker's pool process, as the kernel's OOM killer would."""
+    for pid in pool_children(worker):
+        os.kill(pid, signal.SIGKILL)
+
+
 def test_pickle_message_refused(lab):
-    setup(lab)
+    probe = setup(lab)
     worker = lab.start("celery", WORKER, ready="ready.")
     out = drive(lab, """
 forged = export_report.apply_async((2,), serializer="pickle")
-# One process, one message at a time: once report 3 is done the forged message was handled.
-before = export_report.delay(1).get(timeout=15)
-after = export_report.delay(3).get(timeout=15)
-print(json.dumps({"forged_runs": runs(2), "forged_state": forged.state, "ok": [before, after]}))
+# One process takes one message at a time: once report 3 is done, the forged one was handled.
+done = [export_report.delay(1).get(timeout=15), export_report.delay(3).get(timeout=15)]
+print(json.dumps({"done": done, "forged_state": forged.state}))
 """)
-    assert out["ok"] == ["report:1", "report:3"]
-    assert out["forged_runs"] == [] and out["forged_state"] == "PENDING"
-    assert "Refusing to deserialize untrusted content of type pickle" in lab.output(worker)
+    assert out == {"done": ["report:1", "report:3"], "forged_state": "PENDING"}
+    assert runs(probe, 2) == []
+    wait_for_output(lab, worker, "Refusing to deserialize untrusted content of type pickle")
 
 
-def _start_and_kill_mid_task(lab, report_id: int) -> str:
-    """Start a worker, run a 2 s export, SIGKILL the whole worker while it runs; return the id."""
+def _kill_worker_mid_task(lab, probe: RedisProbe, report_id: int) -> str:
+    """Run a 2 s export and SIGKILL the whole worker (main and pool) while it runs."""
     worker = lab.start("celery", WORKER, ready="ready.")
-    out = drive(lab, f"""
-result = export_report.apply_async(({report_id},), {{"seconds": 2}})
-wait_for(lambda: runs({report_id}), 15, "the first run")
-print(json.dumps({{"id": result.id}}))
-""")
+    task_id = send(lab, f'export_report.apply_async(({report_id},), {{"seconds": 2}})')
+    wait_until(lambda: runs(probe, report_id), 15, "the first run")
     lab.kill(worker)
-    return out["id"]
+    return task_id
 
 
 def test_worker_sigkill_with_acks_late_reruns(lab):
-    setup(lab, transport=FAST_RESTORE)
-    task_id = _start_and_kill_mid_task(lab, 10)
-    held = drive(lab, 'print(json.dumps({"unacked": store.hlen("unacked"), "queued": store.llen("celery")}))')
-    assert held == {"unacked": 1, "queued": 0}  # kept in the unacked hash, not in the queue
+    probe = setup(lab, transport=fast_restore(3))  # the 2 s re-run stays under 3 s
+    task_id = _kill_worker_mid_task(lab, probe, 10)
+    assert (probe("HLEN", "unacked"), probe("LLEN", "celery")) == (1, 0)  # held as unacked
     lab.start("celery", WORKER, ready="ready.")
-    out = drive(lab, f"""
-value = AsyncResult("{task_id}").get(timeout=20)
-print(json.dumps({{"value": value, "runs": runs(10)}}))
-""")
-    assert out["value"] == "report:10"
-    assert len(out["runs"]) == 2 and out["runs"][0] != out["runs"][1]  # re-run in a new process
+    assert drive(lab, f'print(json.dumps(AsyncResult("{task_id}").get(timeout=20)))') == "report:10"
+    first, second = runs(probe, 10)
+    assert first != second  # re-run by the new worker's process
 
 
 def test_worker_sigkill_without_acks_late_loses_task(lab):
     # Fault case: the markdown's app with task_acks_late turned off.
-    setup(lab, transport=FAST_RESTORE, task_acks_late=False)
-    task_id = _start_and_kill_mid_task(lab, 11)
-    held = drive(lab, 'print(json.dumps({"unacked": store.hlen("unacked"), "queued": store.llen("celery")}))')
-    assert held == {"unacked": 0, "queued": 0}  # acked on receipt: the message is nowhere
+    probe = setup(lab, transport=fast_restore(1), task_acks_late=False)
+    task_id = _kill_worker_mid_task(lab, probe, 11)
+    assert (probe("HLEN", "unacked"), probe("LLEN", "celery")) == (0, 0)  # acked: gone
     lab.start("celery", WORKER, ready="ready.")
     out = drive(lab, f"""
-time.sleep(5)  # past the 3 s visibility timeout and a restore sweep
+time.sleep(3)  # past the 1 s visibility timeout and several restore sweeps
 export_report.delay(12).get(timeout=15)  # the new worker is consuming
-print(json.dumps({{"state": AsyncResult("{task_id}").state, "runs": runs(11)}}))
+print(json.dumps(AsyncResult("{task_id}").state))
 """)
-    assert out["state"] == "PENDING" and len(out["runs"]) == 1
+    assert out == "PENDING" and len(runs(probe, 11)) == 1
 
 
 def test_countdown_beyond_visibility_timeout_runs_twice(lab):
-    setup(lab, transport=FAST_RESTORE)
+    probe = setup(lab, transport=fast_restore(2))
     lab.start("celery", WORKER, ready="ready.")
-    out = drive(lab, """
-short = export_report.apply_async((21,), countdown=0.5)
-long = export_report.apply_async((20,), countdown=7)  # longer than the 3 s visibility timeout
+    drive(lab, """
+short = export_report.apply_async((21,), countdown=0.2)
+long = export_report.apply_async((20,), countdown=5)  # longer than the 2 s visibility timeout
+short.get(timeout=10)
 long.get(timeout=20)
-short.get(timeout=5)
-wait_for(lambda: len(runs(20)) >= 2, 10, "a second run of the same task id")
-print(json.dumps({"long": runs(20), "short": runs(21)}))
+print("{}")
 """)
-    assert len(out["long"]) >= 2
-    assert len(out["short"]) == 1
-
-
-def _kill_child_on_each_run(lab, worker, count_code: str, kills: int) -> None:
-    """Each time the task starts again (count_code reaches k), SIGKILL the pool child, as an
-    OOM killer would."""
-    for k in range(1, kills + 1):
-        drive(lab, f'wait_for(lambda: {count_code} >= {k}, 20, "run {k}")\nprint("{{}}")')
-        for pid in pool_children(worker):
-            os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: len(runs(probe, 20)) >= 2, 10, "a second run of the same task id")
+    assert len(runs(probe, 21)) == 1
 
 
 def test_pool_child_death_fails_with_worker_lost(lab):
-    setup(lab)  # the markdown's settings: acks_late on, reject_on_worker_lost off
+    probe = setup(lab)  # the markdown's settings: acks_late on, reject_on_worker_lost off
     worker = lab.start("celery", WORKER, ready="ready.")
-    sent = drive(lab, 'print(json.dumps({"id": export_report.apply_async((30,), {"seconds": 5}).id}))')
-    _kill_child_on_each_run(lab, worker, "len(runs(30))", kills=1)
-    out = drive(lab, f"""
-res = outcome(AsyncResult("{sent['id']}"), 15)
-res["runs"] = runs(30)
-print(json.dumps(res))
-""")
+    task_id = send(lab, 'export_report.apply_async((30,), {"seconds": 5})')
+    wait_until(lambda: runs(probe, 30), 15, "the first run")
+    kill_pool_child(worker)
+    out = drive(lab, f'print(json.dumps(outcome(AsyncResult("{task_id}"), 15)))')
     assert out["state"] == "FAILURE" and out["error"] == "WorkerLostError"
-    assert len(out["runs"]) == 1
+    assert len(runs(probe, 30)) == 1
 
 
 def test_reject_on_worker_lost_loops_until_guard(lab):
-    # Fault case: the setting switched on for every task.
-    setup(lab, task_reject_on_worker_lost=True)
-    worker = lab.start("celery", WORKER, ready="ready.")
-    sent = drive(lab, 'print(json.dumps({"id": export_report.apply_async((31,), {"seconds": 5}).id}))')
-    _kill_child_on_each_run(lab, worker, "len(runs(31))", kills=2)
-    looped = drive(lab, f"""
-wait_for(lambda: len(runs(31)) >= 3, 20, "a third delivery")
-print(json.dumps({{"runs": len(runs(31)), "state": AsyncResult("{sent['id']}").state}}))
-""")
-    assert looped["runs"] >= 3 and looped["state"] not in ("SUCCESS", "FAILURE")
-    lab.kill(worker)  # stop the loop; the message stays unacked
-
-    worker = lab.start("celery", WORKER, ready="ready.")
-    sent = drive(lab, 'print(json.dumps({"id": render_thumbnail.apply_async((5,), {"seconds": 5}).id}))')
-    count = f'int(store.get("deliveries:{sent["id"]}") or 0)'
-    _kill_child_on_each_run(lab, worker, count, kills=3)
-    out = drive(lab, f"""
-res = outcome(AsyncResult("{sent['id']}"), 20)
-res["deliveries"] = {count}
-print(json.dumps(res))
-""")
+    # Fault case: the setting switched on for every task. One worker per task, side by side.
+    probe = setup(lab, task_reject_on_worker_lost=True)
+    looping = lab.start("celery", WORKER, ready="ready.")
+    guarded = lab.start("celery", WORKER + " -Q thumbnails", ready="ready.")
+    ids = drive(lab, """print(json.dumps([
+    export_report.apply_async((31,), {"seconds": 5}).id,
+    render_thumbnail.apply_async((5,), {"seconds": 5}, queue="thumbnails").id]))""")
+    deliveries = f"deliveries:{ids[1]}"
+    for k in (1, 2, 3):
+        if k < 3:
+            wait_until(lambda: len(runs(probe, 31)) >= k, 20, f"export run {k}")
+            kill_pool_child(looping)
+        wait_until(lambda: int(probe("GET", deliveries) or 0) >= k, 20, f"thumbnail delivery {k}")
+        kill_pool_child(guarded)
+    wait_until(lambda: len(runs(probe, 31)) >= 3, 20, "a third delivery of the export")
+    assert probe("GET", f"celery-task-meta-{ids[0]}") is None  # no outcome: it just loops
+    out = drive(lab, f'print(json.dumps(outcome(AsyncResult("{ids[1]}"), 20)))')
     assert out["state"] == "FAILURE" and out["error"] == "RuntimeError"
     assert "killed its worker process 3 times" in out["message"]
-    assert out["deliveries"] == 4
+    assert int(probe("GET", deliveries)) == 4
+    lab.kill(looping)
 
 
 def test_soft_limit_handled(lab):
-    setup(lab)
+    probe = setup(lab)
     lab.start("celery", WORKER, ready="ready.")
-    out = drive(lab, """
-res = outcome(sync_inventory.delay(7), 15)
-res["checkpoint"] = int(store.get("inventory:7:checkpoint") or -1)
-print(json.dumps(res))
-""")
+    out = drive(lab, "print(json.dumps(outcome(sync_inventory.delay(7), 15)))")
     assert out["state"] == "SUCCESS" and out["value"] > 0
-    assert out["checkpoint"] == out["value"]
+    assert int(probe("GET", "inventory:7:checkpoint")) == out["value"]
 
 
 def test_soft_limit_swallowed_then_hard_kill(lab):
@@ -167,12 +155,12 @@ def test_soft_limit_swallowed_then_hard_kill(lab):
     worker = lab.start("celery", WORKER, ready="ready.")
     out = drive(lab, "print(json.dumps(outcome(sync_inventory_broad_except.delay(8), 15)))")
     assert out["state"] == "FAILURE" and out["error"] == "TimeLimitExceeded"
-    log = lab.output(worker)
-    assert "Soft time limit (1s) exceeded" in log and "Hard time limit (3s) exceeded" in log
+    log = wait_for_output(lab, worker, "Hard time limit (3s) exceeded")
+    assert "Soft time limit (1s) exceeded" in log
 
 
 def test_prefetch_one_reserves_nothing_extra(lab):
-    setup(lab)
+    probe = setup(lab)
     drive(lab, """
 for n in range(3):
     export_report.apply_async((40 + n,), {"seconds": 3})
@@ -181,32 +169,27 @@ print("{}")
 """)
     workers = [lab.start("celery", WORKER, ready="ready."),  # markdown: multiplier 1 + acks_late
                lab.start("celery", WORKER + " -Q bulk --prefetch-multiplier=4", ready="ready.")]
-    out = drive(lab, """
-wait_for(lambda: runs(40) and runs(50), 15, "the first task on each worker")
-wait_for(lambda: store.llen("bulk") == 0, 5, "the bulk worker to reserve its queue")
-print(json.dumps({"celery": store.llen("celery"), "bulk": store.llen("bulk")}))
-""")
-    assert out == {"celery": 2, "bulk": 0}  # multiplier 1: the other two still wait in Redis
+    wait_until(lambda: runs(probe, 40) and runs(probe, 50), 15, "the first task on each worker")
+    wait_until(lambda: probe("LLEN", "bulk") == 0, 5, "the multiplier-4 worker to reserve the rest")
+    assert probe("LLEN", "celery") == 2  # multiplier 1: the other two still wait in Redis
     for worker in workers:
         lab.kill(worker)  # no need to let the 3 s tasks finish
 
 
 def test_max_tasks_per_child_recycles_process(lab):
-    code = """
-pids = []
-for n in range(4):
-    export_report.delay(60 + n).get(timeout=15)
-    pids += runs(60 + n)
-print(json.dumps(pids))
-"""
-    setup(lab, worker_max_tasks_per_child=2)
-    worker = lab.start("celery", WORKER, ready="ready.")
-    pids = drive(lab, code)
-    assert pids[0] == pids[1] != pids[2] == pids[3]
-    lab.kill(worker)
-
-    setup(lab)  # the markdown's 500: one child runs them all
+    probe = setup(lab)  # the markdown's 500
+    setup(lab, name="proof_app_recycle", worker_max_tasks_per_child=2)
     lab.start("celery", WORKER, ready="ready.")
-    drive(lab, 'store.delete(*[f"report:{60 + n}:runs" for n in range(4)])\nprint("{}")')
-    pids = drive(lab, code)
-    assert len(set(pids)) == 1
+    lab.start("celery", WORKER.replace("proof_app", "proof_app_recycle") + " -Q recycle",
+              ready="ready.")
+    drive(lab, """
+results = [export_report.apply_async((60 + n,)) for n in range(4)]
+results += [export_report.apply_async((70 + n,), queue="recycle") for n in range(4)]
+for result in results:
+    result.get(timeout=15)
+print("{}")
+""")
+    kept = [pid for n in range(4) for pid in runs(probe, 60 + n)]
+    recycled = [pid for n in range(4) for pid in runs(probe, 70 + n)]
+    assert len(kept) == 4 and len(set(kept)) == 1
+    assert recycled[0] == recycled[1] != recycled[2] == recycled[3]

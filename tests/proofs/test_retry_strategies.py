@@ -165,7 +165,7 @@ def test_idempotency_key_blocks_duplicate_delivery(lab):
 def test_final_failures_are_recorded_once(lab):
     _start(lab)
     out = _drive(lab, """
-        r.set("gateway:outage", 3)
+        r.set("gateway:outage", 1)  # one retry, then success: not a failure
         recovered = charge_order.delay(7, 100)
         recovered_outcome = outcome(lambda: recovered.get(timeout=20))
         r.set("gateway:outage", 4)

@@ -19,6 +19,7 @@ Only SKILL.md prose is read: fences, inline code and HTML comments are skipped.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from typing import Iterator
 
 import yaml
 
-from skill_audit.checks.links import Resolver, per_skill, path_mentions, split_fragment, substitute
+from skill_audit.checks.links import Resolver, per_skill, resolver, path_mentions, split_fragment, substitute
 from skill_audit.diagnostics import Hit, Severity
+from skill_audit.discovery import SKIP_DIRS
 from skill_audit.registry import check
 
 IMPACTS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
@@ -48,6 +50,9 @@ _COUNT_RE = re.compile(
     r"(?P<mid>(?:\s+[A-Za-z][\w-]*){0,2}?)"
     r"\s+(?P<noun>rule[- ]files?|rules?|reference[- ]files?|categor(?:y|ies)|capabilit(?:y|ies))\b",
     re.IGNORECASE)
+_NEWLINE_RE = re.compile("\n")
+_NOUN_STEMS = ("rule", "categor", "capabilit", "reference")
+_WINDOW = 80  # characters before a noun searched for its number (and two modifier words)
 # A number after these counts a subset, or is not a count of the noun at all.
 _SUBSET_BEFORE = frozenset("first last top next other remaining more additional extra another few "
                            "least most over under than every each per".split())
@@ -87,7 +92,7 @@ def find_catalog(skill) -> Catalog | None:
     doc = skill.skill_md
     if doc is None:
         return None
-    res = Resolver(skill)
+    res = resolver(skill)
     for table in doc.tables:
         header = [_cell_text(h) for h in table.header]
         rule_col = next((i for i, h in enumerate(header) if _RULE_HEADER_RE.match(h)), None)
@@ -156,42 +161,71 @@ class CountClaim:
     text: str
 
 
-def _prose_lines(doc) -> Iterator[tuple[int, str]]:
-    """(line number, text) of SKILL.md outside fences, with inline code and comments blanked."""
-    skip: set[int] = set()
-    for fence in doc.fences:
-        skip.update(range(fence.line, fence.line + len(fence.code.splitlines()) + 2))
-    for number, line in enumerate(doc.lines, 1):
-        if number in skip or not line.strip():
-            continue
-        if "`" in line:
-            line = _INLINE_CODE_RE.sub(lambda m: " " * len(m.group(0)), line)
-        if "<!--" in line:
-            line = _COMMENT_RE.sub(lambda m: " " * len(m.group(0)), line)
-        yield number, line
+def _masked_spans(line: str) -> list[tuple[int, int]]:
+    """Column spans (0-based, end exclusive) of inline code and HTML comments in a line."""
+    spans = []
+    if "`" in line:
+        spans += [m.span() for m in _INLINE_CODE_RE.finditer(line)]
+    if "<!--" in line:
+        spans += [m.span() for m in _COMMENT_RE.finditer(line)]
+    return spans
+
+
+def _claim_matches(text: str) -> list[re.Match]:
+    """_COUNT_RE matches, found from the (rare) nouns backwards: a regex pass over the whole
+    text is several times slower than str.find for the nouns plus a short window each."""
+    lower = text.lower()
+    nouns = set()
+    for needle in _NOUN_STEMS:
+        i = lower.find(needle)
+        while i >= 0:
+            nouns.add(i)
+            i = lower.find(needle, i + 1)
+    found: dict[int, re.Match] = {}
+    for pos in sorted(nouns):
+        for m in _COUNT_RE.finditer(text, max(0, pos - _WINDOW), min(len(text), pos + 20)):
+            if m.start("noun") == pos:
+                found.setdefault(m.start(), m)
+    return [found[k] for k in sorted(found)]
 
 
 def count_claims(doc) -> list[CountClaim]:
+    """Count claims in the prose of `doc`: one regex pass over the whole text, then each rare
+    match is dropped when it sits in a fence, inline code or an HTML comment."""
+    text = doc.text
+    matches = _claim_matches(text)
+    if not matches:
+        return []
+    fenced: set[int] = set()
+    for fence in doc.fences:
+        fenced.update(range(fence.line, fence.line + len(fence.code.splitlines()) + 2))
+    starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(text)]
     claims = []
-    for number, line in _prose_lines(doc):
-        for m in _COUNT_RE.finditer(line):
-            before = line[: m.start()].split()
-            if before and before[-1].lower().strip(":,(") in _SUBSET_BEFORE:
-                continue
-            if any(w.lower() in _NOT_MODIFIER for w in m.group("mid").split()):
-                continue
-            raw = m.group("num").lower()
-            value = int(raw) if raw.isdigit() else NUMBER_WORDS[raw]
-            noun = m.group("noun").lower().replace("-", " ")
-            if noun.startswith("rule file"):
-                noun = "rule files"
-            elif noun.startswith("rule"):
-                noun = "rules"
-            elif noun.startswith("reference"):
-                noun = "reference files"
-            else:
-                noun = "categories"
-            claims.append(CountClaim(value, noun, number, m.start() + 1, m.group(0)))
+    for m in matches:
+        number = bisect.bisect_right(starts, m.start())
+        if number in fenced:
+            continue
+        line = doc.lines[number - 1]
+        col = m.start() - starts[number - 1]
+        if any(a <= col < b for a, b in _masked_spans(line)):
+            continue
+        before = line[:col].split()
+        if before and before[-1].lower().strip(":,(*") in _SUBSET_BEFORE:
+            continue
+        if any(w.lower() in _NOT_MODIFIER for w in m.group("mid").split()):
+            continue
+        raw = m.group("num").lower()
+        value = int(raw) if raw.isdigit() else NUMBER_WORDS[raw]
+        noun = m.group("noun").lower().replace("-", " ")
+        if noun.startswith("rule file"):
+            noun = "rule files"
+        elif noun.startswith("rule"):
+            noun = "rules"
+        elif noun.startswith("reference"):
+            noun = "reference files"
+        else:
+            noun = "categories"
+        claims.append(CountClaim(value, noun, number, col + 1, " ".join(m.group(0).split())))
     return claims
 
 
@@ -322,7 +356,7 @@ def duplicate_rule(skill) -> Iterator[Hit]:
 
 def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
     """(resolved path, line, column, as written) of every local link and path mention of doc."""
-    res = Resolver(skill)
+    res = resolver(skill)
     base = os.path.dirname(os.path.normpath(str(doc.path)))
     for link in doc.links:
         path, _ = split_fragment(link.target.strip())
@@ -361,15 +395,32 @@ def orphan_reference(skill) -> Iterator[Hit]:
     doc = skill.skill_md
     if doc is None:
         return
-    refs = os.path.join(os.path.normpath(str(skill.root)), "references")
+    files = _files_under(skill, "references")
+    if not files:
+        return
     reached = {p for p, *_ in _targets(skill, doc)}
     catalog = find_catalog(skill)
     if catalog is not None:
         reached.update(r.path for r in catalog.rules)
-    for path in skill.all_files:
-        norm = os.path.normpath(str(path))
-        if norm.startswith(refs + os.sep) and norm not in reached:
+    for path in files:
+        if path not in reached:
             yield Hit(Path(path), 1, 1, f"{skill.rel(Path(path))} is not linked from SKILL.md")
+
+
+def _files_under(skill, folder: str) -> list[str]:
+    """Normalised paths of every file under root/folder (the model's file list when some check
+    already built it; otherwise only that folder is walked, never the whole skill)."""
+    base = os.path.join(os.path.normpath(str(skill.root)), folder)
+    if "all_files" in vars(skill):
+        return [p for p in map(os.path.normpath, map(str, skill.all_files)) if p.startswith(base + os.sep)]
+    if not os.path.isdir(base) or os.path.islink(base):
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
+                             and not os.path.islink(os.path.join(dirpath, d)))
+        out.extend(os.path.join(dirpath, f) for f in sorted(filenames))
+    return out
 
 
 @check("RC005", "nested-reference", Severity.WARNING)

@@ -42,6 +42,8 @@ _READ_RE = re.compile(r"""(?<![\w.])Read\(\s*(?:file_path\s*=\s*)?(["'])([^"'\n]
 _SKILL_DIR_PATH_RE = re.compile(r"\$\{CLAUDE_(?:SKILL_DIR|PLUGIN_ROOT)\}/" + _PATH_CHARS + "*")
 _BARE_PATH_RE = re.compile(r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*")
 _GLOB_CHARS = frozenset("*?[{<$")
+_NEWLINE_RE = re.compile("\n")
+_BARE_HINT_RE = re.compile("(?:" + "|".join(SKILL_DIRS) + ")/")
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,12 @@ class Resolver:
         return os.path.relpath(path, self.root).replace(os.sep, "/") if _inside(path, self.root) else path
 
 
+@per_skill
+def resolver(skill) -> Resolver:
+    """The skill's shared Resolver (its anchor and plugin lookups are cached)."""
+    return Resolver(skill)
+
+
 def split_fragment(target: str) -> tuple[str, str]:
     path, _, fragment = target.partition("#")
     return path.split("?", 1)[0], fragment
@@ -160,7 +168,7 @@ def _link_findings(skill) -> list[tuple[str, Hit]]:
 
 
 def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
-    res = Resolver(skill)
+    res = resolver(skill)
     for doc in skill.docs:
         here = os.path.normpath(str(doc.path))
         base = os.path.dirname(here)
@@ -289,9 +297,20 @@ def link_outside_skill(skill) -> Iterator[Hit]:
 # --------------------------------------------------------------------------- path mentions
 
 
+_mentions_cache: "weakref.WeakKeyDictionary[MarkdownDoc, list[PathMention]]" = weakref.WeakKeyDictionary()
+
+
 def path_mentions(doc: MarkdownDoc) -> list[PathMention]:
     """Skill-relative paths an agent is told to open: Read("…") arguments, ${CLAUDE_SKILL_DIR}/
-    and ${CLAUDE_PLUGIN_ROOT}/ paths anywhere, and references|scripts|assets/… in inline code."""
+    and ${CLAUDE_PLUGIN_ROOT}/ paths anywhere, and references|scripts|assets/… in inline code.
+    Computed once per document (RC and LK checks share it)."""
+    cached = _mentions_cache.get(doc)
+    if cached is None:
+        cached = _mentions_cache[doc] = _path_mentions(doc)
+    return cached
+
+
+def _path_mentions(doc: MarkdownDoc) -> list[PathMention]:
     text = doc.text
     found: dict[tuple[int, str], PathMention] = {}
     starts: list[int] | None = None
@@ -299,7 +318,7 @@ def path_mentions(doc: MarkdownDoc) -> list[PathMention]:
     def position(offset: int) -> tuple[int, int]:
         nonlocal starts
         if starts is None:
-            starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+            starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(text)]
         line = bisect.bisect_right(starts, offset)
         return line, offset - starts[line - 1] + 1
 
@@ -316,7 +335,7 @@ def path_mentions(doc: MarkdownDoc) -> list[PathMention]:
             found.setdefault((line, raw), PathMention(raw, line, col, "placeholder path"))
     for code in doc.inline_code:
         content = code.text
-        if "/" not in content:
+        if "/" not in content or not _BARE_HINT_RE.search(content):
             continue
         for m in _BARE_PATH_RE.finditer(content):
             if m.end() < len(content) and content[m.end()] in _GLOB_CHARS:
@@ -333,7 +352,7 @@ def _mention_findings(skill) -> list[tuple[str, Hit]]:
 
 
 def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
-    res = Resolver(skill)
+    res = resolver(skill)
     for doc in skill.docs:
         for mention in path_mentions(doc):
             path, fragment = split_fragment(mention.raw)

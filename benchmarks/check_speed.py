@@ -1,0 +1,120 @@
+"""Speed of `skill-audit check` (a benchmark that prints numbers; not a test).
+
+    python benchmarks/check_speed.py                    # synthetic corpus + this repository
+    python benchmarks/check_speed.py --corpus DIR       # also a real corpus, e.g. the public one
+                                                        # of validator-landscape.md section 9
+
+Each measurement runs the installed CLI in a fresh process (interpreter start included), with
+every default check on, `--repeat` times, and reports the best and median wall times, skills/s
+and MB/s of markdown checked. The synthetic corpus is generated into a temporary folder: skills
+shaped like real ones (frontmatter, a Quick Reference table, links, python/bash/json fences and
+reference files of a few KB each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TOPICS = ["queues", "retries", "routing", "schedules", "results", "monitoring", "workflows", "signals"]
+
+
+def reference_text(rng: random.Random, topic: str, paragraphs: int) -> str:
+    parts = [f"---\ntitle: {topic.title()}\nimpact: HIGH\n---\n\n# {topic.title()}\n"]
+    for i in range(paragraphs):
+        parts.append(f"## {i + 1}. Rule about {topic} number {i + 1}\n")
+        parts.append(" ".join(rng.choice(["Use", "`acks_late`", "the", "worker", "with", "a", "bounded",
+                                          "timeout", "[docs](https://example.com/x)", "so", "retries",
+                                          "stay", "idempotent", "**always**"]) for _ in range(60)) + "\n")
+        parts.append(f"```python\ndef task_{i}(x: int) -> int:\n    return x * {i}\n\nprint(task_{i}(2))\n```\n")
+        if i % 3 == 0:
+            parts.append("```bash\ncelery -A app worker --loglevel=INFO --concurrency=2\n```\n")
+        if i % 4 == 0:
+            parts.append('```json\n{"queue": "default", "priority": 5}\n```\n')
+        parts.append("| Setting | Value |\n|---|---|\n| `task_acks_late` | `True` |\n| `prefetch` | `1` |\n")
+    return "\n".join(parts)
+
+
+def make_corpus(root: Path, skills: int, seed: int = 7) -> Path:
+    rng = random.Random(seed)
+    for s in range(skills):
+        name = f"skill-{s:03d}"
+        folder = root / "skills" / name
+        (folder / "references").mkdir(parents=True)
+        topics = rng.sample(TOPICS, rng.randint(3, 8))
+        rows = "\n".join(f"| {t.title()} | [{t}](references/{t}.md) | HIGH | When {t} matter |" for t in topics)
+        body = (f"# {name}\n\nPatterns for background work. Each rule has a file in `references/`.\n\n"
+                f"## Quick Reference\n\n| Category | Rule | Impact | When |\n|---|---|---|---|\n{rows}\n\n"
+                f"**Total: {len(topics)} rules across {len(topics)} categories**\n\n"
+                "## Quick Start\n\n```python\nfrom math import sqrt\n\nprint(sqrt(4))\n```\n")
+        (folder / "SKILL.md").write_text(
+            f"---\nname: {name}\ndescription: Synthetic skill {s}. Use when benchmarking skill-audit.\n---\n\n{body}")
+        for t in topics:
+            (folder / "references" / f"{t}.md").write_text(reference_text(rng, t, rng.randint(4, 12)))
+    return root
+
+
+def markdown_stats(path: Path) -> tuple[int, int, int]:
+    """(skills, markdown files checked, bytes): SKILL.md + references/**/*.md of each skill."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from skill_audit.discovery import find_skills, skill_markdown_files
+
+    roots = find_skills(path)
+    files = [p for r in roots for p in skill_markdown_files(r) if p.is_file()]
+    return len(roots), len(files), sum(p.stat().st_size for p in files)
+
+
+def time_check(path: Path, repeat: int, cwd: Path | None = None) -> list[float]:
+    exe = [sys.executable, "-m", "skill_audit", "check", str(path), "--format", "json", "-o", os.devnull]
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.run(exe, cwd=cwd, capture_output=True, text=True, timeout=600)
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"skill-audit failed on {path}: {proc.stderr.strip()}")
+    return times
+
+
+def report(label: str, path: Path, repeat: int, cwd: Path | None = None) -> dict:
+    skills, files, size = markdown_stats(path)
+    times = time_check(path, repeat, cwd)
+    best, median = min(times), statistics.median(times)
+    row = {"corpus": label, "skills": skills, "md_files": files, "md_mb": round(size / 1e6, 2),
+           "best_s": round(best, 3), "median_s": round(median, 3),
+           "skills_per_s": round(skills / best, 1), "mb_per_s": round(size / 1e6 / best, 2)}
+    print(f"{label:<22} {skills:>5} skills {files:>6} md files {size / 1e6:>6.2f} MB   "
+          f"best {best:.3f} s  median {median:.3f} s   {skills / best:>7.1f} skills/s  {size / 1e6 / best:>5.2f} MB/s")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, action="append", default=[], help="a real corpus folder")
+    parser.add_argument("--skills", type=int, default=120, help="synthetic corpus size")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON at the end")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}")
+    rows = [report("this repository (.)", Path("."), args.repeat, cwd=REPO)]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = make_corpus(Path(tmp), args.skills)
+        rows.append(report(f"synthetic ({args.skills})", corpus, args.repeat))
+    for path in args.corpus:
+        rows.append(report(path.name or str(path), path.resolve(), args.repeat))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
