@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from skill_audit.config import Config
 from skill_audit.discovery import SKILL_FILE, SKIP_DIRS, skill_markdown_files
-from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter
+from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter, split_frontmatter
 from skill_audit.parsing.markdown import ParsedMarkdown, parse_markdown, unique_slugs
 
 
@@ -62,11 +62,12 @@ class MarkdownDoc:
     def frontmatter(self) -> Frontmatter:
         return parse_frontmatter(self.lines)
 
-    @property
+    @cached_property
     def body_start_line(self) -> int:
-        """First file line after the frontmatter (1 when there is none)."""
-        fm = self.frontmatter
-        return fm.end_line + 1 if fm.closed else 1
+        """First file line after the frontmatter (1 when there is none or it is unclosed).
+        Found from the `---` markers alone, so the YAML is parsed only when a check asks."""
+        span = split_frontmatter(self.lines)
+        return span[1] + 1 if span and span[1] else 1
 
     @cached_property
     def body(self) -> str:

@@ -11,8 +11,7 @@ from skill_audit.checks import catalog
 from skill_audit.config import Config
 from skill_audit.engine import Options, run_check
 from skill_audit.model import MarkdownDoc, load_skill
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.check.conftest import FIXTURES, findings
 
 EXPECTED = {
     "RC001": {("SKILL.md", 11), ("SKILL.md", 13)},
@@ -29,27 +28,16 @@ EXPECTED = {
 COUNTS = {"RC001": 3, "RC002": 2, "RC003": 1, "RC004": 2, "RC005": 2, "RC006": 6, "RC007": 2, "RC008": 1}
 
 
-def diagnostics(folder: Path, code: str | None = None):
-    report = run_check([folder], Options(select=(code,) if code else None))
-    assert not report.internal_errors
-    return [d for d in report.diagnostics if code is None or d.code == code]
-
-
-def where(folder: Path, diags) -> set[tuple[str, int]]:
-    return {(Path(d.path).absolute().relative_to(folder.absolute()).as_posix(), d.line) for d in diags}
-
-
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_fail_fixture_reports_expected_lines(code):
-    folder = FIXTURES / code / "fail"
-    found = diagnostics(folder, code)
-    assert where(folder, found) == EXPECTED[code]
+    found = findings(FIXTURES / code / "fail", select=code)
+    assert {(path, line) for path, line, _ in found} == EXPECTED[code]
     assert len(found) == COUNTS[code]
 
 
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_pass_fixture_is_clean(code):
-    assert diagnostics(FIXTURES / code / "pass", code) == []
+    assert findings(FIXTURES / code / "pass", select=code) == []
 
 
 # --------------------------------------------------------------------------- count claims
@@ -160,7 +148,9 @@ SEED_DEFECTS = {
 
 
 def test_seed_page_defects_are_reported_at_their_lines():
-    found = diagnostics(SEED)
+    report = run_check([SEED], Options())
+    assert not report.internal_errors
+    found = report.diagnostics
     names = {(d.name, d.line) for d in found}
     assert SEED_DEFECTS <= names
     # nothing else from the catalogue, link or code-block families

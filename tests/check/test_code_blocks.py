@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 
 from skill_audit.checks import code_blocks as cb
-from skill_audit.engine import Options, run_check
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import parse_info
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.check.conftest import FIXTURES, findings
 
 # code -> the (file relative to the fixture case folder, line) its fail fixture must report
 EXPECTED = {
@@ -25,21 +23,16 @@ EXPECTED = {
 }
 
 
-def findings(folder: Path, code: str) -> set[tuple[str, int]]:
-    report = run_check([folder], Options(select=(code,)))
-    assert not report.internal_errors
-    return {(Path(d.path).absolute().relative_to(folder.absolute()).as_posix(), d.line)
-            for d in report.diagnostics if d.code == code}
-
-
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_fail_fixture_reports_expected_lines(code):
-    assert findings(FIXTURES / code / "fail", code) == EXPECTED[code]
+    found = findings(FIXTURES / code / "fail", select=code)
+    assert {(path, line) for path, line, _ in found} == EXPECTED[code]
+    assert len(found) == len(EXPECTED[code])
 
 
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_pass_fixture_is_clean(code):
-    assert findings(FIXTURES / code / "pass", code) == set()
+    assert findings(FIXTURES / code / "pass", select=code) == []
 
 
 def fence(info: str, code: str, line: int = 10) -> Fence:
@@ -177,11 +170,14 @@ SIMPLE = [
     "pip install celery==5.7.0", "celery -A tasks worker --loglevel=INFO -Q default,bulk",
     "export REDIS_URL=redis://localhost:6379/0  # comment", "# only a comment", "",
     'echo "hello world" | grep hello && echo ok || echo no', "uv run pytest \\\n  -q tests/",
-    "cd ~/proj", "echo $HOME ${HOME}", "echo 'single $(quoted)'",
+    "cd ~/proj", "echo $HOME ${HOME}", "echo 'single $(quoted)'", "echo a; echo b", "echo a &",
+    "cat > out.txt", "ls *.py [ab]?.md", "cmd 2>/dev/null >>log.txt 2>&1 </dev/null", 'echo "$HOME/x"',
+    "redis-server --port 0 & sleep 1", "[ -f x ] && echo yes",
 ]
 NOT_SIMPLE = [
-    "if true; then", "echo a; echo b", "echo $(date)", "echo `date`", "cat > out.txt", "ls *.py",
-    "done", "echo \"unterminated", "f() {", "echo a &", "a && ", "echo }", '"echo $x"', "!",
+    "if true; then", "echo $(date)", "echo `date`", "done", "echo \"unterminated", "f() {",
+    "a && ", "echo }", '"echo $(x)"', "!", "cat <<EOF", "echo ${a", "echo ${a:-x}", "echo $((1+2))",
+    "; echo", "echo a;;", "echo >", "[[ -f x ]]", "echo 'a", "a | | b", "echo a & & b", "x=(1 2)",
 ]
 
 

@@ -12,10 +12,8 @@ import pytest
 
 from skill_audit.checks import links
 from skill_audit.config import Config
-from skill_audit.engine import Options, run_check
 from skill_audit.model import MarkdownDoc, load_skill
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.check.conftest import FIXTURES, findings
 
 EXPECTED = {
     "LK001": {("SKILL.md", 8), ("references/config.md", 3)},
@@ -29,31 +27,20 @@ EXPECTED = {
 COUNTS = {"LK001": 3, "LK002": 3, "LK003": 2, "LK004": 3, "LK005": 2, "LK006": 1, "LK007": 1}
 
 
-def diagnostics(folder: Path, code: str, external: bool = False):
-    report = run_check([folder], Options(select=(code,), external=external))
-    assert not report.internal_errors
-    return [d for d in report.diagnostics if d.code == code]
-
-
-def where(folder: Path, diags) -> set[tuple[str, int]]:
-    return {(Path(d.path).absolute().relative_to(folder.absolute()).as_posix(), d.line) for d in diags}
-
-
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_fail_fixture_reports_expected_lines(code):
-    folder = FIXTURES / code / "fail"
-    found = diagnostics(folder, code, external=True)
-    assert where(folder, found) == EXPECTED[code]
+    found = findings(FIXTURES / code / "fail", select=code, external=True)
+    assert {(path, line) for path, line, _ in found} == EXPECTED[code]
     assert len(found) == COUNTS[code]
 
 
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_pass_fixture_is_clean(code):
-    assert diagnostics(FIXTURES / code / "pass", code, external=True) == []
+    assert findings(FIXTURES / code / "pass", select=code, external=True) == []
 
 
 def test_external_links_are_not_fetched_by_default():
-    assert diagnostics(FIXTURES / "LK007" / "fail", "LK007") == []
+    assert findings(FIXTURES / "LK007" / "fail", select="LK007") == []
 
 
 def doc(text: str) -> MarkdownDoc:
@@ -155,7 +142,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     _Handler.requests = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"

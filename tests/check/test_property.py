@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from markdown_it import MarkdownIt
 from hypothesis import strategies as st
 
 from skill_audit.engine import Options, run_check
@@ -16,7 +17,7 @@ MD_PIECES = st.sampled_from([
     "# Heading", "## Heading `code`", "Heading\n===", "[link](references/x.md#a)", "![img](a.png)",
     "[ref]", "[ref]: references/y.md", "<https://example.com>", "`inline`", "``", "```", "```python",
     "```python file=t.py", '```bash run ready="x"', '```json partial="why"', "~~~", "    indented",
-    "| a | b |", "|---|---|", "| [x](y.md) | `z` |", "<!-- skill-audit: disable LK -->",
+    "| a | b |", "|---|---|", "| [x](y.md) | `z` |", "a | b", "--- | ---", "> | q |", "> |---|", "| c |\n-", "<!-- skill-audit: disable LK -->",
     "<!-- skill-audit: enable -->", "<!-- skill-audit: disable-next-line -->", "<!--", "-->",
     '<a id="x"></a>', "> quote", "- item", "1. item", "---", "${CLAUDE_SKILL_DIR}/references/x.md",
     'Read("${CLAUDE_SKILL_DIR}/x.md")', "Total: 3 rules across 2 categories", "\t", "", "\\",
@@ -51,6 +52,10 @@ def test_markdown_parser_never_raises_and_positions_are_in_the_file(text):
     parsed = parse_markdown(text, lines, Path("x.md"))
     for item in [*parsed.links, *parsed.inline_code, *parsed.html_comments, *parsed.headings]:
         assert 1 <= item.line <= len(lines)
+    # the table shortcut never loses a table the full parser would find
+    full = MarkdownIt("commonmark").enable("table").parse(text)
+    assert len(parsed.tables) == sum(1 for t in full if t.type == "table_open")
+    assert len(parsed.fences) == sum(1 for t in full if t.type == "fence")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -65,3 +70,15 @@ def test_every_check_survives_random_skills(frontmatter, body, reference):
         report = run_check([root], Options(jobs=1))
     assert report.internal_errors == []
     assert all(d.line >= 1 and d.column >= 1 for d in report.diagnostics)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="`a \n*_!", max_size=40))
+def test_code_span_fast_path_matches_markdown_it(text):
+    from markdown_it import MarkdownIt
+
+    from skill_audit.parsing.markdown import code_spans
+
+    tokens = MarkdownIt("commonmark").parseInline(text)[0].children or []
+    expected = [(t.markup, t.content) for t in tokens if t.type == "code_inline"]
+    assert code_spans(text) == expected

@@ -61,16 +61,16 @@ print(json.dumps({"done": done, "forged_state": forged.state}))
 
 
 def _kill_worker_mid_task(lab, probe: RedisProbe, report_id: int) -> str:
-    """Run a 2 s export and SIGKILL the whole worker (main and pool) while it runs."""
+    """Run a 1.5 s export and SIGKILL the whole worker (main and pool) while it runs."""
     worker = lab.start("celery", WORKER, ready="ready.")
-    task_id = send(lab, f'export_report.apply_async(({report_id},), {{"seconds": 2}})')
+    task_id = send(lab, f'export_report.apply_async(({report_id},), {{"seconds": 1.5}})')
     wait_until(lambda: runs(probe, report_id), 15, "the first run")
     lab.kill(worker)
     return task_id
 
 
 def test_worker_sigkill_with_acks_late_reruns(lab):
-    probe = setup(lab, transport=fast_restore(3))  # the 2 s re-run stays under 3 s
+    probe = setup(lab, transport=fast_restore(4))  # the 1.5 s re-run stays well under 4 s
     task_id = _kill_worker_mid_task(lab, probe, 10)
     assert (probe("HLEN", "unacked"), probe("LLEN", "celery")) == (1, 0)  # held as unacked
     lab.start("celery", WORKER, ready="ready.")
@@ -124,7 +124,7 @@ def test_reject_on_worker_lost_loops_until_guard(lab):
     looping = lab.start("celery", WORKER, ready="ready.")
     guarded = lab.start("celery", WORKER + " -Q thumbnails", ready="ready.")
     ids = drive(lab, """print(json.dumps([
-    export_report.apply_async((31,), {"seconds": 5}).id,
+    export_report.apply_async((31,), {"seconds": 30}).id,
     render_thumbnail.apply_async((5,), {"seconds": 5}, queue="thumbnails").id]))""")
     deliveries = f"deliveries:{ids[1]}"
     for k in (1, 2, 3):

@@ -28,7 +28,8 @@ def start_worker(lab, pool: str, extra_env=None):
     metrics_dir = lab.workdir / "prom-metrics"
     metrics_dir.mkdir(exist_ok=True)
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **(extra_env or {})}
-    return lab.start("celery", f"celery -A metrics_app worker {pool} {FLAGS}", ready="ready.", extra_env=env), metrics_dir
+    worker = lab.start("celery", f"celery -A metrics_app worker {pool} {FLAGS}", ready="ready.", extra_env=env)
+    return worker, metrics_dir
 
 
 def http_get(url: str, auth: str | None = None) -> tuple[int, str]:
@@ -124,6 +125,8 @@ def test_flower_auth_and_metrics(mon_lab):
     assert http_get(base + "/")[0] == 401
     assert http_get(base + "/", auth="ops:wrong")[0] == 401
     assert http_get(base + "/", auth="ops:s3cret")[0] == 200
+    assert http_get(base + "/api/workers")[0] == 401
+    assert http_get(base + "/api/workers", auth="ops:s3cret")[0] == 200
     lab.json_result("celery", "import json\nfrom metrics_app import resize_image\n"
                               "print(json.dumps(resize_image.delay(1).get(timeout=10)))")
 
@@ -201,7 +204,11 @@ print(json.dumps({"sent": len(priorities), "depth": queue_depth(client, "bulk-im
     assert depth["llen"] < depth["sent"], depth  # the plain list alone misses priorities 3-9
 
 
-ARQ_CHECK = "from arq.worker import check_health\nfrom arq_health import WorkerSettings\nprint(check_health(WorkerSettings))\n"
+ARQ_CHECK = """
+from arq.worker import check_health
+from arq_health import WorkerSettings
+print(check_health(WorkerSettings))
+"""
 
 
 def test_arq_check(mon_lab):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
+from itertools import pairwise
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_one_beat_sends_once_per_period(beat_lab):
     wait_for(lambda: len(send_times(lab, beat)) >= 5, 20, "5 sends")
     lab.stop(beat)
     sends = send_times(lab, beat)
-    gaps = [(b - a).total_seconds() for a, b in zip(sends, sends[1:])]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(sends)]
     # 1 s entry: consecutive sends a period apart, and every send is one message on the queue.
     assert min(gaps) >= 0.5, gaps
     assert queued_heartbeats(lab) == len(sends)
@@ -140,7 +141,7 @@ def test_task_lock_stops_overlap(beat_lab):
 import json, time
 from beat_app import store, sync_inventory
 
-first = sync_inventory.delay(seconds=3)
+first = sync_inventory.delay(seconds=5)
 deadline = time.monotonic() + 10
 while not store.exists("lock:sync-inventory"):
     assert time.monotonic() < deadline, "first run never took the lock"

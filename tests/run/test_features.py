@@ -144,6 +144,9 @@ def test_traceback_points_at_markdown_lines(outcome):
     assert "RuntimeError: marker-line-15" in out
     exit_msg = outcome.block("traceback.md", 21)
     assert exit_msg["status"] == "FAIL" and "exit with a message" in exit_msg["output"]
+    warned = outcome.block("traceback.md", 27)
+    assert (warned["status"], warned["reason"]) == ("FAIL", "exit code 2")
+    assert "traceback.md:30: UserWarning: marker-warning-line-30" in warned["output"]
 
 
 def test_text_report_and_closing_line(tmp_path):
@@ -193,4 +196,4 @@ def test_progress_line_on_a_terminal():
     os.close(leader)
     text = b"".join(chunks).decode(errors="replace")
     assert "\r\x1b[K[" in text and "running " in text
-    assert text.rstrip().splitlines()[-1].endswith("0 passed, 2 failed, 0 skipped")
+    assert text.rstrip().splitlines()[-1].endswith("0 passed, 3 failed, 0 skipped")

@@ -53,3 +53,26 @@ def test_temporal_workflow_with_activity(outcome):
 def test_summary(outcome):
     assert outcome.returncode == 1
     assert outcome.doc["summary"]["failed"] == 3
+
+
+def test_existing_temporal_server(envs):
+    from skill_audit.runtime import services
+
+    svc = services.start_temporal()
+    try:
+        out = run_cmd(str(SERVICES / "references" / "temporal.md"), "--format", "json",
+                      "--temporal-address", svc.extra["address"])
+    finally:
+        svc.stop()
+    assert out.doc["services"]["temporal"]["mode"] == "external"
+    assert out.block("temporal.md", 28)["status"] == "PASS"
+    assert out.block("temporal.md", 55)["status"] == "FAIL"  # the failing case still fails
+
+
+def test_unreachable_temporal_server():
+    from skill_audit.runtime import services
+
+    out = run_cmd(str(SERVICES / "references" / "temporal.md"),
+                  "--temporal-address", f"127.0.0.1:{services.free_port()}")
+    assert out.returncode == 2 and "--temporal-address" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -398,10 +398,7 @@ def orphan_reference(skill) -> Iterator[Hit]:
     files = _files_under(skill, "references")
     if not files:
         return
-    reached = {p for p, *_ in _targets(skill, doc)}
-    catalog = find_catalog(skill)
-    if catalog is not None:
-        reached.update(r.path for r in catalog.rules)
+    reached = _reached_from_skill_md(skill)
     for path in files:
         if path not in reached:
             yield Hit(Path(path), 1, 1, f"{skill.rel(Path(path))} is not linked from SKILL.md")
@@ -423,30 +420,48 @@ def _files_under(skill, folder: str) -> list[str]:
     return out
 
 
+@per_skill
+def _reached_from_skill_md(skill) -> set[str]:
+    """Files SKILL.md points to: links, path mentions and the rules its table names."""
+    if skill.skill_md is None:
+        return set()
+    reached = {p for p, *_ in _targets(skill, skill.skill_md)}
+    catalog = find_catalog(skill)
+    if catalog is not None:
+        reached.update(r.path for r in catalog.rules)
+    return reached
+
+
 @check("RC005", "nested-reference", Severity.WARNING)
 def nested_reference(skill) -> Iterator[Hit]:
-    """A reference file points to another reference file.
+    """A reference file leads to a second level of references.
 
     What it does:
         Reports links and path mentions inside references/**/*.md whose target is another
-        file under references/ (references should be one level deep: SKILL.md -> file).
+        file under references/ that SKILL.md itself does not point to. A "see also" link
+        between two files that SKILL.md both links is fine: both are one hop from SKILL.md.
     Why:
-        Agents may preview a reference only partly; a second hop is often never followed, so
-        material behind it is effectively unreachable.
+        Agents often preview a reference only partly; a file reachable only through another
+        reference is a second hop that is easily never taken.
     Example:
-        references/canvas-workflows.md: "see [retries](retry-strategies.md)".
+        references/canvas-workflows.md: "see [chord retries](chord-retries.md)", and SKILL.md
+        never mentions chord-retries.md.
     Fix:
-        Link the second file from SKILL.md instead, or fold the needed lines into this one.
+        Link the second file from SKILL.md (saying when to read it), or fold the needed lines
+        into the first file.
     """
     refs = os.path.join(os.path.normpath(str(skill.root)), "references")
+    top = _reached_from_skill_md(skill)
     for doc in skill.references:
         here = os.path.normpath(str(doc.path))
         seen: set[tuple[int, str]] = set()
         for target, line, col, raw in _targets(skill, doc):
-            if target != here and target.startswith(refs + os.sep) and (line, target) not in seen:
+            if target == here or target in top or not target.startswith(refs + os.sep):
+                continue
+            if (line, target) not in seen:
                 seen.add((line, target))
-                yield Hit(doc.path, line, col, f"{raw} links another reference file; keep references "
-                                               "one level deep (link it from SKILL.md)")
+                yield Hit(doc.path, line, col, f"{raw} leads to a reference that SKILL.md does not link; "
+                                               "keep references one level deep")
 
 
 # --------------------------------------------------------------------------- rule frontmatter

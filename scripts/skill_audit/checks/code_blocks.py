@@ -237,15 +237,21 @@ def _first_error(stderr: str) -> tuple[int, str]:
     return 1, "bash -n failed"
 
 
-# A line made only of simple commands joined by && || | (plain words, $VAR, simple quotes, a
-# trailing comment or continuation) always passes `bash -n`; such blocks skip the subprocess.
-# Deliberately conservative: anything else ({, (, ;, <, >, globs, keywords...) goes to bash.
-_WORD = r"""(?:[\w./=:,@%+~^-]|\$\{?[A-Za-z_]\w*\}?|"[^"\\`$!]*"|'[^']*')+"""
-_CMD = rf"{_WORD}(?:[ \t]+{_WORD})*"
+# A line made only of simple commands (plain words, globs, $VAR, simple quotes, redirections to a
+# word) joined by && || | ; & always passes `bash -n`; such blocks skip the subprocess.
+# Deliberately conservative: anything else (braces, parentheses, $(...), keywords, heredocs,
+# backquotes...) goes to bash.
+_VAR = r"\$(?:\{[A-Za-z_]\w*+\}|[A-Za-z_]\w*+)"
+_DQ = rf'"(?:[^"\\`$!]|{_VAR})*+"'
+_WORD = rf"""(?:[\w./=:,@%+~^*?\[\]-]|{_VAR}|{_DQ}|'[^']*+')++"""
+_REDIRECT = rf"(?:\d?(?:>>?|<)(?:&\d|[ \t]*{_WORD})|&>>?[ \t]*{_WORD})"
+_ITEM = rf"(?:{_REDIRECT}|{_WORD})"
+_CMD = rf"{_ITEM}(?:[ \t]+{_ITEM})*"
 _SIMPLE_LINE_RE = re.compile(
-    rf"^[ \t]*(?:{_CMD}(?:[ \t]+(?:&&|\|\||\|)[ \t]+{_CMD})*)?(?:[ \t]+\\)?[ \t]*(?:(?<=[ \t])#.*|^[ \t]*#.*)?$")
-_RESERVED_RE = re.compile(r"(?:^|[ \t])(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|in|function"
-                          r"|select|time|coproc|\[\[|\]\]|\{|\}|!)(?=[ \t]|$)")
+    rf"^[ \t]*(?:{_CMD}(?:[ \t]*(?:&&|\|\||\||;)[ \t]*{_CMD}|[ \t]+&[ \t]+{_CMD})*(?:[ \t]*[;&])?)?"
+    rf"(?:[ \t]+\\)?[ \t]*(?:(?<=[ \t])#.*|^[ \t]*#.*)?$")
+_RESERVED_RE = re.compile(r"(?:^|[ \t;&|])(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|in|function"
+                          r"|select|time|coproc|\[\[|\]\]|\{|\}|!)(?=[ \t;&|]|$)")
 _QUOTED_RE = re.compile(r"""'[^']*'|"[^"]*\"""")
 
 

@@ -18,13 +18,19 @@ from markdown_it import MarkdownIt
 from skill_audit.snippets.extract import Fence, fences_from_tokens
 
 # Speed: block-parse everything, but inline-parse only what a check reads. Inline content
-# without `[`, `` ` `` or `<` can hold no link, image, code span, autolink or HTML, so it is
-# skipped; the rest is parsed without emphasis (links and code spans do not depend on it).
-# Headings are parsed with every inline rule, since emphasis changes their GitHub slug.
+# without `[`, `<` or a backslash can hold no link, image, autolink, HTML or escape, so at most
+# code spans, which `code_spans` finds by CommonMark's backtick rule (a property test holds it
+# to markdown-it); the rest is parsed without emphasis (links and code spans do not depend on
+# it). Headings are parsed with every inline rule, since emphasis changes their GitHub slug.
 _MD = MarkdownIt("commonmark").enable("table").disable("inline")
+# markdown-it tries its table rule on every line, a third of the block parse. A table needs a
+# header line holding `|` directly above a delimiter row (`|---|`, `:--`, possibly inside a
+# blockquote); a file without that pair cannot hold one and is parsed without the rule.
+_MD_NO_TABLE = MarkdownIt("commonmark").disable("inline")
+_TABLE_HINT = re.compile(r"\|[^\n]*\n[ \t>]*[-:|][-:| \t]*$", re.MULTILINE)
 _INLINE = MarkdownIt("commonmark").disable(["emphasis", "text_join", "entity"])
 _HEADING = MarkdownIt("commonmark")
-_INLINE_MARKERS = ("[", "`", "<")
+_HEADING_MARKUP = frozenset("`*_[]<>\\&!")  # without these, a heading's text is its source
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
 _HTML_ID_RE = re.compile(r"""<a\s[^>]*?\b(?:id|name)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 _SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
@@ -108,10 +114,13 @@ class _Locator:
 
     def __init__(self, lines: list[str], start: int, end: int):
         self.start = start  # 0-based first line
-        self.segment = "\n".join(lines[start:end])
+        self.lines, self.end = lines, end
+        self.segment: str | None = None  # joined on first use: most blocks never need it
         self.cursor = 0
 
     def find(self, *needles: str, offset: int = 0) -> tuple[int, int]:
+        if self.segment is None:
+            self.segment = "\n".join(self.lines[self.start:self.end])
         for needle in needles:
             if not needle:
                 continue
@@ -128,7 +137,7 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
     """Parse `text` (frontmatter blanked, newlines already normalised to \\n, as
     `skill_audit.model.read_text` does) once; `lines` are the file's lines for positions."""
     env: dict = {}
-    tokens = _MD.parse(text, env)
+    tokens = (_MD if _TABLE_HINT.search(text) else _MD_NO_TABLE).parse(text, env)
     out = ParsedMarkdown(fences=fences_from_tokens(tokens, path))
     heading_level = 0
     table: dict | None = None
@@ -143,15 +152,22 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
                 locator = locator or _Locator(lines, 0, 1)
             content = tok.content
             if heading_level:
-                children = _HEADING.parseInline(content, env)[0].children or []
+                if any(c in content for c in _HEADING_MARKUP):
+                    children = _HEADING.parseInline(content, env)[0].children or []
+                    heading_text = _plain_text(children)
+                else:
+                    children, heading_text = [], content
                 line = tok.map[0] + 1 if tok.map else 1
-                heading_text = _plain_text(children)
                 out.headings.append(Heading(heading_level, heading_text, github_slug(heading_text), line))
-            elif any(m in content for m in _INLINE_MARKERS):
+            elif "[" in content or "<" in content or "\\" in content:
                 children = []
                 _INLINE.inline.parse(content, _INLINE, env, children)
             else:
                 children = []
+                if "`" in content:  # code spans only: CommonMark's backtick rule, without the parser
+                    for markup, code in code_spans(content):
+                        line, col = locator.find(markup + code, code)
+                        out.inline_code.append(InlineCode(code, line, col))
             if table is not None and table["cells"] is not None:
                 table["cells"].append(content)
             if children:
@@ -185,6 +201,40 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
                 out.tables.append(Table(table["header"] or (), tuple(table["rows"]), table["line"],
                                         tuple(table["row_lines"])))
                 table = None
+    return out
+
+
+def code_spans(content: str) -> list[tuple[str, str]]:
+    """(backtick string, code) of each code span in `content` that has no `[`, `<` or `\\`
+    (so nothing but code spans can be there). Follows CommonMark: a run of N backticks closes
+    at the next run of exactly N; newlines become spaces; one space is stripped from both ends
+    when both are spaces and the code is not all spaces; an unmatched run is literal text."""
+    out = []
+    n = len(content)
+    i = content.find("`")
+    while i >= 0:
+        j = i
+        while j < n and content[j] == "`":
+            j += 1
+        run = j - i
+        k = content.find("`", j)
+        close = -1
+        while k >= 0:
+            m = k
+            while m < n and content[m] == "`":
+                m += 1
+            if m - k == run:
+                close = k
+                break
+            k = content.find("`", m)
+        if close < 0:
+            i = content.find("`", j)
+            continue
+        code = content[j:close].replace("\n", " ")
+        if len(code) > 2 and code[0] == " " and code[-1] == " " and code.strip(" "):
+            code = code[1:-1]
+        out.append(("`" * run, code))
+        i = content.find("`", close + run)
     return out
 
 

@@ -92,11 +92,11 @@ def run_command(paths, fmt, jobs, env_overrides, pass_env, redis_url, redis_db, 
             started = time.monotonic()
             results = session.run()
         except (PlanError, EnvError, ServiceError, ServiceSetupError) as exc:
-            click.echo(f"skill-audit run: error: {exc}", err=True)
+            click.echo(f"skill-audit: error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt as exc:
             name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
-            click.echo(f"skill-audit run: interrupted ({name}); all processes stopped", err=True)
+            click.echo(f"skill-audit: run interrupted ({name}); all processes stopped", err=True)
             sys.exit(143 if isinstance(exc, Terminated) else 130)
     finally:
         if previous is not None:

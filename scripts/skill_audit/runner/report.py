@@ -34,6 +34,10 @@ def block_line(block: BlockResult) -> str:
     return text
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 class TextReport:
     def __init__(self, stream=None, progress: bool | None = None) -> None:
         self.stream = stream or sys.stdout
@@ -77,7 +81,7 @@ class TextReport:
                     for line in block.output.splitlines():
                         self.stream.write(f"    {line}\n")
             env = f", env {result.env}" if result.env else ""
-            self.stream.write(f"---- {result.path}: {len(result.blocks)} blocks in "
+            self.stream.write(f"---- {result.path}: {_plural(len(result.blocks), 'block')} in "
                               f"{result.seconds:.2f}s{env}\n")
             self.stream.flush()
             self._show()
@@ -92,7 +96,7 @@ class TextReport:
                 parts.append(f"temporal ({services.temporal}) {services.temporal_seconds:.2f}s")
             if parts:
                 self.stream.write("services: " + ", ".join(parts) + "\n")
-            self.stream.write(f"total {seconds:.2f}s for {len(results)} files\n")
+            self.stream.write(f"total {seconds:.2f}s for {_plural(len(results), 'file')}\n")
             self.stream.write(summary_line(results) + "\n")
             self.stream.flush()
 

@@ -8,7 +8,6 @@ the work-folder file names in any captured output back to the markdown file and 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 WRAPPER = r"""
@@ -46,20 +45,13 @@ def python_command(python: Path, script: Path) -> list[str]:
     return [str(python), "-c", WRAPPER, str(script)]
 
 
-_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
-
-
 def rewrite_paths(text: str, mapping: dict[str, str]) -> str:
-    """Replace `File "<work file>", line N` by `File "<markdown>", line N` (lines are already
-    markdown lines: every written file is padded)."""
-    if not mapping:
-        return text
-
-    def sub(match: re.Match) -> str:
-        target = mapping.get(match.group(1))
-        return f'File "{target}", line {match.group(2)}' if target else match.group(0)
-
-    return _FILE_LINE.sub(sub, text)
+    """Replace work-folder file names by their markdown file, in tracebacks (`File "X", line
+    N`) and warnings (`X:N:`) alike; line numbers already are markdown lines, because every
+    written file is padded."""
+    for path in sorted(mapping, key=len, reverse=True):
+        text = text.replace(path, mapping[path])
+    return text
 
 
 def tail(text: str, lines: int = 20) -> str:
