@@ -158,10 +158,15 @@ def check_skill(root: Path, config: Config) -> SkillResult:
 def _finish(skill: Skill, raw) -> list[Diagnostic]:
     docs = {doc.path: doc for doc in skill.docs}
     suppressions = {}
+    ignored: dict[Path, tuple[str, ...]] = {}
+    shown: dict[Path, str] = {}
     out = []
     for spec, hit in raw:
         path = Path(hit.path)
-        if any(spec.code.startswith(sel) for sel in skill.config.ignored_for(path)):
+        if path not in ignored:
+            ignored[path] = skill.config.ignored_for(path)
+            shown[path] = display_path(path)
+        if any(spec.code.startswith(sel) for sel in ignored[path]):
             continue
         doc = docs.get(path)
         if doc is not None:
@@ -169,18 +174,20 @@ def _finish(skill: Skill, raw) -> list[Diagnostic]:
                 suppressions[path] = parse_suppressions(doc)
             if suppressions[path].covers(spec.code, hit.line):
                 continue
-        out.append(Diagnostic(display_path(path), max(1, int(hit.line)), max(1, int(hit.column)),
+        out.append(Diagnostic(shown[path], max(1, int(hit.line)), max(1, int(hit.column)),
                               spec.code, spec.name, hit.severity or spec.severity, hit.message))
     return out
 
 
 def display_path(path: Path) -> str:
     """Posix path relative to the working directory when inside it, else absolute."""
-    path = Path(path)
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.absolute().as_posix()
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute == cwd:
+        return "."
+    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
+        return Path(absolute[len(cwd.rstrip(os.sep)) + 1:]).as_posix()
+    return Path(absolute).as_posix()
 
 
 def _cpus() -> int:
@@ -195,6 +202,10 @@ def _parallel(jobs, workers: int) -> list[SkillResult]:
     from concurrent.futures import ProcessPoolExecutor
 
     load_checks()  # import checks before forking so children inherit them
+    for profile in {config.profile for _root, config in jobs}:
+        from skill_audit.schemas import validator
+
+        validator(profile)  # jsonschema is imported once here, not once per worker
     # Largest skills first, so one big skill does not finish last on an idle pool.
     order = sorted(range(len(jobs)), key=lambda i: -_weight(jobs[i][0]))
     try:

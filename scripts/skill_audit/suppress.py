@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from skill_audit.model import MarkdownDoc
 
-_DIRECTIVE_RE = re.compile(r"^skill-audit:\s*(disable-next-line|disable-file|disable|enable)\b\s*(.*)$",
+_DIRECTIVE_RE = re.compile(r"^skill-audit:\s*(disable-next-line|disable-file|disable|enable)(?:\s+(.*))?$",
                            re.DOTALL)
 ALL = ""  # the empty prefix matches every code
 
@@ -26,6 +26,7 @@ class Suppressions:
     file_codes: set[str] = field(default_factory=set)
     ranges: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, prefix)
     problems: list[tuple[int, int, str]] = field(default_factory=list)  # (line, col, message)
+    directives: list[tuple[int, int, str, tuple[str, ...]]] = field(default_factory=list)  # line, col, verb, codes
 
     def covers(self, code: str, line: int) -> bool:
         if any(code.startswith(p) for p in self.file_codes):
@@ -50,7 +51,8 @@ def parse_suppressions(doc: MarkdownDoc) -> Suppressions:
                 sup.problems.append((comment.line, comment.column,
                                      f"unknown skill-audit directive: {comment.text[:60]!r}"))
             continue
-        verb, codes = m.group(1), _codes(m.group(2))
+        verb, codes = m.group(1), _codes(m.group(2) or "")
+        sup.directives.append((comment.line, comment.column, verb, tuple(codes)))
         if verb == "disable-file":
             sup.file_codes.update(codes or [ALL])
         elif verb == "disable-next-line":

@@ -15,6 +15,7 @@ EXPECTED = {
     "ST005": [("references/big.md", 1)],
     "ST006": [("SKILL.md", 3)],
     "ST007": [("SKILL.md", 5), ("references/notes.md", 1)],
+    "ST008": [("SKILL.md", 7), ("SKILL.md", 10)],
 }
 
 

@@ -3,10 +3,12 @@
 The catalogue is SKILL.md's first table whose header has a rules column ("Rules", "Rule",
 "Rule file", "Rule files"). Each body row is one category; its rules cell names rule files
 either as links (`[celery-config](references/celery-config.md)`) or as bare names
-(`celery-config`, meaning `references/celery-config.md`), several per cell allowed.
+(`celery-config`, meaning `references/celery-config.md`), several per cell allowed. A cell that
+is just a number ("3") counts that many rules without naming them (orchestkit's style).
 
 What is counted (RC001):
-  * rules / rule files      = distinct rule files named in the table (without a table, only
+  * rules / rule files      = distinct rule files named in the table plus the numbers in
+                              count-only cells (without a table, only
                               "rule files" is checked, against the .md files in references/)
   * reference files         = .md files directly in references/
   * categories/capabilities = rows of the table that name a rule (distinct values of its
@@ -38,8 +40,12 @@ NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty".split())}
 
-_RULE_HEADER_RE = re.compile(r"^(?:rules?|rule[ -]files?)$", re.IGNORECASE)
-_CATEGORY_HEADER_RE = re.compile(r"^(?:categor(?:y|ies)|capabilit(?:y|ies)|area|topic)$", re.IGNORECASE)
+_RULE_FILE_HEADER_RE = re.compile(r"^rule[ -]files?$")
+_RULE_HEADER_RE = re.compile(r"^rules?$")
+_FILE_HEADER_RE = re.compile(r"^(?:files?|paths?)$")
+_MD_PATH_RE = re.compile(r"(?:\$\{CLAUDE_[A-Z_]+\}/|\.{0,2}/)?(?:[\w.-]+/)+[\w.-]+\.md\b")
+_SLUG_RE = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+_CATEGORY_HEADER_RE = re.compile(r"^(?:categor(?:y|ies)|capabilit(?:y|ies)|area|topic)$")
 _LINK_RE = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 _BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MARKUP_RE = re.compile(r"[`*_~]")
@@ -75,6 +81,11 @@ class Catalog:
     rows: int  # body rows
     categories: int  # distinct category cells (or rows when there is no category column)
     rules: tuple[RuleRef, ...]  # in table order, duplicates kept
+    counted: int = 0  # rules of rows whose rules cell is a number ("3"): counted, not named
+
+    @property
+    def rule_count(self) -> int:
+        return len({r.path for r in self.rules}) + self.counted
 
 
 def _cell_text(cell: str) -> str:
@@ -88,39 +99,70 @@ def _column(line_text: str, needle: str) -> int:
 
 @per_skill
 def find_catalog(skill) -> Catalog | None:
-    """The Quick Reference table of SKILL.md (first table with a rules column), parsed."""
+    """The Quick Reference table of SKILL.md: the first table with a rules column that names
+    rule files (links or paths, bare names of which at least one exists) or counts them."""
     doc = skill.skill_md
     if doc is None:
         return None
     res = resolver(skill)
     for table in doc.tables:
-        header = [_cell_text(h) for h in table.header]
-        rule_col = next((i for i, h in enumerate(header) if _RULE_HEADER_RE.match(h)), None)
+        header = [_cell_text(h).lower() for h in table.header]
+        rule_col = _rules_column(header)
         if rule_col is None:
             continue
         cat_col = next((i for i, h in enumerate(header) if _CATEGORY_HEADER_RE.match(h)), None)
-        impact_col = next((i for i, h in enumerate(header) if h.lower() == "impact"), None)
+        impact_col = next((i for i, h in enumerate(header) if h == "impact"), None)
         rules: list[RuleRef] = []
         categories: set[str] = set()
+        counted = 0
+        trusted = False  # a link, a path or an existing bare-named file makes it a catalogue
         for number, (row, line) in enumerate(zip(table.rows, table.row_lines)):
             line_text = doc.lines[line - 1] if 0 < line <= len(doc.lines) else ""
             cell = row[rule_col] if rule_col < len(row) else ""
             impact = _cell_text(row[impact_col]) if impact_col is not None and impact_col < len(row) else None
-            named = [RuleRef(name, path, line, _column(line_text, needle), impact or None)
-                     for name, path, needle in _rule_cell(cell, res)]
-            if not named:
-                continue  # e.g. a "**Total: ...**" line glued to the table: not a category
-            rules.extend(named)
+            number_cell = _cell_text(cell)
+            if number_cell.isdigit():  # "| Retries | 3 | ..." states how many rules, not which
+                counted += int(number_cell)
+                trusted = True
+            else:
+                named, explicit = _rule_cell(cell, res)
+                if not named:
+                    continue  # e.g. a "**Total: ...**" line glued to the table: not a category
+                trusted = trusted or explicit or any(os.path.isfile(path) for _, path, _ in named)
+                rules.extend(RuleRef(name, path, line, _column(line_text, needle), impact or None)
+                             for name, path, needle in named)
             category = row[cat_col] if cat_col is not None and cat_col < len(row) else ""
             categories.add(_cell_text(_LINK_RE.sub(r"\1", category)).lower() or f"row {number}")
-        return Catalog(table.line, len(table.rows), len(categories), tuple(rules))
+        if trusted:
+            return Catalog(table.line, len(table.rows), len(categories), tuple(rules), counted)
     return None
 
 
-def _rule_cell(cell: str, res: Resolver) -> Iterator[tuple[str, str, str]]:
-    """(rule name, absolute rule file path, text to locate) for each rule a cell names."""
-    links = list(_LINK_RE.finditer(cell))
-    for m in links:
+def _rules_column(header: list[str]) -> int | None:
+    """The column that names the rules: "Rule file(s)" first, then "File(s)" beside a "Rule"
+    column (names in one, paths in the other), then "Rules", then "Rule"."""
+    def first(pattern: re.Pattern) -> int | None:
+        return next((i for i, h in enumerate(header) if pattern.match(h)), None)
+
+    rule_file = first(_RULE_FILE_HEADER_RE)
+    if rule_file is not None:
+        return rule_file
+    rule = first(_RULE_HEADER_RE)
+    if rule is None:
+        return None
+    files = first(_FILE_HEADER_RE)
+    return files if files is not None else rule
+
+
+def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bool]:
+    """([(rule name, absolute rule file path, text to locate)], explicit) for one rules cell.
+
+    Explicit references (links to local files, and .md paths such as `rules/x.md` or
+    `${CLAUDE_SKILL_DIR}/references/x.md`, in code or not) win; otherwise the cell is read as
+    bare slugs separated by commas or <br> ("celery-config, task-routing") meaning
+    references/NAME.md. Prose ("Layout Animations") names nothing."""
+    out: list[tuple[str, str, str]] = []
+    for m in _LINK_RE.finditer(cell):
         target, _ = split_fragment(m.group(2))
         if not target or re.match(r"^[A-Za-z][\w+.-]*:", target):
             continue
@@ -129,17 +171,24 @@ def _rule_cell(cell: str, res: Resolver) -> Iterator[tuple[str, str, str]]:
             if target is None:
                 continue
         path = os.path.normpath(os.path.join(res.root, target))
-        yield Path(path).stem, path, m.group(0)
-    rest = _LINK_RE.sub(" ", cell) if links else cell
-    for token in re.split(r"[,;\s]+", _BR_RE.sub(",", rest)):
-        name = token.strip("`*_~()[]")
-        if not name or not re.match(r"^[\w.][\w./-]*$", name) or set(name) <= {"-", "."}:
-            continue
-        if name.endswith(".md"):
-            rel = name if "/" in name else f"references/{name}"
-        else:
-            rel = f"references/{name}.md"
-        yield Path(rel).stem, os.path.normpath(os.path.join(res.root, rel)), name
+        out.append((Path(path).stem, path, m.group(0)))
+    rest = _LINK_RE.sub(" ", cell)
+    for m in _MD_PATH_RE.finditer(rest):
+        raw = m.group(0)
+        target = substitute(raw, res) if "${" in raw else raw
+        if target is not None:
+            path = os.path.normpath(os.path.join(res.root, target))
+            out.append((Path(path).stem, path, raw))
+    if out:
+        return out, True
+    for token in _BR_RE.sub(",", rest).split(","):
+        for piece in token.split(";"):
+            name = piece.strip().strip("`*_~")
+            if not _SLUG_RE.match(name):
+                continue
+            rel = name if name.endswith(".md") else f"{name}.md"
+            out.append((Path(rel).stem, os.path.normpath(os.path.join(res.root, "references", rel)), name))
+    return out, False
 
 
 def _reference_files(skill) -> list[str]:
@@ -257,9 +306,9 @@ def count_mismatch(skill) -> Iterator[Hit]:
     ref_count = len(_reference_files(skill))
     actual["reference files"] = (ref_count, "references/ holds {n} markdown file{s}")
     if catalog is not None:
-        n_rules = len({r.path for r in catalog.rules})
+        n_rules = catalog.rule_count
         where = f"the rule table (line {catalog.line})"
-        actual["rules"] = (n_rules, where + " names {n} rule file{s}")
+        actual["rules"] = (n_rules, where + (" counts {n} rule{s}" if catalog.counted else " names {n} rule file{s}"))
         actual["rule files"] = actual["rules"]
         actual["categories"] = (catalog.categories, where + " has {n} categor{ies}")
     else:
@@ -305,8 +354,9 @@ def rule_not_in_table(skill) -> Iterator[Hit]:
     """A markdown file in references/ has no row in the Quick Reference table.
 
     What it does:
-        When SKILL.md has a rule table, reports each .md file directly inside references/
-        that no row names. Reported on the table's header line.
+        When SKILL.md has a rule table that names its rules, reports each .md file directly
+        inside references/ that no row names (on the table's header line). Tables whose rules
+        cells are counts ("3") name no files and are skipped.
     Why:
         The table is how the agent finds rules; a file missing from it is a rule that is never
         chosen (and any count taken from the table is short by one).
@@ -316,8 +366,8 @@ def rule_not_in_table(skill) -> Iterator[Hit]:
         Add a row for the rule, or move the file out of references/ if it is not a rule.
     """
     catalog = find_catalog(skill)
-    if catalog is None:
-        return
+    if catalog is None or catalog.counted:
+        return  # a table that counts rules per row does not say which files they are
     named = {r.path for r in catalog.rules}
     for path in _reference_files(skill):
         if path not in named:

@@ -43,6 +43,7 @@ _SKILL_DIR_PATH_RE = re.compile(r"\$\{CLAUDE_(?:SKILL_DIR|PLUGIN_ROOT)\}/" + _PA
 _BARE_PATH_RE = re.compile(r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*")
 _GLOB_CHARS = frozenset("*?[{<$")
 _NEWLINE_RE = re.compile("\n")
+_OWN_PLUGIN_PATH_RE = re.compile(r"^\$\{CLAUDE_PLUGIN_ROOT\}/skills/([^/]+)/?(.*)$")
 _BARE_HINT_RE = re.compile("(?:" + "|".join(SKILL_DIRS) + ")/")
 
 
@@ -214,13 +215,20 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
 
 def substitute(raw: str, res: Resolver) -> str | None:
     """A path with ${CLAUDE_SKILL_DIR} / ${CLAUDE_PLUGIN_ROOT} replaced, or None when it holds
-    a placeholder that names no folder of the skill (session id, plugin root outside a plugin)."""
+    a placeholder that names no folder of the skill (session id, another skill of a plugin the
+    skill is not in)."""
     out = raw.replace("${CLAUDE_SKILL_DIR}", res.root)
     if "${CLAUDE_PLUGIN_ROOT}" in out:
         plugin = res.plugin_root
-        if plugin is None:
-            return None
-        out = out.replace("${CLAUDE_PLUGIN_ROOT}", str(plugin))
+        if plugin is not None:
+            out = out.replace("${CLAUDE_PLUGIN_ROOT}", str(plugin))
+        else:
+            # A plugin's skill checked on its own still reaches its own files as
+            # ${CLAUDE_PLUGIN_ROOT}/skills/<its name>/... (LK006 warns about the placeholder).
+            m = _OWN_PLUGIN_PATH_RE.match(out)
+            if not m or m.group(1) not in (os.path.basename(res.root), res.skill.expected_name):
+                return None
+            out = os.path.join(res.root, m.group(2))
     return None if "${" in out else out
 
 

@@ -184,3 +184,36 @@ def empty_file(skill: Skill) -> Iterator[Hit]:
     for ref in skill.references:
         if not ref.text.strip():
             yield Hit(ref.path, 1, 1, f"{ref.rel} is empty")
+
+
+@check("ST008", "invalid-suppression", Severity.WARNING)
+def invalid_suppression(skill: Skill) -> Iterator[Hit]:
+    """A `<!-- skill-audit: ... -->` comment that suppresses nothing it means to.
+
+    What it does:
+        Reports suppression comments with an unknown directive (the known ones are `disable`,
+        `enable`, `disable-next-line` and `disable-file`) or naming a code or prefix that
+        matches no check.
+    Why:
+        A typo in a suppression silently suppresses nothing (or the wrong thing), so the
+        finding it was meant to silence comes back, or a real one hides.
+    Example:
+        <!-- skill-audit: disable-nextline LK001 -->
+        <!-- skill-audit: disable LK01 -->
+    Fix:
+        Use one of the four directives with codes from `skill-audit rules`.
+    """
+    from skill_audit.registry import load_checks
+    from skill_audit.suppress import parse_suppressions
+
+    codes = load_checks()
+    for doc in skill.docs:
+        if "skill-audit" not in doc.text:
+            continue
+        sup = parse_suppressions(doc)
+        for line, column, message in sup.problems:
+            yield Hit(doc.path, line, column, message)
+        for line, column, verb, names in sup.directives:
+            for name in names:
+                if not any(code.startswith(name) for code in codes):
+                    yield Hit(doc.path, line, column, f"`{verb} {name}`: no check code starts with {name!r}")
