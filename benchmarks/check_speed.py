@@ -5,8 +5,9 @@
                                                         # of validator-landscape.md section 9
 
 Each measurement runs the installed CLI in a fresh process (interpreter start included), with
-every default check on, `--repeat` times, and reports the best and median wall times, skills/s
-and MB/s of markdown checked. The synthetic corpus is generated into a temporary folder: skills
+every default check on, `--repeat` times, and reports the best and median wall times, the CPU
+time (user + system, children such as `bash -n` included; a fair figure on a busy machine),
+skills/s and MB/s of markdown checked (SKILL.md and references/**/*.md). The synthetic corpus is generated into a temporary folder: skills
 shaped like real ones (frontmatter, a Quick Reference table, links, python/bash/json fences and
 reference files of a few KB each).
 """
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,27 +75,31 @@ def markdown_stats(path: Path) -> tuple[int, int, int]:
     return len(roots), len(files), sum(p.stat().st_size for p in files)
 
 
-def time_check(path: Path, repeat: int, cwd: Path | None = None) -> list[float]:
+def time_check(path: Path, repeat: int, cwd: Path | None = None) -> tuple[list[float], list[float]]:
+    """Wall times and CPU times (user + system of the process and its children, e.g. `bash -n`)."""
     exe = [sys.executable, "-m", "skill_audit", "check", str(path), "--format", "json", "-o", os.devnull]
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(exe, cwd=cwd, capture_output=True, text=True, timeout=600)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if proc.returncode not in (0, 1):
             raise SystemExit(f"skill-audit failed on {path}: {proc.stderr.strip()}")
-    return times
+    return walls, cpus
 
 
 def report(label: str, path: Path, repeat: int, cwd: Path | None = None) -> dict:
     skills, files, size = markdown_stats(path)
-    times = time_check(path, repeat, cwd)
-    best, median = min(times), statistics.median(times)
+    walls, cpus = time_check(path, repeat, cwd)
+    best, median, cpu = min(walls), statistics.median(walls), min(cpus)
     row = {"corpus": label, "skills": skills, "md_files": files, "md_mb": round(size / 1e6, 2),
-           "best_s": round(best, 3), "median_s": round(median, 3),
+           "best_s": round(best, 3), "median_s": round(median, 3), "cpu_s": round(cpu, 3),
            "skills_per_s": round(skills / best, 1), "mb_per_s": round(size / 1e6 / best, 2)}
-    print(f"{label:<22} {skills:>5} skills {files:>6} md files {size / 1e6:>6.2f} MB   "
-          f"best {best:.3f} s  median {median:.3f} s   {skills / best:>7.1f} skills/s  {size / 1e6 / best:>5.2f} MB/s")
+    print(f"{label:<22} {skills:>4} skills {files:>5} md {size / 1e6:>5.2f} MB | wall best {best:.3f} s "
+          f"median {median:.3f} s | cpu {cpu:.3f} s | {skills / best:>6.1f} skills/s {size / 1e6 / best:>5.2f} MB/s")
     return row
 
 

@@ -69,7 +69,11 @@ def cli():
               help="Write the report to this file instead of stdout.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, external, output, jobs):
-    """Check skills statically (never runs code). PATHS default to the current folder."""
+    """Check skills statically (never runs code). PATHS default to the current folder.
+
+    Each skill uses the closest [tool.skill-audit] in a pyproject.toml at or above it;
+    --select replaces its `select`, --ignore adds to its `ignore`.
+    """
     from pathlib import Path
 
     from skill_audit.config import ConfigError

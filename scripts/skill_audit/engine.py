@@ -38,7 +38,7 @@ class Report:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     skills: int = 0
     files: int = 0
-    bytes: int = 0
+    characters: int = 0  # markdown characters checked
     fences: Counter = field(default_factory=Counter)  # fence kind (grammar Kind value) -> count
     internal_errors: list[str] = field(default_factory=list)
     checks: list[CheckSpec] = field(default_factory=list)  # every check that ran somewhere
@@ -113,7 +113,7 @@ def run_check(paths: list[Path], options: Options = Options()) -> Report:
         report.diagnostics.extend(result.diagnostics)
         report.skills += 1
         report.files += result.files
-        report.bytes += result.bytes
+        report.characters += result.characters
         report.fences.update(result.fences)
         report.internal_errors.extend(result.internal_errors)
         for code in result.codes:
@@ -128,7 +128,7 @@ def run_check(paths: list[Path], options: Options = Options()) -> Report:
 class SkillResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
-    bytes: int = 0
+    characters: int = 0  # markdown characters checked
     fences: Counter = field(default_factory=Counter)
     internal_errors: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
@@ -139,7 +139,7 @@ def check_skill(root: Path, config: Config) -> SkillResult:
     checks = selected(config)
     result = SkillResult(codes=[c.code for c in checks])
     result.files = len(skill.docs) + len(skill.load_errors)
-    result.bytes = sum(len(d.text) for d in skill.docs)
+    result.characters = sum(len(d.text) for d in skill.docs)
     raw = []
     for spec in checks:
         try:

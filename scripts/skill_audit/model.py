@@ -28,6 +28,7 @@ All line and column numbers are 1-based file positions.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -166,8 +167,11 @@ class Skill:
 def read_text(path: Path, max_bytes: int) -> tuple[str | None, LoadError | None]:
     """A markdown file's text with newlines normalised, or a one-line reason it cannot be used."""
     try:
-        if path.is_dir():
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
             return None, LoadError(path, 1, f"{path.name} is a directory, not a file")
+        if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+            return None, LoadError(path, 1, f"{path.name} is not a regular file")
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:

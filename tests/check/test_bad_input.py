@@ -3,7 +3,12 @@ traceback, with every check of every family enabled."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -100,19 +105,25 @@ def test_skill_md_that_is_a_folder(tmp_path):
     assert "is a directory" in result.stdout
 
 
-def test_permission_denied(tmp_path):
-    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
-    (root / "references").mkdir()
-    ref = root / "references" / "r.md"
-    ref.write_text("# R\n")
-    ref.chmod(0)
-    try:
-        if os.access(ref, os.R_OK):
-            pytest.skip("running as root: chmod 000 does not deny reading, so the case cannot be simulated")
-        check_all(root)
-        assert ("references/r.md", 1, "ST001") in findings(root)
-    finally:
+def test_permission_denied():
+    """chmod 000 does not stop root, so as root the check runs as `nobody` (via setpriv)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # traversable by the unprivileged user
+        root = write_skill(Path(tmp) / "s", GOOD, "# S\n\n[r](references/r.md)\n")
+        (root / "references").mkdir()
+        ref = root / "references" / "r.md"
+        ref.write_text("# R\n")
+        ref.chmod(0)
+        command = [sys.executable, "-m", "skill_audit", "check", str(root), "--format", "json"]
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("running as root without setpriv: permission denial cannot be simulated")
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
         ref.chmod(0o644)
+    assert "Traceback" not in proc.stderr and proc.returncode == 1, proc.stderr
+    found = [(f["code"], f["line"], f["message"]) for f in json.loads(proc.stdout)["findings"]]
+    assert ("ST001", 1, "cannot read r.md: Permission denied") in found
 
 
 def test_yaml_alias_bomb(tmp_path):
@@ -157,3 +168,12 @@ def test_a_file_that_is_not_a_skill(tmp_path):
     (tmp_path / "README.md").write_text("# hi\n")
     result = run_cli("check", str(tmp_path / "README.md"))
     assert result.exit_code == 0 and "no skills" in result.stderr
+
+
+def test_skill_md_that_is_a_fifo_does_not_hang(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    os.mkfifo(root / "SKILL.md")
+    result = check_all(root)
+    assert findings(root) == [("SKILL.md", 1, "ST001")]
+    assert "not a regular file" in result.stdout

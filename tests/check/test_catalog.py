@@ -157,3 +157,48 @@ def test_seed_page_defects_are_reported_at_their_lines():
     extra = {(d.name, d.line) for d in found if d.code[:2] in ("RC", "LK", "CS")} - SEED_DEFECTS
     assert extra == set()
     assert all(d.path.endswith("async-jobs/SKILL.md") for d in found)
+
+
+def test_count_cells_count_rules_without_naming_files(tmp_path):
+    skill = skill_with(tmp_path, (
+        "| Category | Rules | Impact |\n|---|---|---|\n| Loops | 3 | HIGH |\n| Teams | 2 | LOW |\n\n"
+        "**Total: 5 rules across 2 categories**, see `references/a.md`.\n"), refs="ab")
+    cat = catalog.find_catalog(skill)
+    assert (cat.counted, cat.rule_count, cat.categories) == (5, 5, 2)
+    assert list(catalog.count_mismatch(skill)) == []
+    assert list(catalog.rule_not_in_table(skill)) == []  # counts name no files
+
+
+def test_rule_and_file_columns_and_plugin_paths_in_rules_folder(tmp_path):
+    root = tmp_path / "motion"
+    (root / "rules").mkdir(parents=True)
+    for name in ("motion-layout", "motion-exit", "motion-extra", "_template"):
+        (root / "rules" / f"{name}.md").write_text(f"---\ntitle: {name}\nimpact: HIGH\n---\n# {name}\n")
+    (root / "SKILL.md").write_text(
+        "---\nname: motion\ndescription: d\n---\n"
+        "| Rule | File | Impact |\n|---|---|---|\n"
+        "| Layout Animations | `rules/motion-layout.md` | HIGH |\n"
+        "| Exit Animations | `${CLAUDE_PLUGIN_ROOT}/skills/motion/rules/motion-exit.md` | MEDIUM |\n\n"
+        "Two rules.\n", encoding="utf-8")
+    skill = load_skill(root, Config())
+    cat = catalog.find_catalog(skill)
+    assert [r.name for r in cat.rules] == ["motion-layout", "motion-exit"]
+    assert list(catalog.count_mismatch(skill)) == []
+    # the rule folder is rules/ here; _template.md is a helper, motion-extra.md is missing a row
+    assert [h.message for h in catalog.rule_not_in_table(skill)] == \
+        ["rules/motion-extra.md is not named in the rule table"]
+    # the frontmatter of rule files outside references/ is read too
+    assert [h.line for h in catalog.impact_mismatch(skill)] == [8]
+
+
+def test_a_table_of_prose_rules_is_not_a_catalogue(tmp_path):
+    skill = skill_with(tmp_path, "| Rule | Why |\n|---|---|\n| load | x |\n| Never block | y |\n\nTwo rules.\n")
+    assert catalog.find_catalog(skill) is None
+    assert list(catalog.rule_file_missing(skill)) == []
+
+
+def test_nested_reference_ignores_missing_targets_and_first_level_cross_links(tmp_path):
+    skill = skill_with(tmp_path, "Read [a](references/a.md) and [b](references/b.md).\n", refs="abc")
+    (tmp_path / "references" / "a.md").write_text("# a\n\n[b](b.md) [c](c.md) [gone](gone.md)\n")
+    skill = load_skill(tmp_path, Config())
+    assert [h.message.split(" ")[0] for h in catalog.nested_reference(skill)] == ["c.md"]

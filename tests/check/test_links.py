@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skill_audit.checks import links
 from skill_audit.config import Config
@@ -202,3 +204,33 @@ def test_corrupt_cache_file_is_ignored(tmp_path, server):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "external-links.json").write_text("{not json")
     assert len(links.check_external([skill], timeout=5, cache_dir=tmp_path / "cache")) == 2
+
+
+def test_read_templates_are_not_paths():
+    mentions = links.path_mentions(doc('`Read("${CLAUDE_SKILL_DIR}/references/<rule>.md")` `Read("references/{x}.md")`\n'))
+    assert mentions == []
+
+
+def test_own_plugin_paths_resolve_for_a_skill_copied_out_of_its_plugin(tmp_path):
+    root = tmp_path / "solo"
+    (root / "references").mkdir(parents=True)
+    (root / "references" / "x.md").write_text("# X\n")
+    (root / "SKILL.md").write_text(
+        "---\nname: solo\ndescription: d\n---\n"
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/solo/references/x.md")` '
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/solo/references/y.md")` '
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/other/SKILL.md")`\n')
+    skill = load_skill(root, Config())
+    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == \
+        ["Read() path ${CLAUDE_PLUGIN_ROOT}/skills/solo/references/y.md"]
+    assert len(list(links.plugin_placeholder_outside_plugin(skill))) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list('ab/ .#`"()$}{\n-<*') + ["Read(", "${CLAUDE_SKILL_DIR}", "references/",
+                                                                 "${CLAUDE_X}", "scripts/", ".md"]), max_size=40).map("".join))
+def test_path_mentions_never_crash_and_point_inside_the_text(text):
+    d = doc(text)
+    for m in links.path_mentions(d):
+        line = d.lines[m.line - 1]
+        assert 1 <= m.column <= len(line) + 1

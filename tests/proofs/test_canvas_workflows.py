@@ -10,6 +10,8 @@ import re
 import textwrap
 from pathlib import Path
 
+from celery_lab import wait_for_output
+
 from skill_audit.snippets.extract import read_fences
 from skill_audit.snippets.grammar import Kind
 
@@ -229,3 +231,40 @@ def test_get_inside_a_task_raises(lab):
     assert out["blocking"][0] == "RuntimeError"
     assert "Never call result.get() within a task" in out["blocking"][1]
     assert out["chord"] == ["ok", 1350]
+
+
+def test_errback_arity_and_chord_header_errbacks(lab):
+    worker = _start(lab)
+    out = _drive(lab, """
+        import warnings
+
+        # One-argument errback (send_receipt takes one): sent as a new task with the failed id.
+        one_arg = parse_amount.apply_async(("n/a",), link_error=send_receipt.s())
+        outcome(lambda: one_arg.get(timeout=10))
+
+        header = [line_total.s("book", 1), line_total.s("lamp", 1), line_total.s("vase", 1)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            chord(header, invoice_total.s()).on_error(log_failure.s())  # default: body only
+        warned = [w.category.__name__ for w in caught]
+
+        # task_allow_error_cb_on_chord_header is read where the chord is built (the client).
+        app.conf.task_allow_error_cb_on_chord_header = True
+        res = chord(header, invoice_total.s()).on_error(log_failure.s()).apply_async()
+        failed = outcome(lambda: res.get(timeout=10))
+        wait_len("failures", 3)
+        time.sleep(0.3)  # an extra errback call would land right after
+        print(json.dumps({"one_arg_id": one_arg.id, "failed": failed, "body_id": res.id, "warned": warned,
+                          "failures": [v.decode() for v in audit.lrange("failures", 0, -1)]}))
+    """)
+    log = wait_for_output(lab, worker, f"receipt sent to {out['one_arg_id']}")
+    assert re.search(rf"order_tasks\.send_receipt\[[0-9a-f-]+\] succeeded in [\d.e-]+s: "
+                     rf"'receipt sent to {out['one_arg_id']}'", log)
+    assert out["warned"] == ["CPendingDeprecationWarning"]
+    assert out["failed"][0] == "LookupError"
+    excs = sorted(entry.split(" ", 1)[1].split("(")[0] for entry in out["failures"])
+    # once per failing header task (lamp, vase) with its own error, once for the body with ChordError
+    assert excs == ["ChordError", "LookupError", "LookupError"], out["failures"]
+    body_calls = [e for e in out["failures"] if e.startswith(out["body_id"])]
+    assert len(body_calls) == 1 and "ChordError" in body_calls[0]
+

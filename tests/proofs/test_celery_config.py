@@ -11,6 +11,7 @@ from celery_lab import (DRIVER_HELPERS, WORKER, RedisProbe, pool_children, wait_
 
 DOC = "references/celery-config.md"
 PRELUDE = DRIVER_HELPERS + """
+import proof_app  # the same overrides as the workers
 from report_tasks import export_report, render_thumbnail, store, sync_inventory, sync_inventory_broad_except
 """
 

@@ -6,11 +6,10 @@ driver process (temporal env) and read attempts, results and failures from the s
 
 from __future__ import annotations
 
-import os
 import textwrap
 
 import pytest
-from test_temporal_workflows import drive
+from temporal_lab import drive, env_bin_path
 
 RULE_FILE = "references/temporal-activities.md"
 
@@ -186,8 +185,6 @@ def test_graceful_shutdown(payments):
 
 
 def test_activity_environment_and_time_skipping(payments):
-    env = payments.envs.get("temporal")
-    path = {"PATH": f"{env.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = pay(payments, '''
         import shutil
         from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -211,7 +208,7 @@ def test_activity_environment_and_time_skipping(payments):
                     out["local"] = await env.client.execute_workflow(PaymentWorkflow.run, args=["o-2", 50],
                                                                      id=q, task_queue=q)
             return out
-    ''', extra_env=path)
+    ''', extra_env=env_bin_path(payments))
     assert result["report"] == "report done after 3 steps"
     assert result["beats"] == [0, 1, 2]
     assert result["payment"].endswith("on attempt 3")

@@ -8,67 +8,10 @@ then terminated, so every wait is bounded.
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from temporal_lab import drive, env_bin_path
 
 RULE_FILE = "references/temporal-workflows.md"
-
-# Shared by the drivers of both Temporal proof files (test_temporal_activities imports it).
-DRIVER_PRELUDE = textwrap.dedent('''
-    import asyncio, json, os, uuid
-    from datetime import timedelta
-    from temporalio.client import Client, WorkflowFailureError
-    from temporalio.worker import Worker
-
-    async def connect():
-        # The dev server opens its port a little before the frontend answers.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
-        while True:
-            try:
-                return await Client.connect(os.environ["TEMPORAL_ADDRESS"])
-            except Exception:
-                if loop.time() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-
-    def queue():
-        return f"proof-{uuid.uuid4()}"
-
-    async def hung_run(handle, timeout=20.0):
-        """Wait until the workflow task has been retried (bounded), describe the run, terminate it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            desc = await handle.describe()
-            attempt = desc.raw_description.pending_workflow_task.attempt
-            if attempt >= 2 or desc.status.name != "RUNNING" or loop.time() > deadline:
-                break
-            await asyncio.sleep(0.2)
-        failures = [e.workflow_task_failed_event_attributes.failure
-                    async for e in handle.fetch_history_events()
-                    if e.HasField("workflow_task_failed_event_attributes")]
-        if desc.status.name == "RUNNING":
-            await handle.terminate("proof done")
-        return {"status": desc.status.name, "task_attempt": attempt,
-                "failure_type": failures[0].application_failure_info.type if failures else None,
-                "failure_message": failures[0].message if failures else None}
-
-    async def event_names(handle, field):
-        """Activity type names (or other names) of history events that carry `field`."""
-        return [getattr(e, field) async for e in handle.fetch_history_events() if e.HasField(field)]
-
-    def report(result):
-        print(json.dumps(result, default=str))
-''')
-
-
-def drive(lab, body: str, timeout: float = 60, extra_env: dict[str, str] | None = None):
-    """Run `body` (an `async def main()` using the prelude) in the temporal env; return its JSON."""
-    code = DRIVER_PRELUDE + textwrap.dedent(body) + "\nreport(asyncio.run(main()))\n"
-    return lab.json_result("temporal", code, temporal=True, timeout=timeout, extra_env=extra_env)
-
 
 @pytest.fixture
 def shop(lab):
@@ -299,3 +242,55 @@ def test_patch_replay(shop):
     assert result["v1_on_v2"] == "NondeterminismError"
     assert result["v1_on_patched"] == "ok"
     assert result["patched_on_patched"] == "ok"
+
+
+METER_CHAIN = '''
+    from meter_workflows import UsageMeterWorkflow
+
+    async def meter_chain(client, signals=30):
+        """Signal a meter `signals` times; return its usage and the runs of its chain."""
+        q = queue()
+        async with Worker(client, task_queue=q, workflows=[UsageMeterWorkflow]):
+            first = await client.start_workflow(UsageMeterWorkflow.run, args=[0, []], id=f"meter-{q}", task_queue=q)
+            for units in range(1, signals + 1):
+                await first.signal(UsageMeterWorkflow.record, units)  # follows the chain to the open run
+            latest = client.get_workflow_handle(first.id)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while (usage := await latest.query(UsageMeterWorkflow.usage)) != signals * (signals + 1) // 2:
+                if loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            runs, run_id = [], first.result_run_id
+            while run_id:
+                events = [e async for e in client.get_workflow_handle(first.id, run_id=run_id).fetch_history_events()]
+                start = events[0].workflow_execution_started_event_attributes
+                next_run = events[-1].workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                runs.append({"events": len(events), "input": [p.data.decode() for p in start.input.payloads]})
+                run_id = next_run or None
+            await latest.terminate("proof done")
+            return {"usage": usage, "runs": runs}
+'''
+
+
+def test_continue_as_new_when_suggested(shop):
+    # A private dev server that suggests continue-as-new after 20 history events (default 4,096).
+    result = drive(shop, METER_CHAIN + '''
+        import shutil
+        from temporalio.testing import WorkflowEnvironment
+
+        async def main():
+            suggest_early = ["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=20"]
+            async with await WorkflowEnvironment.start_local(dev_server_existing_path=shutil.which("temporal"),
+                                                             dev_server_extra_args=suggest_early) as env:
+                early = await meter_chain(env.client)
+            return {"suggested_early": early, "default": await meter_chain(await connect())}
+    ''', extra_env=env_bin_path(shop))
+    early, default = result["suggested_early"], result["default"]
+    # Default thresholds: 30 signals stay in one run.
+    assert default["usage"] == 465 and len(default["runs"]) == 1
+    # Low threshold: the meter continued as new several times, each run short, no units lost.
+    assert len(early["runs"]) >= 2
+    assert early["usage"] == 465  # 1 + 2 + ... + 30: totals and pending signals were carried over
+    assert all(run["events"] < 60 for run in early["runs"])
+    assert all(run["input"][0] != "0" for run in early["runs"][1:])  # each new run starts from the carried total

@@ -33,6 +33,7 @@ import yaml
 from skill_audit.checks.links import Resolver, per_skill, resolver, path_mentions, split_fragment, substitute
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
+from skill_audit.model import MarkdownDoc, read_text
 from skill_audit.registry import check
 
 IMPACTS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
@@ -157,10 +158,10 @@ def _rules_column(header: list[str]) -> int | None:
 def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bool]:
     """([(rule name, absolute rule file path, text to locate)], explicit) for one rules cell.
 
-    Explicit references (links to local files, and .md paths such as `rules/x.md` or
-    `${CLAUDE_SKILL_DIR}/references/x.md`, in code or not) win; otherwise the cell is read as
-    bare slugs separated by commas or <br> ("celery-config, task-routing") meaning
-    references/NAME.md. Prose ("Layout Animations") names nothing."""
+    Explicit references are links to local files and .md paths such as `rules/x.md` or
+    `${CLAUDE_SKILL_DIR}/references/x.md` (in code or not); the rest of the cell is read as bare
+    slugs separated by commas or <br> ("celery-config, task-routing"), each meaning
+    references/NAME.md. Prose ("Layout Animations", "x (load ...)") names nothing."""
     out: list[tuple[str, str, str]] = []
     for m in _LINK_RE.finditer(cell):
         target, _ = split_fragment(m.group(2))
@@ -179,8 +180,8 @@ def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bo
         if target is not None:
             path = os.path.normpath(os.path.join(res.root, target))
             out.append((Path(path).stem, path, raw))
-    if out:
-        return out, True
+    explicit = bool(out)
+    rest = _MD_PATH_RE.sub(" ", rest)
     for token in _BR_RE.sub(",", rest).split(","):
         for piece in token.split(";"):
             name = piece.strip().strip("`*_~")
@@ -188,7 +189,7 @@ def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bo
                 continue
             rel = name if name.endswith(".md") else f"{name}.md"
             out.append((Path(rel).stem, os.path.normpath(os.path.join(res.root, "references", rel)), name))
-    return out, False
+    return out, explicit
 
 
 def _reference_files(skill) -> list[str]:
@@ -355,8 +356,9 @@ def rule_not_in_table(skill) -> Iterator[Hit]:
 
     What it does:
         When SKILL.md has a rule table that names its rules, reports each .md file directly
-        inside references/ that no row names (on the table's header line). Tables whose rules
-        cells are counts ("3") name no files and are skipped.
+        inside the rule folder (references/, or wherever the named rule files live, such as
+        rules/; `_`-prefixed helpers skipped) that no row names, on the table's header line.
+        Tables whose rules cells are counts ("3") name no files and are skipped.
     Why:
         The table is how the agent finds rules; a file missing from it is a rule that is never
         chosen (and any count taken from the table is short by one).
@@ -369,10 +371,27 @@ def rule_not_in_table(skill) -> Iterator[Hit]:
     if catalog is None or catalog.counted:
         return  # a table that counts rules per row does not say which files they are
     named = {r.path for r in catalog.rules}
-    for path in _reference_files(skill):
+    for path in _rule_folder_files(skill, catalog):
         if path not in named:
             yield Hit(skill.skill_md.path, catalog.line, 1,
                       f"{skill.rel(Path(path))} is not named in the rule table")
+
+
+def _rule_folder_files(skill, catalog: Catalog) -> list[str]:
+    """The .md files directly inside the folders the table's rule files live in (references/
+    when it names none that exist), skipping `_`-prefixed helpers such as _template.md."""
+    root = os.path.normpath(str(skill.root))
+    folders = {os.path.dirname(r.path) for r in catalog.rules if os.path.isfile(r.path)}
+    folders = {f for f in folders if f.startswith(root + os.sep)} or {os.path.join(root, "references")}
+    out = []
+    for folder in sorted(folders):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        out.extend(os.path.normpath(e.path) for e in entries
+                   if e.name.endswith(".md") and not e.name.startswith("_") and e.is_file())
+    return sorted(out)
 
 
 @check("RC008", "duplicate-rule", Severity.ERROR)
@@ -506,8 +525,9 @@ def nested_reference(skill) -> Iterator[Hit]:
         here = os.path.normpath(str(doc.path))
         seen: set[tuple[int, str]] = set()
         for target, line, col, raw in _targets(skill, doc):
-            if target == here or target in top or not target.startswith(refs + os.sep):
-                continue
+            if target == here or target in top or not target.startswith(refs + os.sep) \
+                    or not os.path.exists(target):
+                continue  # a missing target is LK001/LK004's finding
             if (line, target) not in seen:
                 seen.add((line, target))
                 yield Hit(doc.path, line, col, f"{raw} leads to a reference that SKILL.md does not link; "
@@ -517,18 +537,30 @@ def nested_reference(skill) -> Iterator[Hit]:
 # --------------------------------------------------------------------------- rule frontmatter
 
 
-def _rule_docs(skill) -> list:
-    """Rule files whose frontmatter is checked: those the table names; without a table, reference
-    files whose frontmatter has `impact` or `verified-against`."""
+@per_skill
+def _rule_docs(skill) -> dict[str, MarkdownDoc]:
+    """Rule files whose frontmatter is checked, by normalised path: the existing files the table
+    names (parsed here when they live outside references/); without a table, reference files
+    whose frontmatter has `impact` or `verified-against`."""
+    loaded = {os.path.normpath(str(d.path)): d for d in skill.docs}
     catalog = find_catalog(skill)
+    out: dict[str, MarkdownDoc] = {}
     if catalog is not None:
-        named = {r.path for r in catalog.rules}
-        return [d for d in skill.references if os.path.normpath(str(d.path)) in named]
-    out = []
+        for rule in catalog.rules:
+            if rule.path in out or not os.path.isfile(rule.path):
+                continue
+            doc = loaded.get(rule.path)
+            if doc is None:
+                text, error = read_text(Path(rule.path), skill.config.limits.max_file_bytes)
+                if text is None or error:
+                    continue  # ST checks report unreadable files
+                doc = MarkdownDoc(Path(rule.path), skill.rel(Path(rule.path)), text)
+            out[rule.path] = doc
+        return out
     for doc in skill.references:
         fm = doc.frontmatter
         if fm.present and fm.data is not None and ("impact" in fm.data or "verified-against" in fm.data):
-            out.append(doc)
+            out[os.path.normpath(str(doc.path))] = doc
     return out
 
 
@@ -560,7 +592,7 @@ def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
     Fix:
         Follow the template in CONTRIBUTING.md; quote versions ("5.7.0").
     """
-    for doc in _rule_docs(skill):
+    for doc in _rule_docs(skill).values():
         fm = doc.frontmatter
         if not fm.present:
             continue
@@ -622,7 +654,7 @@ def impact_mismatch(skill) -> Iterator[Hit]:
     catalog = find_catalog(skill)
     if catalog is None:
         return
-    docs = {os.path.normpath(str(d.path)): d for d in skill.references}
+    docs = _rule_docs(skill)
     reported_rows: set[int] = set()
     for rule in catalog.rules:
         if rule.impact is None:

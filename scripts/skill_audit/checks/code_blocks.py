@@ -12,6 +12,7 @@ import ast
 import bisect
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from typing import Iterator
 import yaml
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.parsing.frontmatter import MAX_DEPTH
+from skill_audit.parsing.frontmatter import _scan_events as scan_yaml_events  # shared depth guard
 from skill_audit.registry import check
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import Kind, shell_script
@@ -32,7 +33,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BASH_LINE_RE = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
 _BASH_TIMEOUT = 20.0
-_ON_LINE_RE = re.compile(r"\bon line (\d+)")
+_ON_LINE_RE = re.compile(r"\b(on|at) line (\d+)")
 
 
 def classify(fence: Fence) -> str:
@@ -48,12 +49,6 @@ def classify(fence: Fence) -> str:
     if spec.lang in DATA_LANGS:
         return "data"
     return "other" if spec.lang else "unlabelled"
-
-
-def _docs(skill):
-    """SKILL.md and the reference markdown files, parsed once by the model."""
-    docs = [skill.skill_md] if skill.skill_md is not None else []
-    return docs + list(skill.references)
 
 
 def _last_line(fence: Fence) -> int:
@@ -77,8 +72,8 @@ def python_error(fence: Fence) -> tuple[int, int, str] | None:
             warnings.simplefilter("ignore")  # SyntaxWarnings are style, not breakage
             compile(fence.code, str(fence.path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        # "... after 'if' statement on line 3" names a block line; say the file line instead
-        msg = _ON_LINE_RE.sub(lambda m: f"on line {_at(fence, int(m.group(1)))}", exc.msg or "")
+        # "... statement on line 3", "(detected at line 5)" name block lines; say file lines
+        msg = _ON_LINE_RE.sub(lambda m: f"{m.group(1)} line {_at(fence, int(m.group(2)))}", exc.msg or "")
         return _at(fence, exc.lineno), max(exc.offset or 1, 1), f"{type(exc).__name__}: {msg}"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return fence.code_line, 1, f"cannot compile: {' '.join(str(exc).split()) or type(exc).__name__}"
@@ -105,7 +100,7 @@ def python_syntax_error(skill) -> Iterator[Hit]:
         Make the block valid Python. If it is deliberately a fragment, mark the fence
         `partial="why"` so it is counted but not compiled.
     """
-    for doc in _docs(skill):
+    for doc in skill.docs:
         for fence in doc.fences:
             if classify(fence) == "python":
                 err = python_error(fence)
@@ -126,9 +121,10 @@ def data_error(fence: Fence) -> tuple[int, int, str] | None:
         elif kind == "toml":
             tomllib.loads(code)
         else:
-            depth = _yaml_depth_problem(code)
-            if depth:
-                return _at(fence, depth[0]), 1, depth[1]
+            # refuse deep nesting before libyaml's recursive composer sees it (frontmatter's limit)
+            too_deep = scan_yaml_events(code)
+            if too_deep:
+                return _at(fence, too_deep[1] + 1), 1, too_deep[0]
             for _ in yaml.load_all(code, Loader=_YAML_LOADER):
                 pass
     except json.JSONDecodeError as exc:
@@ -146,20 +142,6 @@ def data_error(fence: Fence) -> tuple[int, int, str] | None:
         return _at(fence, line), col, f"invalid YAML: {' '.join(problem.split())}"
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
         return fence.code_line, 1, f"invalid {kind.upper()}: {' '.join(str(exc).split()) or type(exc).__name__}"
-    return None
-
-
-def _yaml_depth_problem(code: str) -> tuple[int, str] | None:
-    """Refuse deeply nested YAML before libyaml's recursive composer sees it (same limit as the
-    frontmatter parser); (1-based block line, message) or None."""
-    depth = 0
-    for event in yaml.parse(code, Loader=_YAML_LOADER):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return event.start_mark.line + 1, f"YAML nested deeper than {MAX_DEPTH} levels"
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
     return None
 
 
@@ -181,7 +163,7 @@ def data_block_invalid(skill) -> Iterator[Hit]:
     Fix:
         Make the block parse, or mark a deliberate excerpt `partial="why"`.
     """
-    for doc in _docs(skill):
+    for doc in skill.docs:
         for fence in doc.fences:
             if classify(fence) == "data":
                 err = data_error(fence)
@@ -195,6 +177,12 @@ def data_block_invalid(skill) -> Iterator[Hit]:
 @functools.cache
 def _bash() -> str | None:
     return shutil.which("bash")
+
+
+@functools.cache
+def _bash_env() -> dict[str, str]:
+    """The environment without the variables that make a non-interactive bash source a file."""
+    return {k: v for k, v in os.environ.items() if k not in ("BASH_ENV", "ENV")}
 
 
 def _script_and_lines(fence: Fence) -> tuple[str, list[int]]:
@@ -216,10 +204,13 @@ def _script_and_lines(fence: Fence) -> tuple[str, list[int]]:
 
 def _run_bash(script: str) -> tuple[int, str]:
     try:
-        proc = subprocess.run([_bash(), "-n", "/dev/stdin"], input=script.encode("utf-8", "replace"),
+        proc = subprocess.run([_bash(), "--norc", "--noprofile", "-n", "/dev/stdin"],
+                              input=script.encode("utf-8", "replace"), env=_bash_env(),
                               capture_output=True, timeout=_BASH_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         return 2, f"/dev/stdin: line 1: bash -n did not finish in {_BASH_TIMEOUT:.0f} s"
+    except OSError as exc:  # e.g. fork failed: say so on the block rather than crash the run
+        return 2, f"/dev/stdin: line 1: could not run bash -n: {exc.strerror or exc}"
     return proc.returncode, proc.stderr.decode("utf-8", "replace")
 
 
@@ -237,18 +228,19 @@ def _first_error(stderr: str) -> tuple[int, str]:
     return 1, "bash -n failed"
 
 
-# A line made only of simple commands (plain words, globs, $VAR, simple quotes, redirections to a
-# word) joined by && || | ; & always passes `bash -n`; such blocks skip the subprocess.
+# A line made only of simple commands (plain words, * and ? globs, $VAR, simple quotes,
+# redirections to a word) joined by && || | ; & (each followed by a blank, so `;&`, `|&` and
+# `;;` never match) always passes `bash -n`; such blocks skip the subprocess.
 # Deliberately conservative: anything else (braces, parentheses, $(...), keywords, heredocs,
 # backquotes...) goes to bash.
 _VAR = r"\$(?:\{[A-Za-z_]\w*+\}|[A-Za-z_]\w*+)"
 _DQ = rf'"(?:[^"\\`$!]|{_VAR})*+"'
-_WORD = rf"""(?:[\w./=:,@%+~^*?\[\]-]|{_VAR}|{_DQ}|'[^']*+')++"""
+_WORD = rf"""(?:[\w./=:,@%+~^*?-]|{_VAR}|{_DQ}|'[^']*+')++"""  # no [ ]: `a[` parses as an array
 _REDIRECT = rf"(?:\d?(?:>>?|<)(?:&\d|[ \t]*{_WORD})|&>>?[ \t]*{_WORD})"
 _ITEM = rf"(?:{_REDIRECT}|{_WORD})"
 _CMD = rf"{_ITEM}(?:[ \t]+{_ITEM})*"
 _SIMPLE_LINE_RE = re.compile(
-    rf"^[ \t]*(?:{_CMD}(?:[ \t]*(?:&&|\|\||\||;)[ \t]*{_CMD}|[ \t]+&[ \t]+{_CMD})*(?:[ \t]*[;&])?)?"
+    rf"^[ \t]*(?:{_CMD}(?:[ \t]*(?:&&|\|\||\||;)[ \t]+{_CMD}|[ \t]+&[ \t]+{_CMD})*(?:[ \t]*[;&])?)?"
     rf"(?:[ \t]+\\)?[ \t]*(?:(?<=[ \t])#.*|^[ \t]*#.*)?$")
 _RESERVED_RE = re.compile(r"(?:^|[ \t;&|])(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|in|function"
                           r"|select|time|coproc|\[\[|\]\]|\{|\}|!)(?=[ \t;&|]|$)")
@@ -274,10 +266,10 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
     Scripts that are `trivially_valid` are not sent. The rest go to ONE bash process, each
     wrapped in its own function body so an unclosed `if`/`{`/`(` fails at its own closing brace
     instead of leaking into the next script. bash stops at the first error; its line names the
-    script, which is then re-checked alone (exact line, and proof the blame is right), the
-    scripts before it are re-checked together (a quote left open earlier could have hidden an
-    error), and the run continues after it. Blame that does not hold up falls back to
-    bisection. A clean batch costs one process; each bad script about three more.
+    script, which is re-checked alone (exact line, and proof the blame is right) and dropped,
+    and the batch runs again without it (so a quote left open by an earlier script cannot hide
+    that script's own error). Blame that does not hold up falls back to bisection. A clean
+    batch costs one process; each bad script two more.
     """
     found: dict[int, tuple[int, str]] = {}
 
@@ -304,13 +296,12 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
             if rc == 0 and not err.strip():
                 return
             blamed = max(0, bisect.bisect_right(starts, _first_error(err)[0]) - 1)
-            if single(indices[blamed]):
-                visit(indices[:blamed])
-            else:  # blame did not hold: search up to it by halves
-                mid = (blamed + 1) // 2
+            if not single(indices[blamed]):  # blame did not hold: search by halves
+                mid = len(indices) // 2
                 visit(indices[:mid])
-                visit(indices[mid:blamed + 1])
-            indices = indices[blamed + 1:]
+                visit(indices[mid:])
+                return
+            indices = indices[:blamed] + indices[blamed + 1:]
 
     todo = [i for i, script in enumerate(scripts) if not trivially_valid(script)]
     if todo and _bash():
@@ -337,7 +328,7 @@ def shell_syntax_error(skill) -> Iterator[Hit]:
     Fix:
         Make the block a complete shell script, or mark a deliberate excerpt `partial="why"`.
     """
-    fences = [f for doc in _docs(skill) for f in doc.fences if classify(f) == "shell"]
+    fences = [f for doc in skill.docs for f in doc.fences if classify(f) == "shell"]
     if not fences:
         return
     prepared = [_script_and_lines(f) for f in fences]
@@ -371,7 +362,7 @@ def fence_info_invalid(skill) -> Iterator[Hit]:
         Use the tokens the grammar documents, with a value where one is required:
         `python compile-only="needs a configured Django project"`.
     """
-    for doc in _docs(skill):
+    for doc in skill.docs:
         for fence in doc.fences:
             for error in fence.spec.errors:
                 yield Hit(fence.path, fence.line, 1, f"fence info {fence.info.strip()!r}: {error}")
@@ -393,7 +384,7 @@ def fence_without_language(skill) -> Iterator[Hit]:
     Fix:
         Name the language (`bash`, `python`, `text` for plain output, ...).
     """
-    for doc in _docs(skill):
+    for doc in skill.docs:
         for fence in doc.fences:
             if classify(fence) == "unlabelled":
                 yield Hit(fence.path, fence.line, 1, "fenced block has no language")
@@ -420,7 +411,7 @@ def duplicate_module_name(skill) -> Iterator[Hit]:
     Fix:
         Give each module its own name (`tasks_retry.py`), or merge the two blocks.
     """
-    for doc in _docs(skill):
+    for doc in skill.docs:
         first: dict[str, int] = {}
         for fence in doc.fences:
             module = fence.spec.module
@@ -475,7 +466,7 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
     Fix:
         Put the entry point under `if __name__ == "__main__":`.
     """
-    for doc in _docs(skill):
+    for doc in skill.docs:
         for fence in doc.fences:
             if classify(fence) != "python" or "workflow.defn" not in fence.code:
                 continue
@@ -496,7 +487,7 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
 def fence_counts(skill) -> dict[str, int]:
     """How many fences of each `classify` class the skill has (for summaries)."""
     counts: dict[str, int] = {}
-    for doc in _docs(skill):
+    for doc in skill.docs:
         for fence in doc.fences:
             key = classify(fence)
             counts[key] = counts.get(key, 0) + 1

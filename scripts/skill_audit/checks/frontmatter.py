@@ -86,7 +86,9 @@ def _yaml_type(value) -> str:
         return "a list"
     if value is None:
         return "empty (null)"
-    return "a string"
+    if isinstance(value, str):
+        return "a string"
+    return f"a YAML {type(value).__name__}"  # e.g. !!set, !!binary
 
 
 _WANT = {"string": "a string", "boolean": "a boolean (true/false)", "object": "a mapping",
@@ -307,10 +309,13 @@ def name_mismatch(skill: Skill) -> Iterator[Hit]:
     doc, fm = found
     name = fm.data.get("name")
     if isinstance(name, str) and name != skill.expected_name:
-        source = ("`[tool.skill-audit] name`" if skill.config.name and skill.expected_name == skill.config.name
-                  else "the folder name")
+        from_config = bool(skill.config.name) and skill.expected_name == skill.config.name
+        source = "`[tool.skill-audit] name`" if from_config else "the folder name"
+        hint = ""
+        if not from_config and (skill.root / "pyproject.toml").is_file():
+            hint = " (a skill at a repository root: set `name` in [tool.skill-audit] of its pyproject.toml)"
         yield Hit(doc.path, fm.line_of("name"), 1,
-                  f"name `{name}` does not match {source} `{skill.expected_name}`")
+                  f"name `{name}` does not match {source} `{skill.expected_name}`{hint}")
 
 
 @check("FM008", "unreachable-skill", Severity.ERROR)

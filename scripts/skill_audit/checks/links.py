@@ -4,8 +4,9 @@ Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
   * markdown links and images, against the folder of the file that holds them;
   * path mentions: the argument of a `Read("...")` call, a `${CLAUDE_SKILL_DIR}/...` path
     anywhere in the text, and `references/`, `scripts/` or `assets/` paths inside inline code.
-    These are skill-relative (Claude Code substitutes `${CLAUDE_SKILL_DIR}` with the skill folder;
-    `${CLAUDE_PLUGIN_ROOT}` with the plugin folder, for skills inside a plugin only);
+    These are skill-relative: `${CLAUDE_SKILL_DIR}` is the skill folder, `${CLAUDE_PLUGIN_ROOT}`
+    the plugin folder for a skill inside a plugin (see `plugin_root`); outside one, only
+    `${CLAUDE_PLUGIN_ROOT}/skills/<this skill>/...` is resolved (LK006 warns either way);
   * `#fragment`s, against GitHub heading slugs (-1, -2 for repeated headings) and <a id/name>.
 External http(s) URLs are only fetched with `--external` (`check_external`).
 """
@@ -42,6 +43,7 @@ _READ_RE = re.compile(r"""(?<![\w.])Read\(\s*(?:file_path\s*=\s*)?(["'])([^"'\n]
 _SKILL_DIR_PATH_RE = re.compile(r"\$\{CLAUDE_(?:SKILL_DIR|PLUGIN_ROOT)\}/" + _PATH_CHARS + "*")
 _BARE_PATH_RE = re.compile(r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*")
 _GLOB_CHARS = frozenset("*?[{<$")
+_TEMPLATE_RE = re.compile(r"[*?<>{}\[\]$]")
 _NEWLINE_RE = re.compile("\n")
 _OWN_PLUGIN_PATH_RE = re.compile(r"^\$\{CLAUDE_PLUGIN_ROOT\}/skills/([^/]+)/?(.*)$")
 _BARE_HINT_RE = re.compile("(?:" + "|".join(SKILL_DIRS) + ")/")
@@ -333,11 +335,15 @@ def _path_mentions(doc: MarkdownDoc) -> list[PathMention]:
     if "Read(" in text:
         for m in _READ_RE.finditer(text):
             raw = m.group(2).strip()
+            if _TEMPLATE_RE.search(_PLACEHOLDER_RE.sub("", raw)):
+                continue  # Read("references/<rule>.md"): a pattern, not a file
             if raw.startswith("${") or raw.split("/", 1)[0] in SKILL_DIRS or raw.startswith("./"):
                 line, col = position(m.start(2))
                 found.setdefault((line, raw), PathMention(raw, line, col, "Read()"))
     if "${CLAUDE_" in text:
         for m in _SKILL_DIR_PATH_RE.finditer(text):
+            if m.end() < len(text) and text[m.end()] in _GLOB_CHARS:
+                continue  # ${CLAUDE_SKILL_DIR}/references/<rule>.md: a pattern, not a file
             raw = m.group(0).rstrip(".")
             line, col = position(m.start())
             found.setdefault((line, raw), PathMention(raw, line, col, "placeholder path"))

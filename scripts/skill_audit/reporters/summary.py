@@ -12,7 +12,7 @@ def summary(report) -> dict:
     return {
         "skills": report.skills,
         "files": report.files,
-        "bytes": report.bytes,
+        "characters": report.characters,
         "errors": report.count(Severity.ERROR),
         "warnings": report.count(Severity.WARNING),
         "info": report.count(Severity.INFO),

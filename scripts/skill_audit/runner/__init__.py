@@ -16,4 +16,6 @@ TEMPORAL_ADDRESS when a Temporal server is up, SKILL_AUDIT_RUN_ID (unique per fi
 for queue names on shared servers), and nothing else from the caller's environment but PATH,
 HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR/TEMP/TMP and `--pass-env` names.
 A `file=` module counts as imported when some later process wrote its bytecode cache.
+The Temporal dev server starts only when a selected file needs it: one of its Python blocks
+imports temporalio, or one of its envs lists temporalio among its requirements.
 """

@@ -94,6 +94,9 @@ def run_command(paths, fmt, jobs, env_overrides, pass_env, redis_url, redis_db, 
         except (PlanError, EnvError, ServiceError, ServiceSetupError) as exc:
             click.echo(f"skill-audit: error: {exc}", err=True)
             sys.exit(2)
+        except (OSError, RuntimeError) as exc:  # internal trouble: still one line, exit 2
+            click.echo(f"skill-audit: error: run failed: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt as exc:
             name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
             click.echo(f"skill-audit: run interrupted ({name}); all processes stopped", err=True)

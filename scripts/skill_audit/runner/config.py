@@ -55,11 +55,11 @@ _cache: dict[Path | None, Project] = {}
 def load_project(start: Path) -> Project:
     pyproject = find_pyproject(start)
     if pyproject not in _cache:
-        _cache[pyproject] = _parse(pyproject) if pyproject else Project()
+        _cache[pyproject] = read_project(pyproject) if pyproject else Project()
     return _cache[pyproject]
 
 
-def _parse(pyproject: Path) -> Project:
+def read_project(pyproject: Path) -> Project:
     try:
         with open(pyproject, "rb") as fh:
             data = tomllib.load(fh)

@@ -97,7 +97,10 @@ class FileRun:
             for fence in self.plan.fences:
                 if self.ctx.cancel.is_set():
                     raise Cancelled()
-                block = self._block(fence)
+                try:
+                    block = self._block(fence)
+                except OSError as exc:  # e.g. no bash, or an env's interpreter vanished
+                    block = self._result(fence, FAIL, reason=f"cannot start: {exc}")
                 if block is not None:
                     result.blocks.append(block)
                     if self.ctx.on_block:

@@ -12,6 +12,7 @@ JSON (`--format json`): one document, schema `skill-audit-run/1`:
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import threading
 
@@ -61,7 +62,9 @@ class TextReport:
 
     def _show(self) -> None:
         if self.progress:
-            self.stream.write(f"\r\x1b[K[{self._done} blocks done] running {self._current}")
+            width = shutil.get_terminal_size().columns - 1  # never wrap: \r must reach it all
+            line = f"[{self._done} blocks done] running {self._current}"[:max(width, 10)]
+            self.stream.write(f"\r\x1b[K{line}")
             self.stream.flush()
             self._shown = True
 

@@ -1,0 +1,56 @@
+"""Small pieces of the runner: pyproject lookup, the run/envs tables, Redis URLs, path rewriting."""
+
+from __future__ import annotations
+
+import pytest
+
+from skill_audit.runner.config import RunConfigError, read_project, find_pyproject
+from skill_audit.runner.wrapper import rewrite_paths
+from skill_audit.runtime import resp
+
+
+def test_pyproject_lookup_stops_at_the_git_root(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "skill").mkdir()
+    assert find_pyproject(repo / "skill") is None  # the outer pyproject is another project
+    (repo / "pyproject.toml").write_text("")
+    assert find_pyproject(repo / "skill") == (repo / "pyproject.toml").resolve()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[tool.skill-audit.run]\njobs = 3\n', "unknown key 'jobs'"),
+    ('[tool.skill-audit.envs]\ncelery = "celery==5.7.0"\n', "must be a list of requirement strings"),
+    ('[tool.skill-audit.run]\ndefault-env = "x"\n[tool.skill-audit.envs]\ny = []\n', "default-env 'x'"),
+    ('[tool.skill-audit\n', "invalid TOML"),
+])
+def test_bad_run_config(tmp_path, text, message):
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    with pytest.raises(RunConfigError, match=message):
+        read_project(path)
+
+
+def test_good_run_config(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.skill-audit.run]\ndefault-env = "a"\n[tool.skill-audit.envs]\na = ["x==1"]\n')
+    project = read_project(path)
+    assert (project.default_env, project.envs) == ("a", {"a": ("x==1",)})
+    assert project.cache_dir == tmp_path / ".skill-audit"
+
+
+def test_redis_urls():
+    addr = resp.parse_redis_url("redis://:s%40cret@127.0.0.1:6390/3")
+    assert (addr.host, addr.port, addr.db, addr.password) == ("127.0.0.1", 6390, 3, "s@cret")
+    assert resp.with_db("redis://127.0.0.1:6390/3", 15) == "redis://127.0.0.1:6390/15"
+    assert resp.with_db("redis://127.0.0.1:6390", 15) == "redis://127.0.0.1:6390/15"
+    with pytest.raises(ValueError):
+        resp.parse_redis_url("http://127.0.0.1:6379")
+
+
+def test_rewrite_paths_prefers_the_longest_match():
+    mapping = {"/w/tasks.py": "references/a.md", "/w/.run/block_L9.py": "SKILL.md"}
+    text = 'File "/w/tasks.py", line 12, in add\nFile "/w/.run/block_L9.py", line 10\n/w/tasks.py:12: W'
+    assert rewrite_paths(text, mapping) == (
+        'File "references/a.md", line 12, in add\nFile "SKILL.md", line 10\nreferences/a.md:12: W')
