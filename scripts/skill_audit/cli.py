@@ -20,7 +20,8 @@ class FatalError(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"skill-audit: error: {self.format_message()}", err=True)
+        message = " ".join(self.format_message().split("\n"))  # always one line
+        click.echo(f"skill-audit: error: {message}", err=True)
 
 
 class LazyGroup(click.Group):

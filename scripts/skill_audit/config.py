@@ -100,7 +100,7 @@ def parse_table(table: Any, source: Path | None = None) -> Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.per-file-ignores must be a table of glob = [codes]")
             values["per_file_ignores"] = tuple(
-                (str(glob), tuple(_selectors(codes, f"{where}.per-file-ignores.{glob}")))
+                (str(glob), tuple(_selectors(codes, f"{where}.per-file-ignores[{glob!r}]")))
                 for glob, codes in value.items())
         elif key == "limits":
             values["limits"] = _limits(value, f"{where}.limits")

@@ -13,6 +13,7 @@
     all_files       every file path in the skill (lazy; skips .git, .venv, node_modules,
                     .skill-audit, __pycache__, ..., nested skills (folders with their own
                     SKILL.md, e.g. test fixtures); symlinked folders are not followed)
+    symlinks        the symlinks among the skill's entries (lazy, same walk)
     in_plugin       True when .claude-plugin/plugin.json exists at the root or above (lazy)
     rel(path)       posix path relative to the root
 
@@ -149,14 +150,42 @@ class Skill:
 
     @cached_property
     def all_files(self) -> list[Path]:
+        return self._walked[0]
+
+    @cached_property
+    def symlinks(self) -> list[Path]:
+        """Symlinks among the skill's entries (files or folders; never followed)."""
+        return self._walked[1]
+
+    @cached_property
+    def _walked(self) -> tuple[list[Path], list[Path]]:
+        """One scandir walk: files, and symlinks. Skips tool folders, symlinked folders (so no
+        loops) and nested skills (folders with their own SKILL.md, e.g. test fixtures)."""
         files: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            # Skip tool folders, symlinked folders (no loops) and nested skills (their own files).
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                                 and not os.path.islink(os.path.join(dirpath, d))
-                                 and not os.path.lexists(os.path.join(dirpath, d, SKILL_FILE)))
-            files.extend(Path(dirpath, f) for f in sorted(filenames))
-        return files
+        links: list[Path] = []
+        stack = [str(self.root)]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            subdirs = []
+            for entry in entries:
+                try:
+                    if entry.is_symlink():
+                        links.append(Path(entry.path))
+                        if not entry.is_dir():
+                            files.append(Path(entry.path))
+                    elif entry.is_dir():
+                        if entry.name not in SKIP_DIRS and not os.path.lexists(os.path.join(entry.path, SKILL_FILE)):
+                            subdirs.append(entry.path)
+                    else:
+                        files.append(Path(entry.path))
+                except OSError:
+                    continue
+            stack.extend(reversed(subdirs))
+        return files, links
 
     @cached_property
     def in_plugin(self) -> bool:

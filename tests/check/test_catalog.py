@@ -62,6 +62,7 @@ def claims(text: str) -> list[tuple[int, str]]:
     ("one of the rules", []),
     ("each rule has 5 examples", []),
     ("retry 3 times per rule", []),
+    ("two categories of failure, 3 rules of thumb", []),
     ("v2.10 rules", []),
     ("1000 rules", []),
     ("someone rules", []),

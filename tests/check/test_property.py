@@ -82,3 +82,23 @@ def test_code_span_fast_path_matches_markdown_it(text):
     tokens = MarkdownIt("commonmark").parseInline(text)[0].children or []
     expected = [(t.markup, t.content) for t in tokens if t.type == "code_inline"]
     assert code_spans(text) == expected
+
+
+TOML_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=8),
+              st.sampled_from(["FM", "ST001", "claude-code", "agentskills", "ALL", "x"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8)
+TOML_KEYS = st.sampled_from(["name", "profile", "select", "ignore", "per-file-ignores", "limits", "run",
+                             "envs", "other"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(TOML_KEYS, TOML_VALUES, max_size=4))
+def test_any_tool_table_is_a_config_or_a_config_error(table):
+    from skill_audit.config import Config, ConfigError, parse_table
+
+    try:
+        assert isinstance(parse_table(table), Config)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)

@@ -61,17 +61,25 @@ def test_heartbeat_cancel(payments):
     result = pay(payments, '''
         async def main():
             client, q = await connect(), queue()
+            out = {}
             async with payment_worker(client, q):
-                out = {}
                 for label, seconds in (("with_timeout", 2), ("without_timeout", None)):
                     out[label] = await client.execute_workflow(ReportWorkflow.run, seconds, id=f"{label}-{q}",
                                                                task_queue=q)
-                return out
+            # Proof-only override: the same call with the no-timeout throttle cut from 30 s to 2 s.
+            q2 = queue()
+            async with payment_worker(client, q2, default_heartbeat_throttle_interval=timedelta(seconds=2)):
+                out["without_timeout_2s_throttle"] = await client.execute_workflow(
+                    ReportWorkflow.run, None, id=f"throttled-{q2}", task_queue=q2)
+            return out
     ''')
     assert result["with_timeout"] == "cancelled: Cancelled"
     # No heartbeat_timeout: heartbeats are throttled to 30 s, so the cancel does not reach the
     # 3-second activity, which finishes all its steps.
     assert result["without_timeout"] == "report done after 30 steps"
+    # The cancel was not lost, only waiting for the next throttled heartbeat: with a 2 s throttle
+    # it arrives before the activity ends.
+    assert result["without_timeout_2s_throttle"] == "cancelled: Cancelled"
 
 
 def test_heartbeat_details_resume(payments):
@@ -92,12 +100,17 @@ def test_retry_then_success(payments):
             client, q = await connect(), queue()
             async with payment_worker(client, q):
                 handle = await client.start_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"p-{q}", task_queue=q)
-                return {"result": await handle.result(), "attempts": await attempts(handle),
-                        "charges": list(CHARGES.values())}
+                out = {"result": await handle.result(), "attempts": await attempts(handle),
+                       "charges": list(CHARGES.values())}
+                # A new run of the same workflow id restarts activity ids at "1": the run id keeps it apart.
+                out["next_run"] = await client.execute_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"p-{q}",
+                                                                task_queue=q)
+                return out
     ''')
     assert result["result"] == "ch-1 on attempt 3"
     assert result["attempts"] == [3]
     assert result["charges"] == ["ch-1"]  # three attempts, one charge: the key held across retries
+    assert result["next_run"] == "ch-2 on attempt 3"  # with a workflow_id key it would reuse ch-1
 
 
 def test_non_retryable_once(payments):

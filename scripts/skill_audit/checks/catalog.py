@@ -1,10 +1,12 @@
 """RC: the rule catalogue of a skill and the counts its prose states.
 
-The catalogue is SKILL.md's first table whose header has a rules column ("Rules", "Rule",
-"Rule file", "Rule files"). Each body row is one category; its rules cell names rule files
-either as links (`[celery-config](references/celery-config.md)`) or as bare names
-(`celery-config`, meaning `references/celery-config.md`), several per cell allowed. A cell that
-is just a number ("3") counts that many rules without naming them (orchestkit's style).
+The catalogue is SKILL.md's first table with a rules column ("Rule file(s)"; else "File(s)"
+beside a "Rule" column; else "Rules" or "Rule") that names or counts rule files. A rules cell
+names them by links (`[celery-config](references/celery-config.md)`), by .md paths in code or
+text (`rules/x.md`, `${CLAUDE_SKILL_DIR}/references/x.md`), or by bare slugs separated by
+commas or <br> (`celery-config`, meaning references/celery-config.md); a cell that is just a
+number ("3") counts that many rules without naming them (orchestkit's style). A table whose
+cells are prose, or bare names none of which exists, is not a catalogue.
 
 What is counted (RC001):
   * rules / rule files      = distinct rule files named in the table plus the numbers in
@@ -15,7 +17,8 @@ What is counted (RC001):
                               Category column when it has one)
 A claim is a number (digits, or a word from one to twenty) followed by one of those nouns,
 with at most two modifier words between ("10 on-demand rule files"). Numbers that count a
-subset ("the first two rules", "3 more rules", "one of the rules") are not claims.
+subset ("the first two rules", "3 more rules", "one of the rules") or something else ("two
+categories of failure") are not claims.
 Only SKILL.md prose is read: fences, inline code and HTML comments are skipped.
 """
 
@@ -30,7 +33,8 @@ from typing import Iterator
 
 import yaml
 
-from skill_audit.checks.links import Resolver, per_skill, resolver, path_mentions, split_fragment, substitute
+from skill_audit.checks.links import (Resolver, is_external, path_mentions, per_skill, resolve, resolver,
+                                      split_fragment)
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
 from skill_audit.model import MarkdownDoc, read_text
@@ -55,7 +59,8 @@ _COMMENT_RE = re.compile(r"<!--.*?(?:-->|$)")
 _COUNT_RE = re.compile(
     r"(?<![\w.#-])(?P<num>\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
     r"(?P<mid>(?:\s+[A-Za-z][\w-]*){0,2}?)"
-    r"\s+(?P<noun>rule[- ]files?|rules?|reference[- ]files?|categor(?:y|ies)|capabilit(?:y|ies))\b",
+    r"\s+(?P<noun>rule[- ]files?|rules?|reference[- ]files?|categor(?:y|ies)|capabilit(?:y|ies))\b"
+    r"(?!\s+of\b)",  # "two categories of failure", "3 rules of thumb" count something else
     re.IGNORECASE)
 _NEWLINE_RE = re.compile("\n")
 _NOUN_STEMS = ("rule", "categor", "capabilit", "reference")
@@ -165,21 +170,14 @@ def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bo
     out: list[tuple[str, str, str]] = []
     for m in _LINK_RE.finditer(cell):
         target, _ = split_fragment(m.group(2))
-        if not target or re.match(r"^[A-Za-z][\w+.-]*:", target):
-            continue
-        if "${" in target:
-            target = substitute(target, res)
-            if target is None:
-                continue
-        path = os.path.normpath(os.path.join(res.root, target))
-        out.append((Path(path).stem, path, m.group(0)))
+        path = resolve(target, res.root, res) if target and not is_external(target) else None
+        if path is not None:
+            out.append((Path(path).stem, path, m.group(0)))
     rest = _LINK_RE.sub(" ", cell)
     for m in _MD_PATH_RE.finditer(rest):
-        raw = m.group(0)
-        target = substitute(raw, res) if "${" in raw else raw
-        if target is not None:
-            path = os.path.normpath(os.path.join(res.root, target))
-            out.append((Path(path).stem, path, raw))
+        path = resolve(m.group(0), res.root, res)
+        if path is not None:
+            out.append((Path(path).stem, path, m.group(0)))
     explicit = bool(out)
     rest = _MD_PATH_RE.sub(" ", rest)
     for token in _BR_RE.sub(",", rest).split(","):
@@ -285,12 +283,13 @@ def count_mismatch(skill) -> Iterator[Hit]:
 
     What it does:
         Finds count claims in SKILL.md prose ("Total: 10 rules across 9 categories", "ten rule
-        files", "all 8 capabilities"; digits or number words up to twenty) and compares them:
-        rules and rule files with the distinct rule files of the Quick Reference table,
-        categories and capabilities with its rows that name a rule (distinct Category cells if
-        there is such a column), reference files with the .md files directly in references/. Without a table,
-        only "rule files" and "reference files" claims are checked. Subsets ("the first two
-        rules", "3 more rules") are not claims.
+        files", "all 8 capabilities"; digits or number words up to twenty) and compares:
+        rules and rule files with the distinct rule files the Quick Reference table names
+        (plus its count cells such as "3"); categories and capabilities with its rows that
+        name a rule (distinct Category cells if there is such a column); reference files with
+        the .md files directly in references/. Without a table, only "rule files" and
+        "reference files" claims are checked. Subsets ("the first two rules", "3 more rules")
+        are not claims.
     Why:
         Counts drift when rules are added or merged; a wrong total tells the agent a rule is
         missing (or that it has read everything when it has not).
@@ -429,20 +428,13 @@ def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
     base = os.path.dirname(os.path.normpath(str(doc.path)))
     for link in doc.links:
         path, _ = split_fragment(link.target.strip())
-        if not path or path.startswith("//") or re.match(r"^[A-Za-z][\w+.-]*:", path):
-            continue
-        if "${" in path:
-            path = substitute(path, res)
-            if path is None:
-                continue
-        yield os.path.normpath(os.path.join(base, path)), link.line, link.column, link.target
+        resolved = resolve(path, base, res) if path and not is_external(path) else None
+        if resolved is not None:
+            yield resolved, link.line, link.column, link.target
     for mention in path_mentions(doc):
-        path, _ = split_fragment(mention.raw)
-        if "${" in path:
-            path = substitute(path, res)
-            if path is None:
-                continue
-        yield os.path.normpath(os.path.join(res.root, path)), mention.line, mention.column, mention.raw
+        resolved = resolve(split_fragment(mention.raw)[0], res.root, res)
+        if resolved is not None:
+            yield resolved, mention.line, mention.column, mention.raw
 
 
 @check("RC004", "orphan-reference", Severity.WARNING)

@@ -67,16 +67,26 @@ def _at(fence: Fence, code_lineno: int | None) -> int:
 
 def python_error(fence: Fence) -> tuple[int, int, str] | None:
     """(file line, column, message) of the first compile error of a python block, else None."""
+    error = _compile_error(fence.code)
+    if error is None:
+        return None
+    lineno, offset, msg = error
+    # "... statement on line 3", "(detected at line 5)" name block lines; say file lines
+    msg = _ON_LINE_RE.sub(lambda m: f"{m.group(1)} line {_at(fence, int(m.group(2)))}", msg)
+    return _at(fence, lineno), offset, msg
+
+
+@functools.lru_cache(maxsize=4096)  # the same block often appears in several files or skills
+def _compile_error(code: str) -> tuple[int, int, str] | None:
+    """(block line, column, message) of the first compile error, else None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings are style, not breakage
-            compile(fence.code, str(fence.path), "exec", dont_inherit=True)
+            compile(code, "<block>", "exec", dont_inherit=True)
     except SyntaxError as exc:
-        # "... statement on line 3", "(detected at line 5)" name block lines; say file lines
-        msg = _ON_LINE_RE.sub(lambda m: f"{m.group(1)} line {_at(fence, int(m.group(2)))}", exc.msg or "")
-        return _at(fence, exc.lineno), max(exc.offset or 1, 1), f"{type(exc).__name__}: {msg}"
+        return exc.lineno or 1, max(exc.offset or 1, 1), f"{type(exc).__name__}: {exc.msg or ''}"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return fence.code_line, 1, f"cannot compile: {' '.join(str(exc).split()) or type(exc).__name__}"
+        return 1, 1, f"cannot compile: {' '.join(str(exc).split()) or type(exc).__name__}"
     return None
 
 

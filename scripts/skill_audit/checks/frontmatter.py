@@ -23,10 +23,6 @@ _TRIGGER_RE = re.compile(
     r"invoke|asks? (about|for|to)|working (on|with)|before|after)\b", re.IGNORECASE)
 
 
-def _skill_doc(skill: Skill) -> MarkdownDoc | None:
-    return skill.skill_md
-
-
 def _mapping(skill: Skill) -> tuple[MarkdownDoc, Frontmatter] | None:
     doc = skill.skill_md
     if doc is None or not doc.frontmatter.ok:
@@ -114,7 +110,7 @@ def frontmatter_missing(skill: Skill) -> Iterator[Hit]:
             description: What it does. Use when ...
             ---
     """
-    doc = _skill_doc(skill)
+    doc = skill.skill_md
     if doc is not None and not doc.frontmatter.present:
         first = doc.lines[0] if doc.lines else ""
         hint = " (blank lines before `---` are not allowed)" if not first.strip() and "---" in doc.lines[:5] else ""
@@ -138,7 +134,7 @@ def frontmatter_invalid_yaml(skill: Skill) -> Iterator[Hit]:
         Quote values that contain `: ` or ` #`, e.g. `description: "Use when: ..."`, and close
         the block with a `---` line.
     """
-    doc = _skill_doc(skill)
+    doc = skill.skill_md
     if doc is None or not doc.frontmatter.present or not doc.frontmatter.error:
         return
     fm = doc.frontmatter
@@ -165,7 +161,7 @@ def frontmatter_not_mapping(skill: Skill) -> Iterator[Hit]:
     Fix:
         Write `key: value` lines at the top level (no leading `- `).
     """
-    doc = _skill_doc(skill)
+    doc = skill.skill_md
     if doc is None or not doc.frontmatter.closed or doc.frontmatter.error or doc.frontmatter.is_mapping:
         return
     value = doc.frontmatter.value
@@ -410,7 +406,6 @@ def description_no_trigger(skill: Skill) -> Iterator[Hit]:
         Add the situations: `description: Celery and ARQ patterns. Use when adding background
         jobs, retries or schedules to a Python service.`
     """
-    doc = _skill_doc(skill)
     found = _mapping(skill)
     if not found:
         return

@@ -157,7 +157,7 @@ def split_fragment(target: str) -> tuple[str, str]:
     return path.split("?", 1)[0], fragment
 
 
-def _is_external(target: str) -> bool:
+def is_external(target: str) -> bool:
     return target.startswith("//") or bool(_SCHEME_RE.match(target))
 
 
@@ -178,7 +178,7 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
         for link in doc.links:
             target = link.target.strip()
             what = "image" if link.image else "link"
-            if _is_external(target):
+            if is_external(target):
                 continue
             if not target:
                 yield "LK001", Hit(doc.path, link.line, link.column, f"{what} with an empty target")
@@ -190,17 +190,13 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
                     yield "LK002", Hit(doc.path, link.line, link.column,
                                        f"{what} #{fragment}: no heading or anchor with that slug in this file")
                 continue
-            if "${" in path:
-                path = substitute(path, res)
-                if path is None:
-                    continue  # LK005/LK006 report the placeholder
-                resolved = os.path.normpath(path)
-            elif os.path.isabs(path):
+            if os.path.isabs(path):
                 yield "LK003", Hit(doc.path, link.line, link.column,
                                    f"{what} {target}: absolute path; it will not exist where the skill is installed")
                 continue
-            else:
-                resolved = os.path.normpath(os.path.join(base, path))
+            resolved = resolve(path, base, res)
+            if resolved is None:
+                continue  # LK005/LK006 report the placeholder
             if not _inside(resolved, res.root):
                 yield "LK003", Hit(doc.path, link.line, link.column,
                                    f"{what} {target} points outside the skill folder"
@@ -232,6 +228,15 @@ def substitute(raw: str, res: Resolver) -> str | None:
                 return None
             out = os.path.join(res.root, m.group(2))
     return None if "${" in out else out
+
+
+def resolve(path: str, base: str, res: Resolver) -> str | None:
+    """Normalised absolute path of a local target (fragment already split off): placeholders
+    substituted, relative paths joined to `base`; None when a placeholder names no folder."""
+    if "${" in path:
+        sub = substitute(path, res)
+        return None if sub is None else os.path.normpath(sub)
+    return os.path.normpath(os.path.join(base, path))
 
 
 @check("LK001", "broken-link", Severity.ERROR)
@@ -370,13 +375,9 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
     for doc in skill.docs:
         for mention in path_mentions(doc):
             path, fragment = split_fragment(mention.raw)
-            if "${" in path:
-                sub = substitute(path, res)
-                if sub is None:
-                    continue  # LK005/LK006
-                resolved = os.path.normpath(sub)
-            else:
-                resolved = os.path.normpath(os.path.join(res.root, path))
+            resolved = resolve(path, res.root, res)
+            if resolved is None:
+                continue  # LK005/LK006 report the placeholder
             shown = f"{mention.how} path {mention.raw}"
             plugin = res.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
             boundary = os.path.normpath(str(plugin)) if plugin else res.root
@@ -399,9 +400,10 @@ def broken_path_reference(skill) -> Iterator[Hit]:
 
     What it does:
         Resolves, against the skill folder, the argument of every `Read("...")` call, every
-        `${CLAUDE_SKILL_DIR}/...` path (and `${CLAUDE_PLUGIN_ROOT}/...` in a plugin), and every
-        `references/`, `scripts/` or `assets/` path inside inline code, and reports missing
-        targets. Globs and templates (`references/<rule>.md`, `*.md`) are skipped.
+        `${CLAUDE_SKILL_DIR}/...` path (and `${CLAUDE_PLUGIN_ROOT}/...`: against the plugin
+        in a plugin, else only `.../skills/<this skill>/...`), and every `references/`,
+        `scripts/` or `assets/` path inside inline code, and reports missing targets. Globs
+        and templates (`references/<rule>.md`, `*.md`) are skipped.
     Why:
         These are instructions, not links: no markdown tool checks them, and a missing target
         fails only when an agent tries to load it mid-task.
@@ -559,9 +561,11 @@ def check_external(skills: Iterable, timeout: float = 10.0, workers: int = 8,
         for url, (status, error) in results.items():
             if not _is_broken(status, error):
                 cache[url] = now
-        try:
+        try:  # write-then-rename: parallel workers never see a half-written file
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps(cache, indent=0, sort_keys=True), encoding="utf-8")
+            tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(cache, indent=0, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, cache_file)
         except OSError:
             pass  # a cache that cannot be written only costs time
     return hits

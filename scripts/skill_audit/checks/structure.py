@@ -54,8 +54,8 @@ def broken_symlink(skill: Skill) -> Iterator[Hit]:
     Fix:
         Replace the link with the file it should point to, or delete it.
     """
-    for path in skill.all_files:
-        if os.path.islink(path) and not os.path.exists(path):
+    for path in skill.symlinks:
+        if not os.path.exists(path):
             try:
                 target = os.readlink(path)
             except OSError:
