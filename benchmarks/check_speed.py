@@ -34,9 +34,13 @@ def reference_text(rng: random.Random, topic: str, paragraphs: int) -> str:
     parts = [f"---\ntitle: {topic.title()}\nimpact: HIGH\n---\n\n# {topic.title()}\n"]
     for i in range(paragraphs):
         parts.append(f"## {i + 1}. Rule about {topic} number {i + 1}\n")
-        parts.append(" ".join(rng.choice(["Use", "`acks_late`", "the", "worker", "with", "a", "bounded",
-                                          "timeout", "[docs](https://example.com/x)", "so", "retries",
-                                          "stay", "idempotent", "**always**"]) for _ in range(60)) + "\n")
+        # Prose shaped like the public corpus: code spans are common, links rare (about 4% of
+        # paragraphs hold a link or HTML there).
+        words = ["use", "the", "worker", "with", "a", "bounded", "timeout", "so", "retries", "stay",
+                 "idempotent", "and", "queue", "messages", "are", "acknowledged", "late", "`acks_late`"]
+        parts.append(" ".join(rng.choice(words) for _ in range(60)) + ".\n")
+        if i % 8 == 0:
+            parts.append(f"See the [upstream guide](https://example.com/{topic}) and [the index](#{topic}).\n")
         parts.append(f"```python\ndef task_{i}(x: int) -> int:\n    return x * {i}\n\nprint(task_{i}(2))\n```\n")
         if i % 3 == 0:
             parts.append("```bash\ncelery -A app worker --loglevel=INFO --concurrency=2\n```\n")

@@ -234,3 +234,13 @@ def test_path_mentions_never_crash_and_point_inside_the_text(text):
     for m in links.path_mentions(d):
         line = d.lines[m.line - 1]
         assert 1 <= m.column <= len(line) + 1
+
+
+def test_anchors_into_markdown_outside_references_are_checked(tmp_path):
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "guide.md").write_text("# Guide\n\n## Usage\n")
+    (tmp_path / "SKILL.md").write_text(
+        "---\nname: t\ndescription: d\n---\n[ok](assets/guide.md#usage) [bad](assets/guide.md#setup)\n")
+    skill = load_skill(tmp_path, Config())
+    assert [h.message for h in links.broken_anchor(skill)] == \
+        ["link assets/guide.md#setup: no heading or anchor #setup in assets/guide.md"]

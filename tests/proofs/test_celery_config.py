@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 
 from celery_lab import (DRIVER_HELPERS, WORKER, RedisProbe, pool_children, wait_for_output,
                         wait_until, write_proof_app)
+from skill_audit.runtime import services
 
 DOC = "references/celery-config.md"
 PRELUDE = DRIVER_HELPERS + """
@@ -194,3 +196,29 @@ print("{}")
     recycled = [pid for n in range(4) for pid in runs(probe, 70 + n)]
     assert len(kept) == 4 and len(set(kept)) == 1
     assert recycled[0] == recycled[1] != recycled[2] == recycled[3]
+
+
+def test_broker_connection_retry_on_startup(lab):
+    setup(lab)  # the markdown's broker_connection_retry_on_startup=True
+    setup(lab, name="proof_app_no_retry", broker_connection_retry_on_startup=False)
+    port = services.free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    broker_down = {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url, "REDIS_URL": url}
+    patient = lab.start("celery", WORKER, extra_env=broker_down)
+    gives_up = lab.start("celery", WORKER.replace("proof_app", "proof_app_no_retry"),
+                         extra_env=broker_down)
+    wait_for_output(lab, patient, "Trying again", 20)
+    wait_until(lambda: gives_up.poll() is not None, 20, "the no-retry worker to exit")
+    # The broker comes up on that port: the retrying worker connects and serves.
+    redis = subprocess.Popen([services.redis_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_output(lab, patient, "ready.", 30)
+        out = lab.json_result("celery", PRELUDE + "print(json.dumps(export_report.delay(1).get(timeout=15)))",
+                              extra_env=broker_down)
+        assert out == "report:1"
+    finally:
+        lab.kill(patient)
+        services.kill_group(redis, grace=2)
+    assert "ready." not in lab.output(gives_up)

@@ -121,8 +121,12 @@ def test_max_retries_reraises_and_declined_is_not_retried(lab):
         declined_outcome = outcome(lambda: declined.get(timeout=10))
         r.set("gateway:outage", 4)  # the first try plus max_retries=3 retries all time out
         exhausted = charge_order.delay(4, 500)
+        exhausted_outcome = outcome(lambda: exhausted.get(timeout=20))
+        # self.retry(exc=...) on its last allowed try (retries=3 as if three retries had run)
+        r.set("gateway:outage", 1)
+        manual = outcome(lambda: charge_order_manual.apply_async((10, 500), retries=3).get(timeout=10))
         print(json.dumps({"declined": declined_outcome, "declined_id": declined.id,
-                          "exhausted": outcome(lambda: exhausted.get(timeout=20)),
+                          "exhausted": exhausted_outcome, "manual": manual,
                           "exhausted_id": exhausted.id,
                           "charges": r.lrange("gateway:charges", 0, -1)}))
     """)
@@ -132,6 +136,7 @@ def test_max_retries_reraises_and_declined_is_not_retried(lab):
     # After max_retries the original exception is raised, not MaxRetriesExceededError.
     assert out["exhausted"] == ["GatewayTimeout", "order 4: no answer"]
     assert _countdowns(log, out["exhausted_id"]) == [1, 2, 2]
+    assert out["manual"] == ["GatewayTimeout", "order 10: no answer"]  # the exc= passed in
     assert out["charges"] == []
 
 

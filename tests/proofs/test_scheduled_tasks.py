@@ -91,7 +91,10 @@ def test_two_redbeat_beats_send_once(beat_lab):
     wait_for(lambda: len(send_times(lab, standby)) >= 3, 30, "the standby to take over")
     lab.stop(standby)
     assert "Acquired lock" in lab.output(standby)
-    assert queued_heartbeats(lab) == len(send_times(lab, leader)) + len(send_times(lab, standby))
+    # Beat logs "Sending due task" before it publishes, so the SIGKILL can cut off the leader's
+    # last send: at most one logged send is missing, none is extra.
+    logged = len(send_times(lab, leader)) + len(send_times(lab, standby))
+    assert logged - 1 <= queued_heartbeats(lab) <= logged
 
 
 def test_redbeat_warns_without_redbeat_redis_url(beat_lab):

@@ -4,6 +4,7 @@ the rule file's own `celery_app` and `shop_tasks` (see celery_lab.py)."""
 from __future__ import annotations
 
 import json
+import time
 
 from celery_lab import DRIVER_HELPERS, WORKER, RedisProbe, wait_until, write_proof_app
 
@@ -53,32 +54,34 @@ export_orders.apply_async((9,), queue="emails")  # an explicit queue beats every
     }
 
 
-def _run_order(lab, probe: RedisProbe) -> tuple[list[str], list[str]]:
-    """Publish PRIORITIES while no worker runs, then start one (prefetch 1) and record the
-    broker lists used and the execution order."""
+def _run_order(lab, probe: RedisProbe, priorities: list) -> tuple[list[str], list[str]]:
+    """Publish one reindex job per priority (None: no priority given) while no worker runs,
+    then start one (prefetch 1); return the broker lists used and the execution order."""
     drive(lab, f"""
-for p in {PRIORITIES}:
-    reindex_product.apply_async((p,), priority=p)
+for p in {priorities!r}:
+    reindex_product.apply_async((str(p),), priority=p)
 """)
     lists = sorted(queued(probe))
     lab.start("celery", WORKER, ready="ready.")
-    wait_until(lambda: len(ran(probe)) == len(PRIORITIES), 20, "every reindex job")
-    return lists, [int(item.split(":")[1]) for item in ran(probe)]
+    wait_until(lambda: len(ran(probe)) == len(priorities), 20, "every reindex job")
+    return lists, [item.split(":")[1] for item in ran(probe)]
 
 
 def test_redis_priority_default_steps(lab):
-    # Contrast case: kombu's default four buckets instead of the markdown's ten steps.
-    probe = setup(lab, transport={"priority_steps": [0, 3, 6, 9]})
-    lists, order = _run_order(lab, probe)
+    # Contrast case: kombu's defaults (four buckets, no default priority) instead of the
+    # markdown's ten steps and default priority 5.
+    probe = setup(lab, transport={"priority_steps": [0, 3, 6, 9]}, task_default_priority=None)
+    lists, order = _run_order(lab, probe, [9, None, *PRIORITIES[1:]])
     assert lists == ["celery", "celery:3", "celery:6", "celery:9"]
-    assert order == [2, 0, 1, 5, 3, 6, 8, 9]  # 0 first; 1-2 share bucket 0, FIFO inside
+    # 0 first; 1-2 and "no priority" share bucket 0, first in first out inside a bucket.
+    assert order == ["None", "2", "0", "1", "5", "3", "6", "8", "9"]
 
 
 def test_redis_priority_ten_steps(lab):
     probe = setup(lab)  # the markdown's priority_steps=list(range(10))
-    lists, order = _run_order(lab, probe)
+    lists, order = _run_order(lab, probe, PRIORITIES)
     assert lists == ["celery", *(f"celery:{p}" for p in sorted(PRIORITIES) if p)]
-    assert order == sorted(PRIORITIES)
+    assert order == [str(p) for p in sorted(PRIORITIES)]
 
 
 def _drain(lab, probe: RedisProbe, app_name: str) -> list[str]:
@@ -128,3 +131,16 @@ for queue in ("one", "four"):
         "reindex:one-long", "reindex:one-urgent", *(f"reindex:one-low{n}" for n in range(3))]
     assert ran(probe, "reindex:four-") == [
         "reindex:four-long", *(f"reindex:four-low{n}" for n in range(3)), "reindex:four-urgent"]
+
+
+def test_rate_limit_is_per_worker(lab):
+    # The markdown's send_receipt, its limit lowered to one a minute so the bucket stays empty.
+    probe = setup(lab, task_annotations={"shop_tasks.send_receipt": {"rate_limit": "1/m"}})
+    for _ in range(2):
+        lab.start("celery", WORKER + " -Q emails", ready="ready.")
+    drive(lab, "for n in range(4):\n    send_receipt.delay(n)")
+    # A global 1/m would allow one run this minute; two workers run one each.
+    wait_until(lambda: len(ran(probe)) >= 2, 15, "one receipt per worker")
+    wait_until(lambda: probe("LLEN", "emails:5") == 0, 5, "both workers to take the other two")
+    time.sleep(1)  # unlimited, they would run within milliseconds
+    assert len(ran(probe)) == 2  # they wait in each worker's own bucket for the next minute

@@ -127,7 +127,7 @@ class Resolver:
         """Anchors of a markdown file (None when it cannot be read)."""
         if path not in self._anchors:
             doc = self.docs.get(path)
-            if doc is None:
+            if doc is None and os.path.isfile(path):  # a regular file only: never open a FIFO
                 text, error = read_text(Path(path), self.skill.config.limits.max_file_bytes)
                 doc = MarkdownDoc(Path(path), path, text) if text is not None and not error else None
             self._anchors[path] = doc.anchors() if doc is not None else None
@@ -557,10 +557,9 @@ def check_external(skills: Iterable, timeout: float = 10.0, workers: int = 8,
         if _is_broken(status, error):
             why = error if error else f"HTTP {status}"
             hits.append(Hit(ref.path, ref.line, ref.column, f"{ref.url}: {why}"))
-    if cache_file:
-        for url, (status, error) in results.items():
-            if not _is_broken(status, error):
-                cache[url] = now
+    fresh = {url: now for url, (status, error) in results.items() if not _is_broken(status, error)}
+    if cache_file and fresh:
+        cache.update(fresh)
         try:  # write-then-rename: parallel workers never see a half-written file
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
