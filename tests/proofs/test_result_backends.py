@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from skill_audit.runtime import services
+
 DOC = "references/result-backends.md"
 WORKER = "celery -A {app} worker --concurrency=2 --loglevel=INFO --without-gossip --without-mingle"
 # Proof only: a 3 s result_expires, so expiry can be watched within the test.
@@ -62,19 +64,26 @@ def test_ignore_result_stores_nothing(result_lab):
     start_worker(lab)
     seen = lab.json_result("celery", """
 import json, time
-from report_tasks import import_catalog, outbox, send_receipt
+from celery.exceptions import TimeoutError
+from report_tasks import app, import_catalog, outbox, send_receipt
 quiet = send_receipt.delay(1001)
 deadline = time.monotonic() + 10
 while outbox.llen("outbox:receipts") == 0 and time.monotonic() < deadline:
     time.sleep(0.05)
 normal = import_catalog.delay(rows=1, delay=0)
 normal.get(timeout=10)
+try:
+    rebuilt = app.AsyncResult(quiet.id).get(timeout=1)  # a handle made from the id alone
+except TimeoutError:
+    rebuilt = "timeout"
 print(json.dumps({"ran": outbox.lrange("outbox:receipts", 0, -1) == [b"1001"],
                   "quiet_key": outbox.exists(f"celery-task-meta-{quiet.id}"),
                   "normal_key": outbox.exists(f"celery-task-meta-{normal.id}"),
-                  "quiet_state": quiet.state}))
+                  "quiet_state": quiet.state, "own_handle_get": quiet.get(timeout=10),
+                  "rebuilt_get": rebuilt}))
 """)
-    assert seen == {"ran": True, "quiet_key": 0, "normal_key": 1, "quiet_state": "PENDING"}
+    assert seen == {"ran": True, "quiet_key": 0, "normal_key": 1, "quiet_state": "PENDING",
+                    "own_handle_get": None, "rebuilt_get": "timeout"}
 
 
 def test_unknown_id_reads_pending(result_lab):
@@ -138,3 +147,35 @@ print(json.dumps({"progress": progress, "state": job.state, "result": job.get(ti
     assert all(total == 5 and not ready for _, total, ready in seen["progress"])  # not a ready state
     assert seen["state"] == "SUCCESS"
     assert seen["result"]["rows"] == 5 and seen["result"]["report"].startswith("s3://")
+
+
+def test_result_store_eviction_spares_the_broker(result_lab):
+    lab = result_lab
+    result_store = services.start_redis()  # a second Redis, only for results
+    try:
+        backend = {"CELERY_RESULT_BACKEND": result_store.extra["url"]}
+        lab.start("celery", WORKER.format(app="report_tasks"), ready="ready.", extra_env=backend)
+        seen = lab.json_result("celery", """
+import json, os, redis
+from report_tasks import app, import_catalog, outbox
+r = import_catalog.delay(rows=1, delay=0)
+r.get(timeout=10)
+key = f"celery-task-meta-{r.id}"
+results = redis.Redis.from_url(os.environ["CELERY_RESULT_BACKEND"])
+placed = {"broker": outbox.exists(key), "result_store": results.exists(key)}
+# Cap the result store and fill it: volatile-lru may evict only keys with a TTL, i.e. results.
+results.config_set("maxmemory-policy", "volatile-lru")
+results.config_set("maxmemory", results.info("memory")["used_memory"] + 1_000_000)
+for i in range(100):
+    try:
+        results.set(f"filler:{i}", b"x" * 100_000)
+    except redis.OutOfMemoryError:
+        break  # nothing with a TTL is left to evict: writes are refused instead
+print(json.dumps({"placed": placed, "evicted": not results.exists(key),
+                  "state": app.AsyncResult(r.id).state}))
+""", extra_env=backend)
+    finally:
+        result_store.stop()
+    assert seen["placed"] == {"broker": 0, "result_store": 1}  # results live only in their own store
+    assert seen["evicted"], seen
+    assert seen["state"] == "PENDING"  # an evicted result reads like an unknown id
