@@ -11,14 +11,19 @@
     skill-md-lines = 500
     ...
 
-The sub-tables `run` and `envs` belong to `skill-audit run` and are ignored here. Anything
-else unknown, or a value of the wrong type, is a `ConfigError` (one line; exit 2).
+The table is looked for upward from each skill (or, for `run`, each markdown file): the
+closest pyproject.toml holding `[tool.skill-audit]` wins, and the search stops at the folder
+holding `.git`, so a repository never picks up settings from a folder around its checkout.
+`tool_table` does that search and reads each file once for both commands. The sub-tables
+`run` and `envs` belong to `skill-audit run` (validated in `skill_audit.runner.config`) and
+are ignored here. Anything else unknown, or a value of the wrong type, is a `ConfigError`
+(one line; exit 2).
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -136,35 +141,49 @@ def _limits(value: Any, where: str) -> Limits:
     return Limits(**kwargs)
 
 
-_cache: dict[Path, Config] = {}
+_tables: dict[Path, tuple[Path | None, dict]] = {}
+_configs: dict[Path | None, Config] = {}
 
 
 def clear_config_cache() -> None:
-    _cache.clear()
+    """Forget what was read (pyproject files may change between in-process runs)."""
+    _tables.clear()
+    _configs.clear()
 
 
-def find_config(start: Path) -> Config:
-    """The closest `[tool.skill-audit]` at or above `start` (a folder), else defaults."""
+def tool_table(start: Path) -> tuple[Path | None, dict]:
+    """(pyproject.toml, its `[tool.skill-audit]` table) closest at or above `start` (a folder,
+    or a file whose folder is used), stopping at the `.git` folder's owner; (None, {}) if none."""
     start = Path(start).resolve()
+    folder = start if start.is_dir() else start.parent
     chain: list[Path] = []
-    found = Config()
-    for folder in (start, *start.parents):
-        if folder in _cache:
-            found = _cache[folder]
+    found: tuple[Path | None, dict] = (None, {})
+    for candidate in (folder, *folder.parents):
+        if candidate in _tables:
+            found = _tables[candidate]
             break
-        chain.append(folder)
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            table = _read_tool_table(candidate)
-            if table is not None:
-                found = parse_table(table, candidate)
-                break
-    for folder in chain:
-        _cache[folder] = found
+        chain.append(candidate)
+        pyproject = candidate / "pyproject.toml"
+        table = _read_tool_table(pyproject) if pyproject.is_file() else None
+        if table is not None:
+            found = (pyproject, table)
+            break
+        if (candidate / ".git").exists():
+            break
+    for candidate in chain:
+        _tables[candidate] = found
     return found
 
 
-def _read_tool_table(pyproject: Path) -> Any:
+def find_config(start: Path) -> Config:
+    """The `check` settings in force for a skill folder (defaults when no table is found)."""
+    source, table = tool_table(start)
+    if source not in _configs:
+        _configs[source] = parse_table(table, source) if source else Config()
+    return _configs[source]
+
+
+def _read_tool_table(pyproject: Path) -> dict | None:
     import tomllib
 
     try:
@@ -174,8 +193,8 @@ def _read_tool_table(pyproject: Path) -> Any:
         raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{pyproject}: cannot read: {exc.strerror or exc}") from None
-    return data.get("tool", {}).get("skill-audit")
-
-
-def with_overrides(config: Config, **changes: Any) -> Config:
-    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+    tool = data.get("tool")
+    table = tool.get("skill-audit") if isinstance(tool, dict) else None
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.skill-audit] must be a table")
+    return table

@@ -14,7 +14,8 @@
                     .skill-audit, __pycache__, ..., nested skills (folders with their own
                     SKILL.md, e.g. test fixtures); symlinked folders are not followed)
     symlinks        the symlinks among the skill's entries (lazy, same walk)
-    in_plugin       True when .claude-plugin/plugin.json exists at the root or above (lazy)
+    plugin_root     the plugin folder that loads this skill, or None (lazy; see `plugin_root()`)
+    in_plugin       plugin_root is not None
     rel(path)       posix path relative to the root
 
 `MarkdownDoc` (lazy: nothing is parsed until a check asks):
@@ -28,6 +29,7 @@ All line and column numbers are 1-based file positions.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import dataclass, field
@@ -188,9 +190,39 @@ class Skill:
         return files, links
 
     @cached_property
+    def plugin_root(self) -> Path | None:
+        return plugin_root(self.root)
+
+    @property
     def in_plugin(self) -> bool:
-        return any((folder / ".claude-plugin" / "plugin.json").is_file()
-                   for folder in (self.root, *self.root.parents))
+        return self.plugin_root is not None
+
+
+def plugin_root(root: Path) -> Path | None:
+    """The plugin folder a skill belongs to, or None.
+
+    A skill belongs to the nearest folder above it with `.claude-plugin/plugin.json` only when
+    that plugin would load it: the skill folder is the plugin folder itself, sits in its
+    `skills/` folder, or is (or sits in) a folder named by plugin.json's `skills` path(s).
+    A stray skill deeper in a plugin's repository (a test fixture) is not a plugin skill.
+    """
+    root = Path(os.path.normpath(str(root)))
+    for folder in (root, *root.parents):
+        manifest = folder / ".claude-plugin" / "plugin.json"
+        if manifest.is_file():
+            homes = {folder, folder / "skills", *_declared_skill_folders(manifest, folder)}
+            return folder if root in homes or root.parent in homes else None
+    return None
+
+
+def _declared_skill_folders(manifest: Path, plugin: Path) -> list[Path]:
+    """The folders named by plugin.json's `skills` (a path or a list of paths)."""
+    try:
+        declared = json.loads(manifest.read_text(encoding="utf-8")).get("skills")
+    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, or not an object
+        return []
+    entries = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []
+    return [Path(os.path.normpath(str(plugin / e))) for e in entries if isinstance(e, str)]
 
 
 def read_text(path: Path, max_bytes: int) -> tuple[str | None, LoadError | None]:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from skill_audit.checks import links
 from skill_audit.config import Config
-from skill_audit.model import MarkdownDoc, load_skill
+from skill_audit.model import MarkdownDoc, load_skill, plugin_root
 from tests.check.conftest import FIXTURES, findings
 
 EXPECTED = {
@@ -85,11 +85,13 @@ def test_plugin_membership(tmp_path):
     (plugin / ".claude-plugin" / "plugin.json").write_text('{"name": "p", "skills": ["./extra"]}')
     for sub in ("skills/a", "extra/b", "tests/fixtures/c", "."):
         (plugin / sub).mkdir(parents=True, exist_ok=True)
-    assert links.plugin_root(plugin / "skills" / "a") == plugin
-    assert links.plugin_root(plugin / "extra" / "b") == plugin
-    assert links.plugin_root(plugin) == plugin
-    assert links.plugin_root(plugin / "tests" / "fixtures" / "c") is None
-    assert links.plugin_root(tmp_path) is None
+    assert plugin_root(plugin / "skills" / "a") == plugin
+    assert plugin_root(plugin / "extra" / "b") == plugin
+    assert plugin_root(plugin) == plugin
+    assert plugin_root(plugin / "tests" / "fixtures" / "c") is None
+    assert plugin_root(tmp_path) is None
+    assert load_skill(plugin / "skills" / "a", Config()).in_plugin
+    assert not load_skill(plugin / "tests" / "fixtures" / "c", Config()).in_plugin
 
 
 def test_plugin_root_paths_resolve_inside_a_plugin(tmp_path):

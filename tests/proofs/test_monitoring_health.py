@@ -178,12 +178,18 @@ def run_cli(lab, command: str) -> int:
 
 def test_broker_check_fails_fast(mon_lab):
     closed = f"redis://127.0.0.1:{free_port()}/0"
+    # A silent server (accepts TCP, never answers) hangs a probe without socket timeouts:
+    # the driver's 30 s timeout then fails this test.
     checks = mon_lab.json_result("celery", f"""
-import json
+import json, socket
 from worker_health import broker_reachable
-print(json.dumps([broker_reachable(), broker_reachable({closed!r})]))
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(16)
+hung = f"redis://127.0.0.1:{{silent.getsockname()[1]}}/0"
+print(json.dumps([broker_reachable(), broker_reachable({closed!r}), broker_reachable(hung, timeout=1.0)]))
 """, timeout=30)
-    assert checks == [True, False]
+    assert checks == [True, False, False]
 
 
 def test_queue_depth_counts_priority_lists(mon_lab):

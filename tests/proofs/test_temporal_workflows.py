@@ -15,6 +15,7 @@ from temporal_lab import drive, env_bin_path
 
 RULE_FILE = "references/temporal-workflows.md"
 
+
 @pytest.fixture
 def shop(lab):
     lab.load_markdown(RULE_FILE)

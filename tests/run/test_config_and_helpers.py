@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from skill_audit.runner.config import RunConfigError, read_project, find_pyproject
+from skill_audit.config import ConfigError, clear_config_cache, tool_table
+from skill_audit.runner.config import load_project
 from skill_audit.runner.wrapper import rewrite_paths
 from skill_audit.runtime import resp
 
 
 def test_pyproject_lookup_stops_at_the_git_root(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "pyproject.toml").write_text("[tool.skill-audit]\n")
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     (repo / "skill").mkdir()
-    assert find_pyproject(repo / "skill") is None  # the outer pyproject is another project
-    (repo / "pyproject.toml").write_text("")
-    assert find_pyproject(repo / "skill") == (repo / "pyproject.toml").resolve()
+    clear_config_cache()
+    assert tool_table(repo / "skill") == (None, {})  # the outer pyproject is another project
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    clear_config_cache()
+    assert tool_table(repo / "skill") == (None, {})  # a pyproject without the table is skipped
+    (repo / "pyproject.toml").write_text('[tool.skill-audit]\nname = "x"\n')
+    clear_config_cache()
+    assert tool_table(repo / "skill") == ((repo / "pyproject.toml").resolve(), {"name": "x"})
 
 
 @pytest.mark.parametrize("text, message", [
@@ -24,18 +30,21 @@ def test_pyproject_lookup_stops_at_the_git_root(tmp_path):
     ('[tool.skill-audit.envs]\ncelery = "celery==5.7.0"\n', "must be a list of requirement strings"),
     ('[tool.skill-audit.run]\ndefault-env = "x"\n[tool.skill-audit.envs]\ny = []\n', "default-env 'x'"),
     ('[tool.skill-audit\n', "invalid TOML"),
+    ('[tool]\nskill-audit = 3\n', "must be a table"),
 ])
 def test_bad_run_config(tmp_path, text, message):
     path = tmp_path / "pyproject.toml"
     path.write_text(text)
-    with pytest.raises(RunConfigError, match=message):
-        read_project(path)
+    clear_config_cache()
+    with pytest.raises(ConfigError, match=message):
+        load_project(tmp_path)
 
 
 def test_good_run_config(tmp_path):
     path = tmp_path / "pyproject.toml"
     path.write_text('[tool.skill-audit.run]\ndefault-env = "a"\n[tool.skill-audit.envs]\na = ["x==1"]\n')
-    project = read_project(path)
+    clear_config_cache()
+    project = load_project(tmp_path)
     assert (project.default_env, project.envs) == ("a", {"a": ("x==1",)})
     assert project.cache_dir == tmp_path / ".skill-audit"
 

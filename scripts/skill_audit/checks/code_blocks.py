@@ -23,13 +23,12 @@ from typing import Iterator
 import yaml
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.parsing.frontmatter import _scan_events as scan_yaml_events  # shared depth guard
+from skill_audit.parsing.frontmatter import SAFE_LOADER, yaml_nesting_problem
 from skill_audit.registry import check
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import Kind, shell_script
 
 DATA_LANGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"}
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BASH_LINE_RE = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
 _BASH_TIMEOUT = 20.0
@@ -131,11 +130,10 @@ def data_error(fence: Fence) -> tuple[int, int, str] | None:
         elif kind == "toml":
             tomllib.loads(code)
         else:
-            # refuse deep nesting before libyaml's recursive composer sees it (frontmatter's limit)
-            too_deep = scan_yaml_events(code)
+            too_deep = yaml_nesting_problem(code)
             if too_deep:
                 return _at(fence, too_deep[1] + 1), 1, too_deep[0]
-            for _ in yaml.load_all(code, Loader=_YAML_LOADER):
+            for _ in yaml.load_all(code, Loader=SAFE_LOADER):
                 pass
     except json.JSONDecodeError as exc:
         return _at(fence, exc.lineno), exc.colno, f"invalid JSON: {exc.msg}"

@@ -5,7 +5,7 @@ Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
   * path mentions: the argument of a `Read("...")` call, a `${CLAUDE_SKILL_DIR}/...` path
     anywhere in the text, and `references/`, `scripts/` or `assets/` paths inside inline code.
     These are skill-relative: `${CLAUDE_SKILL_DIR}` is the skill folder, `${CLAUDE_PLUGIN_ROOT}`
-    the plugin folder for a skill inside a plugin (see `plugin_root`); outside one, only
+    the plugin folder for a skill inside a plugin (see `model.plugin_root`); outside one, only
     `${CLAUDE_PLUGIN_ROOT}/skills/<this skill>/...` is resolved (LK006 warns either way);
   * `#fragment`s, against GitHub heading slugs (-1, -2 for repeated headings) and <a id/name>.
 External http(s) URLs are only fetched with `--external` (`check_external`).
@@ -19,8 +19,6 @@ import json
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -78,31 +76,6 @@ def per_skill(fn):
     return wrapper
 
 
-def plugin_root(root: Path) -> Path | None:
-    """The plugin folder a skill belongs to, or None.
-
-    A skill belongs to the nearest folder above it with `.claude-plugin/plugin.json` only when
-    that plugin would load it: the skill folder is the plugin folder itself, sits in its
-    `skills/` folder, or is (or sits in) a folder named by plugin.json's `skills` path(s).
-    A stray skill deeper in a plugin's repository (a test fixture) is not a plugin skill.
-    """
-    root = Path(os.path.normpath(str(root)))
-    for folder in (root, *root.parents):
-        manifest = folder / ".claude-plugin" / "plugin.json"
-        if not manifest.is_file():
-            continue
-        homes = {folder, folder / "skills"}
-        try:
-            declared = json.loads(manifest.read_text(encoding="utf-8")).get("skills")
-        except (OSError, ValueError, AttributeError):
-            declared = None
-        for entry in [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []:
-            if isinstance(entry, str):
-                homes.add(Path(os.path.normpath(str(folder / entry))))
-        return folder if root in homes or root.parent in homes else None
-    return None
-
-
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -115,13 +88,6 @@ class Resolver:
         self.root = os.path.normpath(str(skill.root))
         self.docs = {os.path.normpath(str(d.path)): d for d in skill.docs}
         self._anchors: dict[str, set[str] | None] = {}
-        self._plugin: Path | None | bool = False
-
-    @property
-    def plugin_root(self) -> Path | None:
-        if self._plugin is False:
-            self._plugin = plugin_root(Path(self.root)) if self.skill.in_plugin else None
-        return self._plugin
 
     def anchors(self, path: str) -> set[str] | None:
         """Anchors of a markdown file (None when it cannot be read)."""
@@ -217,7 +183,7 @@ def substitute(raw: str, res: Resolver) -> str | None:
     skill is not in)."""
     out = raw.replace("${CLAUDE_SKILL_DIR}", res.root)
     if "${CLAUDE_PLUGIN_ROOT}" in out:
-        plugin = res.plugin_root
+        plugin = res.skill.plugin_root
         if plugin is not None:
             out = out.replace("${CLAUDE_PLUGIN_ROOT}", str(plugin))
         else:
@@ -379,7 +345,7 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
             if resolved is None:
                 continue  # LK005/LK006 report the placeholder
             shown = f"{mention.how} path {mention.raw}"
-            plugin = res.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
+            plugin = res.skill.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
             boundary = os.path.normpath(str(plugin)) if plugin else res.root
             if not _inside(resolved, boundary):
                 yield "LK003", Hit(doc.path, mention.line, mention.column,
@@ -470,7 +436,7 @@ def plugin_placeholder_outside_plugin(skill) -> Iterator[Hit]:
     Fix:
         Use a relative path (`references/x.md`) or `${CLAUDE_SKILL_DIR}`.
     """
-    if skill.in_plugin and plugin_root(skill.root) is not None:
+    if skill.in_plugin:
         return
     for doc, name, line, col in _placeholders(skill):
         if name in PLUGIN_PLACEHOLDERS:
@@ -503,6 +469,9 @@ def external_links(skills: Iterable) -> list[_UrlRef]:
 
 def _fetch(url: str, timeout: float) -> tuple[int | None, str | None]:
     """(HTTP status, error) for one URL: HEAD first, GET when the server refuses HEAD."""
+    import urllib.error  # only with --external: the import costs ~20 ms on every `check`
+    import urllib.request
+
     headers = {"User-Agent": "skill-audit (+link check)"}
     for method in ("HEAD", "GET"):
         request = urllib.request.Request(url, method=method, headers=headers)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is built in
 
 MAX_DEPTH = 64
 MAX_NODES = 20_000
@@ -99,11 +99,11 @@ def parse_frontmatter(lines: list[str]) -> Frontmatter:
         fm.error, fm.error_line = f"frontmatter is larger than {MAX_BYTES // 1024} KiB", start
         return fm
     try:
-        problem = _scan_events(raw)
+        problem = yaml_nesting_problem(raw)
         if problem:
             fm.error, fm.error_line = problem[0], problem[1] + offset
             return fm
-        loader = _Loader(raw)
+        loader = SAFE_LOADER(raw)
         try:
             node = loader.get_single_node()
             if node is not None:
@@ -143,10 +143,15 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _scan_events(raw: str) -> tuple[str, int] | None:
-    """Refuse deep nesting using the (non-recursive) event parser."""
+def yaml_nesting_problem(raw: str) -> tuple[str, int] | None:
+    """(message, 0-based YAML line) when `raw` nests deeper than MAX_DEPTH, else None.
+
+    Uses the event parser, which is not recursive, so hostile input is refused before
+    libyaml's recursive composer could overflow the C stack. Anyone loading untrusted YAML
+    (frontmatter, yaml fences) calls this first; syntax errors propagate as yaml.YAMLError.
+    """
     depth = 0
-    for event in yaml.parse(raw, Loader=_Loader):
+    for event in yaml.parse(raw, Loader=SAFE_LOADER):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from skill_audit import discovery
 from skill_audit.parsing.frontmatter import parse_frontmatter
-from skill_audit.runner.config import Project, RunConfigError, load_project
+from skill_audit.config import ConfigError, clear_config_cache
+from skill_audit.runner.config import Project, load_project
 from skill_audit.runtime import envs as envs_mod
 from skill_audit.snippets.extract import Fence, read_fences
 from skill_audit.snippets.grammar import Kind
@@ -77,7 +78,7 @@ def markdown_files(paths: list[str]) -> list[Path]:
 def plan_file(path: Path) -> FilePlan:
     try:
         project = load_project(path)
-    except RunConfigError as exc:
+    except ConfigError as exc:
         raise PlanError(str(exc)) from None
     display = display_path(path)
     try:
@@ -151,6 +152,7 @@ class EnvResolver:
 
 
 def build_plans(paths: list[str], resolver: EnvResolver) -> list[FilePlan]:
+    clear_config_cache()  # pyproject files may have changed since the last in-process run
     plans = [plan_file(p) for p in markdown_files(paths)]
     for plan in plans:
         resolver.check(plan, None)
