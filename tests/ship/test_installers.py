@@ -104,6 +104,12 @@ def test_claude_plugin_validate_strict_directory_profile_on_the_plugin(node_tool
     assert "async-jobs:async-jobs" in report["provides"]["skills"]
 
 
+@pytest.mark.parametrize("manifest", ["plugin.json", "marketplace.json"])
+def test_claude_plugin_validate_strict_on_each_manifest(node_tools, repo_export, manifest):
+    code, report = _plugin_validate(node_tools, repo_export / ".claude-plugin" / manifest)
+    assert (code, _problems(report)) == (0, [])
+
+
 def test_claude_plugin_validate_strict_on_the_installed_skills(node_tools, installed):
     code, report = _plugin_validate(node_tools, installed / ".claude" / "skills")
     assert (code, _problems(report)) == (0, [])
