@@ -1,4 +1,4 @@
-"""RC checks: fixtures per code (exact findings), the rule table and count-claim parsers, and
+"""RC checks beyond the fixture pairs (test_fixtures.py): the rule table and count-claim parsers, and
 the seed-defects fixture (the upstream async-jobs page, shared/seed) reported line by line."""
 
 from __future__ import annotations
@@ -11,33 +11,7 @@ from skill_audit.checks import catalog
 from skill_audit.config import Config
 from skill_audit.engine import Options, run_check
 from skill_audit.model import MarkdownDoc, load_skill
-from tests.check.conftest import FIXTURES, findings
-
-EXPECTED = {
-    "RC001": {("SKILL.md", 11), ("SKILL.md", 13)},
-    "RC002": {("SKILL.md", 9)},
-    "RC003": {("SKILL.md", 6)},
-    "RC004": {("references/notes.md", 1), ("references/data/schema.json", 1)},
-    "RC005": {("references/canvas.md", 3), ("references/canvas.md", 4)},
-    "RC006": {("references/celery-config.md", 4), ("references/result-backends.md", 3),
-              ("references/task-routing.md", 1), ("references/task-routing.md", 2),
-              ("references/task-routing.md", 3), ("references/task-routing.md", 5)},
-    "RC007": {("SKILL.md", 8), ("SKILL.md", 9)},
-    "RC008": {("SKILL.md", 9)},
-}
-COUNTS = {"RC001": 3, "RC002": 2, "RC003": 1, "RC004": 2, "RC005": 2, "RC006": 6, "RC007": 2, "RC008": 1}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_fail_fixture_reports_expected_lines(code):
-    found = findings(FIXTURES / code / "fail", select=code)
-    assert {(path, line) for path, line, _ in found} == EXPECTED[code]
-    assert len(found) == COUNTS[code]
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_pass_fixture_is_clean(code):
-    assert findings(FIXTURES / code / "pass", select=code) == []
+from tests.check.conftest import FIXTURES
 
 
 # --------------------------------------------------------------------------- count claims

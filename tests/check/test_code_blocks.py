@@ -1,4 +1,4 @@
-"""CS checks: fixtures per code (exact findings) and the block parsers underneath."""
+"""CS checks beyond the fixture pairs (test_fixtures.py): the block parsers underneath."""
 
 from __future__ import annotations
 
@@ -11,30 +11,7 @@ from hypothesis import strategies as st
 from skill_audit.checks import code_blocks as cb
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import parse_info
-from tests.check.conftest import FIXTURES, findings
-
-# code -> the (file relative to the fixture case folder, line) its fail fixture must report
-EXPECTED = {
-    "CS001": {("SKILL.md", 12), ("SKILL.md", 16), ("references/more.md", 4)},
-    "CS002": {("SKILL.md", 9), ("SKILL.md", 15), ("SKILL.md", 20)},
-    "CS003": {("SKILL.md", 11), ("SKILL.md", 19)},
-    "CS004": {("SKILL.md", 8), ("SKILL.md", 12), ("SKILL.md", 16)},
-    "CS005": {("SKILL.md", 8)},
-    "CS006": {("SKILL.md", 12)},
-    "CS007": {("SKILL.md", 21)},
-}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_fail_fixture_reports_expected_lines(code):
-    found = findings(FIXTURES / code / "fail", select=code)
-    assert {(path, line) for path, line, _ in found} == EXPECTED[code]
-    assert len(found) == len(EXPECTED[code])
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_pass_fixture_is_clean(code):
-    assert findings(FIXTURES / code / "pass", select=code) == []
+from tests.check.conftest import FIXTURES
 
 
 def fence(info: str, code: str, line: int = 10) -> Fence:

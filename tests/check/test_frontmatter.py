@@ -1,4 +1,4 @@
-"""FM checks: each fixture pair, plus the parser's positions and hostile YAML."""
+"""FM checks beyond the fixture pairs (test_fixtures.py): profiles, the parser's positions, hostile YAML."""
 
 from __future__ import annotations
 
@@ -6,34 +6,6 @@ import pytest
 
 from skill_audit.parsing.frontmatter import parse_frontmatter
 from tests.check.conftest import FIXTURES, findings, write_skill
-
-# code -> the (file, line) of every finding the fail fixture must give
-EXPECTED = {
-    "FM001": [("SKILL.md", 1)],
-    "FM002": [("SKILL.md", 3)],
-    "FM003": [("SKILL.md", 1)],
-    "FM004": [("SKILL.md", 4), ("SKILL.md", 8)],
-    "FM005": [("SKILL.md", 4), ("SKILL.md", 5), ("SKILL.md", 7), ("SKILL.md", 8)],
-    "FM006": [("SKILL.md", 4), ("SKILL.md", 5)],
-    "FM007": [("SKILL.md", 2)],
-    "FM008": [("SKILL.md", 5)],
-    "FM009": [("SKILL.md", 4)],
-    "FM010": [("SKILL.md", 3)],
-    "FM011": [("SKILL.md", 3)],
-    "FM012": [("SKILL.md", 3), ("SKILL.md", 5), ("SKILL.md", 6)],
-}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_fail_fixture_reports_each_defect_at_its_line(code):
-    got = findings(FIXTURES / code / "fail", select=code)
-    assert [(p, line) for p, line, _ in got] == EXPECTED[code]
-    assert {c for _, _, c in got} == {code}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_pass_fixture_is_clean(code):
-    assert findings(FIXTURES / code / "pass", select=code) == []
 
 
 def test_agentskills_profile_makes_unknown_keys_errors_and_lists_strings():

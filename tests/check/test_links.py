@@ -1,4 +1,4 @@
-"""LK checks: fixtures per code (exact findings), path mentions, plugin detection, and the
+"""LK checks beyond the fixture pairs (test_fixtures.py): path mentions, plugin detection, and the
 external link checker against a local HTTP server (never the internet)."""
 
 from __future__ import annotations
@@ -16,29 +16,6 @@ from skill_audit.checks import links
 from skill_audit.config import Config
 from skill_audit.model import MarkdownDoc, load_skill, plugin_root
 from tests.check.conftest import FIXTURES, findings
-
-EXPECTED = {
-    "LK001": {("SKILL.md", 8), ("references/config.md", 3)},
-    "LK002": {("SKILL.md", 8), ("SKILL.md", 9)},
-    "LK003": {("SKILL.md", 8)},
-    "LK004": {("SKILL.md", 8), ("SKILL.md", 10)},
-    "LK005": {("SKILL.md", 8), ("SKILL.md", 11)},
-    "LK006": {("SKILL.md", 8)},
-    "LK007": {("SKILL.md", 8)},
-}
-COUNTS = {"LK001": 3, "LK002": 3, "LK003": 2, "LK004": 3, "LK005": 2, "LK006": 1, "LK007": 1}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_fail_fixture_reports_expected_lines(code):
-    found = findings(FIXTURES / code / "fail", select=code, external=True)
-    assert {(path, line) for path, line, _ in found} == EXPECTED[code]
-    assert len(found) == COUNTS[code]
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_pass_fixture_is_clean(code):
-    assert findings(FIXTURES / code / "pass", select=code, external=True) == []
 
 
 def test_external_links_are_not_fetched_by_default():

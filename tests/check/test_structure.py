@@ -1,34 +1,10 @@
-"""ST checks: each fixture pair, default budgets, and the token estimate."""
+"""ST checks beyond the fixture pairs (test_fixtures.py): default budgets and the token estimate."""
 
 from __future__ import annotations
 
-import pytest
 
 from skill_audit.checks.structure import estimate_tokens
-from tests.check.conftest import FIXTURES, findings, write_skill
-
-EXPECTED = {
-    "ST001": [("references/guide.md", 3)],
-    "ST002": [("references/old.md", 1)],
-    "ST003": [("SKILL.md", 13)],
-    "ST004": [("SKILL.md", 5)],
-    "ST005": [("references/big.md", 1)],
-    "ST006": [("SKILL.md", 3)],
-    "ST007": [("SKILL.md", 5), ("references/notes.md", 1)],
-    "ST008": [("SKILL.md", 7), ("SKILL.md", 10)],
-}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_fail_fixture_reports_each_defect_at_its_line(code):
-    got = findings(FIXTURES / code / "fail", select=code)
-    assert [(p, line) for p, line, _ in got] == EXPECTED[code]
-    assert {c for _, _, c in got} == {code}
-
-
-@pytest.mark.parametrize("code", sorted(EXPECTED))
-def test_pass_fixture_is_clean(code):
-    assert findings(FIXTURES / code / "pass", select=code) == []
+from tests.check.conftest import findings, write_skill
 
 
 def test_token_estimate_is_characters_over_four_rounded_up():
