@@ -1,8 +1,9 @@
 """`skill-audit check` without the CLI: discover skills, load each once, run the selected
 checks, apply suppressions, return sorted diagnostics and a summary.
 
-Big trees are checked on both cores (a forked process pool over skills); a single skill runs
-in-process, since forking would cost more than it saves.
+Big trees are checked on every core (a forked process pool over batches of skills); a small
+tree runs in-process, since forking would cost more than it saves. Each batch is one
+`check_batch` call, so checks with a `prepare` step pay their fixed costs once per batch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from skill_audit.registry import CheckSpec, load_checks
 from skill_audit.suppress import parse_suppressions
 
 PARALLEL_MIN_SKILLS = 6
+BATCHES_PER_WORKER = 4  # enough to balance uneven skills, few enough to share bash -n runs
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def run_check(paths: list[Path], options: Options = Options()) -> Report:
     if workers > 1 and len(jobs) >= PARALLEL_MIN_SKILLS:
         results = _parallel(jobs, workers)
     else:
-        results = [check_skill(root, config) for root, config in jobs]
+        results = check_batch(jobs)
     seen_checks: dict[str, CheckSpec] = {}
     for result in results:
         report.diagnostics.extend(result.diagnostics)
@@ -134,9 +136,20 @@ class SkillResult:
     codes: list[str] = field(default_factory=list)
 
 
-def check_skill(root: Path, config: Config) -> SkillResult:
-    skill = load_skill(root, config)
-    checks = selected(config)
+def check_batch(jobs: list[tuple[Path, Config]]) -> list[SkillResult]:
+    """Check skills in this process: load them all, give each check's `prepare` step the
+    skills it will see, then run every skill's checks."""
+    skills = [load_skill(root, config) for root, config in jobs]
+    chosen = [selected(skill.config) for skill in skills]
+    for spec in {spec for specs in chosen for spec in specs if spec.prepare}:
+        try:
+            spec.prepare([skill for skill, specs in zip(skills, chosen) if spec in specs])
+        except Exception:  # the check redoes the work itself and reports any failure there
+            pass
+    return [check_skill(skill, specs) for skill, specs in zip(skills, chosen)]
+
+
+def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     result = SkillResult(codes=[c.code for c in checks])
     result.files = len(skill.docs) + len(skill.load_errors)
     result.characters = sum(len(d.text) for d in skill.docs)
@@ -201,20 +214,36 @@ def _parallel(jobs, workers: int) -> list[SkillResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:
+        return check_batch(jobs)
     load_checks()  # import checks before forking so children inherit them
     for profile in {config.profile for _root, config in jobs}:
         from skill_audit.schemas import validator
 
         validator(profile)  # jsonschema is imported once here, not once per worker
-    # Largest skills first, so one big skill does not finish last on an idle pool.
-    order = sorted(range(len(jobs)), key=lambda i: -_weight(jobs[i][0]))
-    try:
-        ctx = multiprocessing.get_context("fork")
-    except ValueError:
-        return [check_skill(root, config) for root, config in jobs]
+    batches = _batches(jobs, workers * BATCHES_PER_WORKER)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {i: pool.submit(check_skill, *jobs[i]) for i in order}
-        return [futures[i].result() for i in range(len(jobs))]
+        done = list(pool.map(check_batch, [[jobs[i] for i in batch] for batch in batches]))
+    results: list[SkillResult | None] = [None] * len(jobs)
+    for batch, batch_results in zip(batches, done):
+        for i, result in zip(batch, batch_results):
+            results[i] = result
+    return results
+
+
+def _batches(jobs, count: int) -> list[list[int]]:
+    """Job indices in `count` batches of similar size, heaviest batch first: each skill, largest
+    first, joins the lightest batch so far (so one big skill does not finish last)."""
+    weights = [_weight(root) for root, _config in jobs]
+    batches: list[list[int]] = [[] for _ in range(min(count, len(jobs)))]
+    totals = [0] * len(batches)
+    for i in sorted(range(len(jobs)), key=lambda i: -weights[i]):
+        lightest = totals.index(min(totals))
+        batches[lightest].append(i)
+        totals[lightest] += weights[i]
+    return sorted(batches, key=lambda batch: -sum(weights[i] for i in batch))
 
 
 def _weight(root: Path) -> int:

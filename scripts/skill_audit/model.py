@@ -49,6 +49,11 @@ class LoadError(NamedTuple):
     message: str
 
 
+def _from_parse(name: str) -> property:
+    """A read-only attribute answered by the document's one markdown parse."""
+    return property(lambda doc: getattr(doc._parsed, name))
+
+
 class MarkdownDoc:
     def __init__(self, path: Path, rel: str, text: str):
         self.path = path
@@ -84,41 +89,15 @@ class MarkdownDoc:
         text = "\n" * skip + self.body if skip else self.text
         return parse_markdown(text, self.lines, self.path)
 
-    @property
-    def headings(self):
-        return self._parsed.headings
-
-    @property
-    def links(self):
-        return self._parsed.links
-
-    @property
-    def inline_code(self):
-        return self._parsed.inline_code
-
-    @property
-    def tables(self):
-        return self._parsed.tables
-
-    @property
-    def html_comments(self):
-        return self._parsed.html_comments
-
-    @property
-    def html_anchors(self):
-        return self._parsed.html_anchors
-
-    @property
-    def fences(self):
-        return self._parsed.fences
-
-    @property
-    def unclosed_fence_lines(self):
-        return self._parsed.unclosed_fence_lines
-
-    @property
-    def indented_code_lines(self):
-        return self._parsed.indented_code_lines
+    headings = _from_parse("headings")
+    links = _from_parse("links")
+    inline_code = _from_parse("inline_code")
+    tables = _from_parse("tables")
+    html_comments = _from_parse("html_comments")
+    html_anchors = _from_parse("html_anchors")
+    fences = _from_parse("fences")
+    unclosed_fence_lines = _from_parse("unclosed_fence_lines")
+    indented_code_lines = _from_parse("indented_code_lines")
 
     def anchors(self) -> set[str]:
         """Link fragments that resolve in this file: GitHub heading slugs (-1, -2 for repeats)

@@ -23,6 +23,11 @@ are unique. The docstring's four sections feed `skill-audit rule CODE` and docs/
 A check module only needs to live in `skill_audit/checks/`: the package imports all of them.
 Checks must not raise on bad input: a crash in a check is reported as an internal error.
 
+A check whose cost is mostly per call (a subprocess) can add `prepare=fn`: the engine calls
+`fn(skills)` once with every skill one process is about to check, so the cost is paid once
+per batch (CS003 runs one `bash -n` per batch, not per skill). The check itself must still
+work without it (it is then run on one skill alone, e.g. from a test).
+
 Speed: every check module is imported on every run, and `skill-audit check .` has a 0.35 s
 budget including interpreter start, so import heavy modules that only some paths need
 (urllib.request and http.client for --external, subprocess, jsonschema) inside the function
@@ -57,6 +62,7 @@ class CheckSpec:
     severity: Severity
     func: Callable[..., Iterable[Hit]] = field(compare=False)
     doc: str = ""
+    prepare: Callable[[list], None] | None = field(default=None, compare=False)
 
     @property
     def family(self) -> str:
@@ -75,8 +81,8 @@ class CheckSpec:
 CHECKS: dict[str, CheckSpec] = {}
 
 
-def check(code: str, name: str, severity: Severity):
-    """Register `fn(skill) -> Iterable[Hit]` as check `code`."""
+def check(code: str, name: str, severity: Severity, prepare: Callable[[list], None] | None = None):
+    """Register `fn(skill) -> Iterable[Hit]` as check `code` (`prepare`: see the module doc)."""
     assert CODE_RE.match(code), f"bad check code {code!r}"
     assert code[:2] in FAMILIES, f"unknown check family in {code!r}"
     assert NAME_RE.match(name), f"check name must be kebab-case: {name!r}"
@@ -84,7 +90,7 @@ def check(code: str, name: str, severity: Severity):
     def register(fn):
         assert code not in CHECKS, f"duplicate check code {code}"
         assert all(s.name != name for s in CHECKS.values()), f"duplicate check name {name}"
-        CHECKS[code] = CheckSpec(code, name, severity, fn, inspect.getdoc(fn) or "")
+        CHECKS[code] = CheckSpec(code, name, severity, fn, inspect.getdoc(fn) or "", prepare)
         return fn
 
     return register

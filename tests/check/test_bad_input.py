@@ -26,60 +26,61 @@ def check_all(path: Path):
     return result
 
 
-def test_empty_skill_md(tmp_path):
-    root = tmp_path / "s"
-    root.mkdir()
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty skill folder; the test writes its SKILL.md."""
+    (tmp_path / "s").mkdir()
+    return tmp_path / "s"
+
+
+@pytest.fixture
+def ref(root: Path) -> Path:
+    """references/r.md of a good skill that links it; the test writes it."""
+    write_skill(root, GOOD, "# S\n\n[r](references/r.md)\n")
+    (root / "references").mkdir()
+    return root / "references" / "r.md"
+
+
+def test_empty_skill_md(root):
     (root / "SKILL.md").write_text("")
     check_all(root)
     assert ("SKILL.md", 1, "FM001") in findings(root)
 
 
-def test_empty_reference(tmp_path):
-    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
-    (root / "references").mkdir()
-    (root / "references" / "r.md").write_text("")
+def test_empty_reference(root, ref):
+    ref.write_text("")
     check_all(root)
     assert ("references/r.md", 1, "ST007") in findings(root)
 
 
-def test_binary_skill_md(tmp_path):
-    root = tmp_path / "s"
-    root.mkdir()
+def test_binary_skill_md(root):
     (root / "SKILL.md").write_bytes(b"---\nname: s\n---\n\x00\x01\x02\xff" * 10)
     check_all(root)
     assert findings(root) == [("SKILL.md", 4, "ST001")]
 
 
-def test_non_utf8_reference_points_at_the_line(tmp_path):
-    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
-    (root / "references").mkdir()
-    (root / "references" / "r.md").write_bytes("# R\n\nok\n".encode() + b"caf\xe9\n")
+def test_non_utf8_reference_points_at_the_line(root, ref):
+    ref.write_bytes("# R\n\nok\n".encode() + b"caf\xe9\n")
     check_all(root)
     assert ("references/r.md", 4, "ST001") in findings(root)
 
 
-def test_utf16_file_is_reported_not_decoded(tmp_path):
-    root = tmp_path / "s"
-    root.mkdir()
+def test_utf16_file_is_reported_not_decoded(root):
     (root / "SKILL.md").write_bytes(("---\n" + GOOD + "---\n# S\n").encode("utf-16"))
     check_all(root)
     assert [c for _, _, c in findings(root)] == ["ST001"]
 
 
-def test_huge_file_is_not_parsed(tmp_path):
-    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
-    (root / "references").mkdir()
-    (root / "references" / "r.md").write_text("# R\n" + ("lorem ipsum " * 10 + "\n") * 9000)  # ~1.1 MB
+def test_huge_file_is_not_parsed(root, ref):
+    ref.write_text("# R\n" + ("lorem ipsum " * 10 + "\n") * 9000)  # ~1.1 MB
     result = check_all(root)
     assert ("references/r.md", 1, "ST001") in findings(root)
     assert "larger than 1,000,000 bytes" in result.stdout
 
 
-def test_symlink_loops_and_dangling_links(tmp_path):
-    root = write_skill(tmp_path / "s", GOOD, "# S\n\n[r](references/r.md)\n")
-    refs = root / "references"
-    refs.mkdir()
-    (refs / "r.md").write_text("# R\n")
+def test_symlink_loops_and_dangling_links(root, ref):
+    ref.write_text("# R\n")
+    refs = ref.parent
     (refs / "loop.md").symlink_to("loop.md")
     (refs / "a.md").symlink_to("b.md")
     (refs / "b.md").symlink_to("a.md")
@@ -89,17 +90,14 @@ def test_symlink_loops_and_dangling_links(tmp_path):
     assert [p for p, _, c in got if c == "ST002"] == ["references/a.md", "references/b.md", "references/loop.md"]
 
 
-def test_skill_md_that_is_a_symlink_loop(tmp_path):
-    root = tmp_path / "s"
-    root.mkdir()
+def test_skill_md_that_is_a_symlink_loop(root):
     (root / "SKILL.md").symlink_to("SKILL.md")
     check_all(root)
     assert ("SKILL.md", 1, "ST001") in findings(root)
 
 
-def test_skill_md_that_is_a_folder(tmp_path):
-    root = tmp_path / "s"
-    (root / "SKILL.md").mkdir(parents=True)
+def test_skill_md_that_is_a_folder(root):
+    (root / "SKILL.md").mkdir()
     result = check_all(root)
     assert findings(root) == [("SKILL.md", 1, "ST001")]
     assert "is a directory" in result.stdout
@@ -147,9 +145,7 @@ def test_deeply_nested_yaml(tmp_path):
     assert [c for _, _, c in findings(root2)] == ["FM002"]
 
 
-def test_crlf_and_bom_keep_lines_right(tmp_path):
-    root = tmp_path / "s"
-    root.mkdir()
+def test_crlf_and_bom_keep_lines_right(root):
     text = "---\nname: s\ndescription: Use when testing.\nagent: Plan\n---\n# S\n\n[x](missing.md)\n"
     (root / "SKILL.md").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
     check_all(root)
@@ -170,9 +166,7 @@ def test_a_file_that_is_not_a_skill(tmp_path):
     assert result.exit_code == 0 and "no skills" in result.stderr
 
 
-def test_skill_md_that_is_a_fifo_does_not_hang(tmp_path):
-    root = tmp_path / "s"
-    root.mkdir()
+def test_skill_md_that_is_a_fifo_does_not_hang(root):
     os.mkfifo(root / "SKILL.md")
     result = check_all(root)
     assert findings(root) == [("SKILL.md", 1, "ST001")]

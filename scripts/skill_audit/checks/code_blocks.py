@@ -1,7 +1,8 @@
 """CS: fenced code blocks. Every fence is classified (see `classify`); none is silently ignored.
 
 python/py/python3 blocks are compiled, json/yaml/toml blocks parsed, shell blocks checked with
-`bash -n` (all of a skill's shell blocks in one bash process; see `_bash_errors`), and the info
+`bash -n` (all shell blocks of a batch of skills in one bash process; see `_bash_errors` and
+`prepare_shell_check`), and the info
 string is checked against the snippet grammar of `skill_audit.snippets.grammar`. Nothing is run.
 Errors point at the markdown line: a fence's code line N is file line `fence.code_line + N - 1`.
 """
@@ -317,7 +318,32 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
     return found
 
 
-@check("CS003", "shell-syntax-error", Severity.ERROR)
+# bash -n verdict per script text: the first error (script line, message), or None when clean.
+# Filled a batch at a time, so one bash process serves many skills.
+_bash_verdicts: dict[str, tuple[int, str] | None] = {}
+
+
+def _shell_fences(skill) -> list[Fence]:
+    return [f for doc in skill.docs for f in doc.fences if classify(f) == "shell"]
+
+
+def _judge_scripts(scripts: list[str]) -> None:
+    """Run `bash -n` over the scripts without a verdict yet, all in one batch."""
+    todo = list(dict.fromkeys(s for s in scripts if s not in _bash_verdicts))
+    if not todo:
+        return
+    if len(_bash_verdicts) > 50_000:  # a long in-process session: keep memory bounded
+        _bash_verdicts.clear()
+    errors = _bash_errors(todo)
+    _bash_verdicts.update((script, errors.get(i)) for i, script in enumerate(todo))
+
+
+def prepare_shell_check(skills: list) -> None:
+    """Judge the shell blocks of every skill of a batch in one go (see registry `prepare`)."""
+    _judge_scripts([_script_and_lines(f)[0] for skill in skills for f in _shell_fences(skill)])
+
+
+@check("CS003", "shell-syntax-error", Severity.ERROR, prepare=prepare_shell_check)
 def shell_syntax_error(skill) -> Iterator[Hit]:
     """A bash/sh/shell/console block fails `bash -n`.
 
@@ -336,15 +362,15 @@ def shell_syntax_error(skill) -> Iterator[Hit]:
     Fix:
         Make the block a complete shell script, or mark a deliberate excerpt `partial="why"`.
     """
-    fences = [f for doc in skill.docs for f in doc.fences if classify(f) == "shell"]
-    if not fences:
-        return
+    fences = _shell_fences(skill)
     prepared = [_script_and_lines(f) for f in fences]
-    for index, (line, message) in sorted(_bash_errors([s for s, _ in prepared]).items()):
-        fence = fences[index]
-        mapping = prepared[index][1]
-        code_line = mapping[min(max(line, 1), len(mapping)) - 1] if mapping else 1
-        yield Hit(fence.path, _at(fence, code_line), 1, f"bash -n: {message}")
+    _judge_scripts([script for script, _ in prepared])
+    for fence, (script, mapping) in zip(fences, prepared):
+        verdict = _bash_verdicts.get(script)
+        if verdict:
+            line, message = verdict
+            code_line = mapping[min(max(line, 1), len(mapping)) - 1] if mapping else 1
+            yield Hit(fence.path, _at(fence, code_line), 1, f"bash -n: {message}")
 
 
 # --------------------------------------------------------------------------- info string
