@@ -220,5 +220,7 @@ print(check_health(WorkerSettings))
 def test_arq_check(mon_lab):
     lab = mon_lab
     assert lab.json_result("arq", ARQ_CHECK) == 1  # no worker: no health key
-    lab.start("arq", "arq arq_health.WorkerSettings", ready="Starting worker")
+    worker = lab.start("arq", "arq arq_health.WorkerSettings", ready="Starting worker")
     assert wait_for(lambda: lab.json_result("arq", ARQ_CHECK) == 0, 15, "the health key")
+    lab.stop(worker)  # SIGTERM: a clean shutdown deletes the key at once (TTL would be 11 s)
+    assert lab.json_result("arq", ARQ_CHECK) == 1

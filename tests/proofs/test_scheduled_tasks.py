@@ -97,6 +97,24 @@ def test_two_redbeat_beats_send_once(beat_lab):
     assert logged - 1 <= queued_heartbeats(lab) <= logged
 
 
+# Proof only: a 60 s lock, so a standby that gets it within seconds got a released lock.
+LONG_LOCK_REDBEAT = "from beat_app import app\napp.conf.update(redbeat_lock_timeout=60, beat_max_loop_interval=1)\n"
+
+
+def test_redbeat_clean_stop_releases_lock(beat_lab):
+    lab = beat_lab
+    (lab.workdir / "long_lock_redbeat.py").write_text(LONG_LOCK_REDBEAT)
+    redbeat = "-S redbeat.RedBeatScheduler"
+    leader = start_beat(lab, "a", redbeat, app="long_lock_redbeat", ready="beat: Acquired lock")
+    standby = start_beat(lab, "b", redbeat, app="long_lock_redbeat")
+    wait_for(lambda: len(send_times(lab, leader)) >= 2, 15, "leader sends")
+    assert "Acquired lock" not in lab.output(standby)
+    lab.stop(leader)  # SIGTERM: beat closes the scheduler, which releases the lock
+    assert "beat: Releasing lock" in lab.output(leader)
+    # Far sooner than the 60 s lock expiry: the standby polls every beat_max_loop_interval.
+    wait_for(lambda: "Acquired lock" in lab.output(standby), 15, "the standby to take the released lock")
+
+
 def test_redbeat_warns_without_redbeat_redis_url(beat_lab):
     warned = beat_lab.json_result("celery", """
 import json, warnings
