@@ -11,6 +11,9 @@ import sys
 
 import click
 
+from skill_audit.config import PROFILES
+from skill_audit.reporters import FORMATS
+
 SUBCOMMANDS = {"run": "skill_audit.runner.command:run_command"}
 
 
@@ -54,13 +57,13 @@ def cli():
 
 @cli.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
-@click.option("--format", "fmt", type=click.Choice(["auto", "text", "json", "github", "sarif"]),
+@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]),
               default="auto", show_default=True,
               help="Output format; auto is github inside GitHub Actions, else text.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these codes or prefixes (comma-separated; repeatable).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these codes or prefixes.")
-@click.option("--profile", type=click.Choice(["claude-code", "agentskills"]), default=None,
+@click.option("--profile", type=click.Choice(PROFILES), default=None,
               help="Frontmatter profile (default: config, else claude-code).")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Lowest severity that makes the exit code 1.")
@@ -153,7 +156,7 @@ def rule_command(code):
 
 
 @cli.command("schema")
-@click.argument("name", type=click.Choice(["claude-code", "agentskills"]))
+@click.argument("name", type=click.Choice(PROFILES))
 def schema_command(name):
     """Print the JSON Schema of a frontmatter profile."""
     from skill_audit.schemas import schema_text

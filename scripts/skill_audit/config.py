@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-PROFILES = ("claude-code", "agentskills")
+from skill_audit.schemas import PROFILES
+
 RUNNER_TABLES = frozenset({"run", "envs"})
 
 

@@ -24,10 +24,6 @@ class Severity(enum.IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
-    @classmethod
-    def from_label(cls, label: str) -> "Severity":
-        return cls[label.upper()]
-
 
 class Hit(NamedTuple):
     """One finding as a check yields it: absolute file path, 1-based line and column, message.

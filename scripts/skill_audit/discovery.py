@@ -41,3 +41,14 @@ def skill_markdown_files(skill_root: Path) -> list[Path]:
     if refs.is_dir() and not refs.is_symlink():
         files.extend(sorted(p for p in refs.rglob("*.md") if p.is_file()))
     return files
+
+
+def display_path(path: Path) -> str:
+    """Posix path relative to the working directory when inside it, else absolute."""
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute == cwd:
+        return "."
+    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
+        return Path(absolute[len(cwd.rstrip(os.sep)) + 1:]).as_posix()
+    return Path(absolute).as_posix()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from skill_audit.config import Config, ConfigError, clear_config_cache, find_config
 from skill_audit.diagnostics import Diagnostic, Severity
-from skill_audit.discovery import find_skills
+from skill_audit.discovery import display_path, find_skills
 from skill_audit.model import Skill, load_skill
 from skill_audit.registry import CheckSpec, load_checks
 from skill_audit.suppress import parse_suppressions
@@ -190,17 +190,6 @@ def _finish(skill: Skill, raw) -> list[Diagnostic]:
         out.append(Diagnostic(shown[path], max(1, int(hit.line)), max(1, int(hit.column)),
                               spec.code, spec.name, hit.severity or spec.severity, hit.message))
     return out
-
-
-def display_path(path: Path) -> str:
-    """Posix path relative to the working directory when inside it, else absolute."""
-    absolute = os.path.abspath(path)
-    cwd = os.getcwd()
-    if absolute == cwd:
-        return "."
-    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
-        return Path(absolute[len(cwd.rstrip(os.sep)) + 1:]).as_posix()
-    return Path(absolute).as_posix()
 
 
 def _cpus() -> int:

@@ -119,10 +119,6 @@ class Skill:
     def docs(self) -> list[MarkdownDoc]:
         return ([self.skill_md] if self.skill_md else []) + self.references
 
-    @property
-    def skill_md_path(self) -> Path:
-        return self.root / SKILL_FILE
-
     def rel(self, path: Path) -> str:
         try:
             return Path(path).relative_to(self.root).as_posix()

@@ -192,12 +192,12 @@ def test_missing_bash_skips_shell_checks(monkeypatch):
     assert cb._bash_errors(["if\n"]) == {}
 
 
-def test_fence_counts_cover_every_block():
+def test_every_block_is_classified():
     from skill_audit.config import Config
     from skill_audit.model import load_skill
 
     skill = load_skill(FIXTURES / "CS003" / "pass", Config())
-    assert cb.fence_counts(skill) == {"shell": 2, "partial": 1}
+    assert sorted(cb.classify(f) for doc in skill.docs for f in doc.fences) == ["partial", "shell", "shell"]
 
 
 def test_detected_at_line_is_rewritten_to_the_file_line():

@@ -21,7 +21,7 @@ def fence(kind: Kind, containing: str) -> str:
     return found[0]
 
 
-WORKER_COMMAND = fence(Kind.BACKGROUND, "celery -A celery_app worker").strip()
+WORKER_COMMAND = fence(Kind.BACKGROUND, "celery -A celery_app worker --pool=solo").strip()
 
 
 def test_quickstart_retries_then_charges_once(lab):
@@ -43,22 +43,28 @@ print(json.dumps(charge_order.delay(1043, 500, idempotency_key="order-1043-charg
 
 
 def test_async_def_task_never_runs_its_body(lab):
-    lab.load_markdown("SKILL.md")
+    lab.load_markdown("SKILL.md")  # writes receipt_tasks.py, the async def anti-pattern
     probe = RedisProbe(lab.redis_url)
-    # The anti-pattern on a real worker: an async def task in a module the worker imports.
-    (Path(lab.workdir) / "receipt_tasks.py").write_text(
-        "import os\n\nimport redis\n\nfrom celery_app import app\n\n"
-        "store = redis.Redis.from_url(os.environ['REDIS_URL'])\n\n\n"
-        "@app.task\nasync def send_receipt(order_id):\n    store.rpush('receipts', order_id)\n")
-    lab.start("celery", WORKER_COMMAND + " --include=receipt_tasks", ready="ready.")
+    # Contrast: the same module with a plain `def`, so the probe can tell a run from none.
+    source = (Path(lab.workdir) / "receipt_tasks.py").read_text()
+    assert source.count("async def send_receipt") == 1
+    (Path(lab.workdir) / "receipt_tasks_sync.py").write_text(
+        source.replace("async def send_receipt", "def send_receipt"))
+    command = fence(Kind.BACKGROUND, "--include=receipt_tasks").strip()
+    lab.start("celery", command.replace("--include=receipt_tasks",
+                                        "--include=receipt_tasks,receipt_tasks_sync"), ready="ready.")
     out = lab.json_result("celery", DRIVER_HELPERS + """
 from receipt_tasks import send_receipt
-print(json.dumps(outcome(send_receipt.delay(7), 15)))
+from receipt_tasks_sync import send_receipt as send_receipt_sync
+print(json.dumps([outcome(send_receipt.delay(7), 15), outcome(send_receipt_sync.delay(8), 15)]))
 """)
-    assert out["state"] == "FAILURE" and out["error"] == "EncodeError"
-    assert "coroutine" in out["message"]
-    assert probe("LLEN", "receipts") == 0  # the body never ran
-    # SKILL.md's own demonstration block passes (and would fail if the body had run).
-    demo = lab.python("celery", fence(Kind.RUN, "async def send_receipt"))
+    broken, plain = out
+    assert broken["state"] == "FAILURE" and broken["error"] == "EncodeError"
+    assert "coroutine" in broken["message"]
+    assert plain == {"state": "SUCCESS", "value": None}
+    assert probe("LRANGE", "receipts:sent", 0, -1) == ["8"]  # only the sync body ran
+    # SKILL.md's own demonstration block, against the same worker.
+    probe("DEL", "receipts:sent")
+    demo = lab.python("celery", fence(Kind.RUN, "send_receipt.delay(7)"))
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "SUCCESS coroutine" in demo.stdout
+    assert "FAILURE TypeError('Object of type coroutine is not JSON serializable')" in demo.stdout

@@ -516,14 +516,3 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
                     yield Hit(fence.path, _at(fence, call.lineno), call.col_offset + 1,
                               "asyncio.run() at module level in a module that defines a workflow; "
                               "guard it with if __name__ == \"__main__\":")
-
-
-def fence_counts(skill) -> dict[str, int]:
-    """How many fences of each `classify` class the skill has (for summaries)."""
-    counts: dict[str, int] = {}
-    for doc in skill.docs:
-        for fence in doc.fences:
-            key = classify(fence)
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skill_audit import discovery
-from skill_audit.parsing.frontmatter import parse_frontmatter
-from skill_audit.config import ConfigError, clear_config_cache
+from skill_audit.config import ConfigError, clear_config_cache, find_config
+from skill_audit.discovery import display_path
+from skill_audit.model import MarkdownDoc, read_text
 from skill_audit.runner.config import Project, load_project
 from skill_audit.runtime import envs as envs_mod
-from skill_audit.snippets.extract import Fence, read_fences
+from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import Kind
 
 # A file needs the Temporal dev server when one of its Python blocks (run, module or
@@ -40,18 +41,6 @@ class FilePlan:
 
     def env_for(self, fence: Fence) -> str | None:
         return fence.spec.env or self.env
-
-    @property
-    def python_fences(self) -> list[Fence]:
-        return [f for f in self.fences if f.spec.is_python]
-
-
-def display_path(path: Path, base: Path | None = None) -> str:
-    base = (base or Path.cwd()).resolve()
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
 
 
 def markdown_files(paths: list[str]) -> list[Path]:
@@ -78,14 +67,16 @@ def markdown_files(paths: list[str]) -> list[Path]:
 def plan_file(path: Path) -> FilePlan:
     try:
         project = load_project(path)
+        max_bytes = find_config(path.parent).limits.max_file_bytes
     except ConfigError as exc:
         raise PlanError(str(exc)) from None
     display = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{display}: cannot read: {exc}") from None
-    fm = parse_frontmatter(text.splitlines())
+    # The same loading and single parse as `check`, so both commands see the same fences.
+    text, error = read_text(path, max_bytes)
+    if error:
+        raise PlanError(f"{display}:{error.line}: {error.message}")
+    doc = MarkdownDoc(path, display, text)
+    fm = doc.frontmatter
     env = project.default_env
     if fm.present:
         if fm.error:
@@ -95,7 +86,7 @@ def plan_file(path: Path) -> FilePlan:
             if not isinstance(value, str) or not value:
                 raise PlanError(f"{display}:{fm.line_of('env')}: frontmatter env must be an env name")
             env = value
-    return FilePlan(path, display, tuple(read_fences(path)), env, project)
+    return FilePlan(path, display, tuple(doc.fences), env, project)
 
 
 def needs_temporal(plan: FilePlan, requirements_of) -> bool:
