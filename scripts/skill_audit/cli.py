@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from skill_audit.config import PROFILES
 from skill_audit.reporters import FORMATS
+from skill_audit.schemas import PROFILES
 
 SUBCOMMANDS = {"run": "skill_audit.runner.command:run_command"}
 

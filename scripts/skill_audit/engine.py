@@ -125,7 +125,6 @@ def run_check(paths: list[Path], options: Options = Options()) -> Report:
     return report
 
 
-
 @dataclass
 class SkillResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)

@@ -29,9 +29,11 @@ All line and column numbers are 1-based file positions.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -198,6 +200,25 @@ def _declared_skill_folders(manifest: Path, plugin: Path) -> list[Path]:
         return []
     entries = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []
     return [Path(os.path.normpath(str(plugin / e))) for e in entries if isinstance(e, str)]
+
+
+def per_skill(fn):
+    """Memoise `fn(skill)` per Skill object, so several checks share one computation (the Skill
+    is not hashable, hence the id + weakref pair that survives id reuse)."""
+    cache: dict[int, tuple[weakref.ref, object]] = {}
+
+    @functools.wraps(fn)
+    def wrapper(skill):
+        hit = cache.get(id(skill))
+        if hit is not None and hit[0]() is skill:
+            return hit[1]
+        value = fn(skill)
+        if len(cache) > 64:
+            cache.clear()
+        cache[id(skill)] = (weakref.ref(skill), value)
+        return value
+
+    return wrapper
 
 
 def read_text(path: Path, max_bytes: int) -> tuple[str | None, LoadError | None]:

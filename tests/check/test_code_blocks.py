@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from skill_audit.checks import code_blocks as cb
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import parse_info
-from tests.check.conftest import FIXTURES
+from tests.check.conftest import FIXTURES, findings, write_skill
 
 
 def fence(info: str, code: str, line: int = 10) -> Fence:
@@ -185,6 +185,29 @@ def test_console_prompts_map_back_to_block_lines():
     script, mapping = cb._script_and_lines(f)
     assert script.splitlines() == ["echo one", "echo 'two"]
     assert mapping == [1, 3]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_shell_blocks_of_many_skills_share_bash_runs_and_keep_their_lines(tmp_path, monkeypatch, jobs):
+    """A batch mixes skills: an unclosed quote in one must not hide or shift another's error."""
+    blocks = {
+        "a": "```bash\necho \"unclosed\n```\n",
+        "b": "```bash\nif true; then\n  echo ok\n```\n",
+        "c": "```bash\nfor x in 1 2; do echo $x; done\n```\n",
+    }
+    for i in range(6):  # six skills or more are checked by a process pool
+        name = "abc"[i % 3] + str(i)
+        write_skill(tmp_path / name, f"name: {name}\ndescription: Use when testing.\n",
+                    "# S\n\n" + blocks[name[0]])
+    calls = []
+    monkeypatch.setattr(cb, "_run_bash", lambda script, run=cb._run_bash: calls.append(1) or run(script))
+    cb._bash_verdicts.clear()
+    got = findings(tmp_path, select="CS003", jobs=jobs)
+    # the quote is open from code line 1 (file line 8); the `if` is unclosed at its last line (9)
+    assert got == [("a0/SKILL.md", 8, "CS003"), ("a3/SKILL.md", 8, "CS003"),
+                   ("b1/SKILL.md", 9, "CS003"), ("b4/SKILL.md", 9, "CS003")]
+    if jobs == 1:  # 2 distinct bad scripts: 1 batch run + 2 (confirm, re-run) each, not 1 per skill
+        assert len(calls) <= 5
 
 
 def test_missing_bash_skips_shell_checks(monkeypatch):

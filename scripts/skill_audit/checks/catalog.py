@@ -33,11 +33,10 @@ from typing import Iterator
 
 import yaml
 
-from skill_audit.checks.links import (Resolver, is_external, path_mentions, per_skill, resolve, resolver,
-                                      split_fragment)
+from skill_audit.checks.links import Resolver, is_external, path_mentions, resolve, resolver, split_fragment
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
-from skill_audit.model import MarkdownDoc, read_text
+from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
 IMPACTS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")

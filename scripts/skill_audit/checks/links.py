@@ -14,7 +14,6 @@ External http(s) URLs are only fetched with `--external` (`check_external`).
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 import os
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.model import MarkdownDoc, read_text
+from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
 KNOWN_PLACEHOLDERS = frozenset({"CLAUDE_SKILL_DIR", "CLAUDE_SESSION_ID", "CLAUDE_EFFORT", "CLAUDE_PROJECT_DIR"})
@@ -56,24 +55,6 @@ class PathMention:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def per_skill(fn):
-    """Memoise `fn(skill)` per Skill object (several checks share one computation)."""
-    cache: dict[int, tuple[weakref.ref, object]] = {}
-
-    @functools.wraps(fn)
-    def wrapper(skill):
-        hit = cache.get(id(skill))
-        if hit is not None and hit[0]() is skill:
-            return hit[1]
-        value = fn(skill)
-        if len(cache) > 64:
-            cache.clear()
-        cache[id(skill)] = (weakref.ref(skill), value)
-        return value
-
-    return wrapper
 
 
 def _inside(path: str, root: str) -> bool:

@@ -7,24 +7,25 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from importlib import resources
+from functools import cache
 
 PROFILES = ("claude-code", "agentskills")
 
 
 def schema_text(name: str) -> str:
+    from importlib import resources  # ~6 ms of imports that only schema readers need
+
     if name not in PROFILES:
         raise KeyError(name)
     return resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict:
     return json.loads(schema_text(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str):
     from jsonschema import Draft202012Validator  # imported only when frontmatter is validated
 
