@@ -35,3 +35,12 @@ def test_every_pre_commit_hook_is_documented():
     readme = (ROOT / "README.md").read_text()
     for hook in hooks:
         assert f"id: {hook['id']}" in readme
+
+
+def test_every_check_code_is_in_the_readme_catalogue():
+    from skill_audit import checks  # noqa: F401  (registers every check)
+    from skill_audit.registry import CHECKS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [code for code, spec in CHECKS.items() if f"`{code}` {spec.name}" not in readme]
+    assert missing == []

@@ -99,35 +99,8 @@ def parse_info(info: str) -> FenceSpec:
     if lang not in PYTHON_LANGS and lang not in SHELL_LANGS:
         return _other_fence(lang, tokens)
 
-    allowed = _PYTHON_TOKENS if lang in PYTHON_LANGS else _SHELL_TOKENS
-    errors: list[str] = []
-    values: dict[str, str | None] = {}
-    for token in tokens:
-        key, sep, value = token.partition("=")
-        if key not in allowed:
-            errors.append(f"unknown token {token!r} for a {lang} fence")
-            continue
-        if key in values:
-            errors.append(f"token {key!r} given twice")
-            continue
-        if key in _NEEDS_VALUE and not (sep and value):
-            errors.append(f"token {key!r} needs a value ({key}=...)")
-            continue
-        if key in _FLAG_ONLY and sep:
-            errors.append(f"token {key!r} takes no value")
-            continue
-        values[key] = value if sep else None
-
-    timeout = DEFAULT_TIMEOUT
-    if "timeout" in values:
-        try:
-            timeout = float(values["timeout"] or "")
-            if timeout <= 0:
-                raise ValueError
-        except ValueError:
-            errors.append(f"timeout must be a positive number, not {values['timeout']!r}")
-            timeout = DEFAULT_TIMEOUT
-
+    values, errors = _read_tokens(lang, tokens)
+    timeout = _timeout(values, errors)
     module = values.get("file")
     if module is not None and (not module.endswith(".py") or "/" in module or module == ".py"):
         errors.append(f"file= must name a module file like tasks.py, not {module!r}")
@@ -137,35 +110,7 @@ def parse_info(info: str) -> FenceSpec:
             errors.append("partial cannot be combined with other tokens")
         return FenceSpec(lang=lang, kind=Kind.PARTIAL, reason=values["partial"], errors=tuple(errors))
 
-    if lang in PYTHON_LANGS:
-        modes = [k for k in ("file", "compile-only") if k in values]
-        if len(modes) > 1:
-            errors.append("file= and compile-only cannot be combined")
-        if "compile-only" in values and "expect-fail" in values:
-            errors.append("compile-only blocks do not run, so expect-fail means nothing")
-        if "file" in values and ("expect-fail" in values or "timeout" in values):
-            errors.append("file= blocks are modules and do not run on their own")
-        if "file" in values:
-            kind = Kind.MODULE
-        elif "compile-only" in values:
-            kind = Kind.COMPILE_ONLY
-        else:
-            kind = Kind.RUN
-    else:
-        if "run" in values and "background" in values:
-            errors.append("a shell fence is either run or background, not both")
-        if "ready" in values and "background" not in values:
-            errors.append("ready= only applies to background blocks")
-        if "background" in values:
-            kind = Kind.BACKGROUND
-        elif "run" in values:
-            kind = Kind.RUN
-        else:
-            kind = Kind.SHELL_STATIC
-            extra = sorted(set(values) & {"timeout", "env", "expect-fail"})
-            if extra:
-                errors.append(f"{', '.join(extra)} need run or background")
-
+    kind = _python_kind(values, errors) if lang in PYTHON_LANGS else _shell_kind(values, errors)
     return FenceSpec(
         lang=lang,
         kind=kind,
@@ -178,6 +123,66 @@ def parse_info(info: str) -> FenceSpec:
         ready=values.get("ready"),
         errors=tuple(errors),
     )
+
+
+def _read_tokens(lang: str, tokens: list[str]) -> tuple[dict[str, str | None], list[str]]:
+    """{key: value or None for flags} of the tokens a python/shell fence allows, and errors."""
+    allowed = _PYTHON_TOKENS if lang in PYTHON_LANGS else _SHELL_TOKENS
+    errors: list[str] = []
+    values: dict[str, str | None] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if key not in allowed:
+            errors.append(f"unknown token {token!r} for a {lang} fence")
+        elif key in values:
+            errors.append(f"token {key!r} given twice")
+        elif key in _NEEDS_VALUE and not (sep and value):
+            errors.append(f"token {key!r} needs a value ({key}=...)")
+        elif key in _FLAG_ONLY and sep:
+            errors.append(f"token {key!r} takes no value")
+        else:
+            values[key] = value if sep else None
+    return values, errors
+
+
+def _timeout(values: dict[str, str | None], errors: list[str]) -> float:
+    if "timeout" not in values:
+        return DEFAULT_TIMEOUT
+    try:
+        timeout = float(values["timeout"] or "")
+    except ValueError:
+        timeout = 0
+    if timeout > 0:
+        return timeout
+    errors.append(f"timeout must be a positive number, not {values['timeout']!r}")
+    return DEFAULT_TIMEOUT
+
+
+def _python_kind(values: dict[str, str | None], errors: list[str]) -> Kind:
+    if "file" in values and "compile-only" in values:
+        errors.append("file= and compile-only cannot be combined")
+    if "compile-only" in values and "expect-fail" in values:
+        errors.append("compile-only blocks do not run, so expect-fail means nothing")
+    if "file" in values and ("expect-fail" in values or "timeout" in values):
+        errors.append("file= blocks are modules and do not run on their own")
+    if "file" in values:
+        return Kind.MODULE
+    return Kind.COMPILE_ONLY if "compile-only" in values else Kind.RUN
+
+
+def _shell_kind(values: dict[str, str | None], errors: list[str]) -> Kind:
+    if "run" in values and "background" in values:
+        errors.append("a shell fence is either run or background, not both")
+    if "ready" in values and "background" not in values:
+        errors.append("ready= only applies to background blocks")
+    if "background" in values:
+        return Kind.BACKGROUND
+    if "run" in values:
+        return Kind.RUN
+    extra = sorted(set(values) & {"timeout", "env", "expect-fail"})
+    if extra:
+        errors.append(f"{', '.join(extra)} need run or background")
+    return Kind.SHELL_STATIC
 
 
 def _other_fence(lang: str, tokens: list[str]) -> FenceSpec:
