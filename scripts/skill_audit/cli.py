@@ -23,8 +23,7 @@ class FatalError(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        message = " ".join(self.format_message().split("\n"))  # always one line
-        click.echo(f"skill-audit: error: {message}", err=True)
+        click.echo(f"skill-audit: error: {_one_line(self.format_message())}", err=True)
 
 
 class LazyGroup(click.Group):
@@ -165,9 +164,20 @@ def schema_command(name):
 
 
 def main(argv=None) -> int:
-    """Console entry point; returns the exit code (click usage errors give 2)."""
+    """Console entry point; returns the exit code. Every error is one line on stderr: usage
+    errors (exit 2) too, instead of click's three-line usage block."""
     try:
-        cli.main(args=argv, prog_name="skill-audit", standalone_mode=True)
+        cli.main(args=argv, prog_name="skill-audit", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"skill-audit: error: {_one_line(exc.format_message())}{hint}", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:  # FatalError and the like
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl-C at a prompt
+        click.echo("skill-audit: aborted", err=True)
+        return 1
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
@@ -175,3 +185,7 @@ def main(argv=None) -> int:
         click.echo(f"skill-audit: internal error: {type(exc).__name__}: {exc}", err=True)
         return 2
     return 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

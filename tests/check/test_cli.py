@@ -91,6 +91,21 @@ def test_config_errors_exit_2_with_one_line(tmp_path, table, message):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_a_tool_skill_audit_value_that_is_not_a_table_exits_2(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool]\nskill-audit = 3\n')
+    write_skill(tmp_path / "s", GOOD)
+    result = run_cli("check", str(tmp_path))
+    assert result.exit_code == 2 and "[tool.skill-audit] must be a table" in result.stderr
+
+
+def test_config_above_the_repository_root_is_not_used(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.skill-audit]\nselect = ["ZZ"]\n')  # would exit 2
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    write_skill(repo / "s", GOOD)
+    assert run_cli("check", str(repo)).exit_code == 0
+
+
 def test_profile_from_config_and_flag(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.skill-audit]\nprofile = "agentskills"\n')
     write_skill(tmp_path / "s", GOOD + "effort: high\n")

@@ -51,6 +51,11 @@ def classify(fence: Fence) -> str:
     return "other" if spec.lang else "unlabelled"
 
 
+def fences_of(skill, kind: str) -> list[Fence]:
+    """The skill's fences of one `classify` kind, file by file in order."""
+    return [f for doc in skill.docs for f in doc.fences if classify(f) == kind]
+
+
 def _last_line(fence: Fence) -> int:
     """File line of the last code line (or of the opening marker for an empty block)."""
     return fence.line + len(fence.code.splitlines())
@@ -110,12 +115,10 @@ def python_syntax_error(skill) -> Iterator[Hit]:
         Make the block valid Python. If it is deliberately a fragment, mark the fence
         `partial="why"` so it is counted but not compiled.
     """
-    for doc in skill.docs:
-        for fence in doc.fences:
-            if classify(fence) == "python":
-                err = python_error(fence)
-                if err:
-                    yield Hit(fence.path, *err)
+    for fence in fences_of(skill, "python"):
+        err = python_error(fence)
+        if err:
+            yield Hit(fence.path, *err)
 
 
 # --------------------------------------------------------------------------- data
@@ -172,12 +175,10 @@ def data_block_invalid(skill) -> Iterator[Hit]:
     Fix:
         Make the block parse, or mark a deliberate excerpt `partial="why"`.
     """
-    for doc in skill.docs:
-        for fence in doc.fences:
-            if classify(fence) == "data":
-                err = data_error(fence)
-                if err:
-                    yield Hit(fence.path, *err)
+    for fence in fences_of(skill, "data"):
+        err = data_error(fence)
+        if err:
+            yield Hit(fence.path, *err)
 
 
 # --------------------------------------------------------------------------- shell
@@ -323,10 +324,6 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
 _bash_verdicts: dict[str, tuple[int, str] | None] = {}
 
 
-def _shell_fences(skill) -> list[Fence]:
-    return [f for doc in skill.docs for f in doc.fences if classify(f) == "shell"]
-
-
 def _judge_scripts(scripts: list[str]) -> None:
     """Run `bash -n` over the scripts without a verdict yet, all in one batch."""
     todo = list(dict.fromkeys(s for s in scripts if s not in _bash_verdicts))
@@ -340,7 +337,7 @@ def _judge_scripts(scripts: list[str]) -> None:
 
 def prepare_shell_check(skills: list) -> None:
     """Judge the shell blocks of every skill of a batch in one go (see registry `prepare`)."""
-    _judge_scripts([_script_and_lines(f)[0] for skill in skills for f in _shell_fences(skill)])
+    _judge_scripts([_script_and_lines(f)[0] for skill in skills for f in fences_of(skill, "shell")])
 
 
 @check("CS003", "shell-syntax-error", Severity.ERROR, prepare=prepare_shell_check)
@@ -362,7 +359,7 @@ def shell_syntax_error(skill) -> Iterator[Hit]:
     Fix:
         Make the block a complete shell script, or mark a deliberate excerpt `partial="why"`.
     """
-    fences = _shell_fences(skill)
+    fences = fences_of(skill, "shell")
     prepared = [_script_and_lines(f) for f in fences]
     _judge_scripts([script for script, _ in prepared])
     for fence, (script, mapping) in zip(fences, prepared):
@@ -418,10 +415,8 @@ def fence_without_language(skill) -> Iterator[Hit]:
     Fix:
         Name the language (`bash`, `python`, `text` for plain output, ...).
     """
-    for doc in skill.docs:
-        for fence in doc.fences:
-            if classify(fence) == "unlabelled":
-                yield Hit(fence.path, fence.line, 1, "fenced block has no language")
+    for fence in fences_of(skill, "unlabelled"):
+        yield Hit(fence.path, fence.line, 1, "fenced block has no language")
 
 
 @check("CS006", "duplicate-module-name", Severity.ERROR)
@@ -500,19 +495,18 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
     Fix:
         Put the entry point under `if __name__ == "__main__":`.
     """
-    for doc in skill.docs:
-        for fence in doc.fences:
-            if classify(fence) != "python" or "workflow.defn" not in fence.code:
-                continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tree = ast.parse(fence.code)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                continue  # CS001 reports it
-            if _defines_workflow(tree):
-                call = _unguarded_asyncio_run(tree)
-                if call is not None:
-                    yield Hit(fence.path, _at(fence, call.lineno), call.col_offset + 1,
-                              "asyncio.run() at module level in a module that defines a workflow; "
-                              "guard it with if __name__ == \"__main__\":")
+    for fence in fences_of(skill, "python"):
+        if "workflow.defn" not in fence.code:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(fence.code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # CS001 reports it
+        if _defines_workflow(tree):
+            call = _unguarded_asyncio_run(tree)
+            if call is not None:
+                yield Hit(fence.path, _at(fence, call.lineno), call.col_offset + 1,
+                          "asyncio.run() at module level in a module that defines a workflow; "
+                          "guard it with if __name__ == \"__main__\":")

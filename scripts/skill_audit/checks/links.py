@@ -111,6 +111,12 @@ def is_external(target: str) -> bool:
 # --------------------------------------------------------------------------- markdown links
 
 
+def _only(code: str, *findings: list[tuple[str, Hit]]) -> Iterator[Hit]:
+    """The hits of one code from the shared (code, hit) lists (one resolution serves LK001-4)."""
+    for found in findings:
+        yield from (hit for c, hit in found if c == code)
+
+
 @per_skill
 def _link_findings(skill) -> list[tuple[str, Hit]]:
     """(code, hit) for every markdown link and image that does not resolve."""
@@ -202,9 +208,7 @@ def broken_link(skill) -> Iterator[Hit]:
     Fix:
         Point the link at the real file (paths are case-sensitive), or add the file.
     """
-    for code, hit in _link_findings(skill):
-        if code == "LK001":
-            yield hit
+    yield from _only("LK001", _link_findings(skill))
 
 
 @check("LK002", "broken-anchor", Severity.ERROR)
@@ -225,12 +229,7 @@ def broken_anchor(skill) -> Iterator[Hit]:
     Fix:
         Use the slug of the current heading (`#3-set-the-visibility-timeout`).
     """
-    for code, hit in _link_findings(skill):
-        if code == "LK002":
-            yield hit
-    for code, hit in _mention_findings(skill):
-        if code == "LK002":
-            yield hit
+    yield from _only("LK002", _link_findings(skill), _mention_findings(skill))
 
 
 @check("LK003", "link-outside-skill", Severity.WARNING)
@@ -248,12 +247,7 @@ def link_outside_skill(skill) -> Iterator[Hit]:
     Fix:
         Move the material into references/ or link it by its public URL.
     """
-    for code, hit in _link_findings(skill):
-        if code == "LK003":
-            yield hit
-    for code, hit in _mention_findings(skill):
-        if code == "LK003":
-            yield hit
+    yield from _only("LK003", _link_findings(skill), _mention_findings(skill))
 
 
 # --------------------------------------------------------------------------- path mentions
@@ -360,9 +354,7 @@ def broken_path_reference(skill) -> Iterator[Hit]:
     Fix:
         Create the file or point the instruction at the file that holds the material.
     """
-    for code, hit in _mention_findings(skill):
-        if code == "LK004":
-            yield hit
+    yield from _only("LK004", _mention_findings(skill))
 
 
 # --------------------------------------------------------------------------- placeholders

@@ -140,7 +140,7 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
     tokens = (_MD if _TABLE_HINT.search(text) else _MD_NO_TABLE).parse(text, env)
     out = ParsedMarkdown(fences=fences_from_tokens(tokens, path))
     heading_level = 0
-    table: dict | None = None
+    table: _TableBuilder | None = None
     locator: _Locator | None = None
     for tok in tokens:
         ttype = tok.type
@@ -150,28 +150,14 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
                     locator = _Locator(lines, tok.map[0], tok.map[1])
             else:
                 locator = locator or _Locator(lines, 0, 1)
-            content = tok.content
             if heading_level:
-                if any(c in content for c in _HEADING_MARKUP):
-                    children = _HEADING.parseInline(content, env)[0].children or []
-                    heading_text = _plain_text(children)
-                else:
-                    children, heading_text = [], content
-                line = tok.map[0] + 1 if tok.map else 1
-                out.headings.append(Heading(heading_level, heading_text, github_slug(heading_text), line))
-            elif "[" in content or "<" in content or "\\" in content:
-                children = []
-                _INLINE.inline.parse(content, _INLINE, env, children)
+                heading, children = _heading(tok, heading_level, env)
+                out.headings.append(heading)
+                _scan_inline(children, locator, out)  # a heading's links and code spans count too
             else:
-                children = []
-                if "`" in content:  # code spans only: CommonMark's backtick rule, without the parser
-                    for markup, code in code_spans(content):
-                        line, col = locator.find(markup + code, code)
-                        out.inline_code.append(InlineCode(code, line, col))
-            if table is not None and table["cells"] is not None:
-                table["cells"].append(content)
-            if children:
-                _scan_inline(children, locator, out)
+                _inline(tok.content, locator, env, out)
+            if table is not None:
+                table.add_cell(tok.content)
         elif ttype == "heading_open":
             heading_level = int(tok.tag[1:])
         elif ttype == "heading_close":
@@ -183,25 +169,70 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
         elif ttype == "html_block" and tok.map:
             _html(tok.content, tok.map[0] + 1, 1, out)
         elif ttype == "table_open":
-            table = {"line": tok.map[0] + 1 if tok.map else 1, "header": None, "rows": [],
-                     "row_lines": [], "cells": None}
+            table = _TableBuilder(tok.map[0] + 1 if tok.map else 1)
         elif table is not None:
             if ttype == "tr_open":
-                table["cells"] = []
-                table["row_line"] = tok.map[0] + 1 if tok.map else table["line"]
+                table.start_row(tok.map[0] + 1 if tok.map else table.line)
             elif ttype == "tr_close":
-                cells = tuple(table["cells"] or ())
-                if table["header"] is None:
-                    table["header"] = cells
-                else:
-                    table["rows"].append(cells)
-                    table["row_lines"].append(table["row_line"])
-                table["cells"] = None
+                table.end_row()
             elif ttype == "table_close":
-                out.tables.append(Table(table["header"] or (), tuple(table["rows"]), table["line"],
-                                        tuple(table["row_lines"])))
+                out.tables.append(table.build())
                 table = None
     return out
+
+
+def _heading(tok, level: int, env: dict) -> tuple[Heading, list]:
+    """The heading and its inline children (parsed with every rule: emphasis changes the slug)."""
+    content = tok.content
+    children: list = []
+    text = content
+    if any(c in content for c in _HEADING_MARKUP):
+        children = _HEADING.parseInline(content, env)[0].children or []
+        text = _plain_text(children)
+    return Heading(level, text, github_slug(text), tok.map[0] + 1 if tok.map else 1), children
+
+
+def _inline(content: str, locator: _Locator, env: dict, out: ParsedMarkdown) -> None:
+    """Links, images, code spans and inline HTML of one inline token (see the note on speed)."""
+    if "[" in content or "<" in content or "\\" in content:
+        children: list = []
+        _INLINE.inline.parse(content, _INLINE, env, children)
+        _scan_inline(children, locator, out)
+    elif "`" in content:  # code spans only: CommonMark's backtick rule, without the parser
+        for markup, code in code_spans(content):
+            line, col = locator.find(markup + code, code)
+            out.inline_code.append(InlineCode(code, line, col))
+
+
+class _TableBuilder:
+    """One table's cells, in token order: the first row is the header."""
+
+    def __init__(self, line: int):
+        self.line = line
+        self.header: tuple[str, ...] | None = None
+        self.rows: list[tuple[str, ...]] = []
+        self.row_lines: list[int] = []
+        self.cells: list[str] | None = None  # the open row's cells
+        self.row_line = line
+
+    def start_row(self, line: int) -> None:
+        self.cells, self.row_line = [], line
+
+    def add_cell(self, content: str) -> None:
+        if self.cells is not None:
+            self.cells.append(content)
+
+    def end_row(self) -> None:
+        cells = tuple(self.cells or ())
+        if self.header is None:
+            self.header = cells
+        else:
+            self.rows.append(cells)
+            self.row_lines.append(self.row_line)
+        self.cells = None
+
+    def build(self) -> Table:
+        return Table(self.header or (), tuple(self.rows), self.line, tuple(self.row_lines))
 
 
 def code_spans(content: str) -> list[tuple[str, str]]:
