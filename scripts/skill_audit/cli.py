@@ -15,6 +15,8 @@ from skill_audit.reporters import FORMATS
 from skill_audit.schemas import PROFILES
 
 SUBCOMMANDS = {"run": "skill_audit.runner.command:run_command"}
+# click >= 8.2 raises this for a bare group (8.1 prints the help and exits itself)
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 class FatalError(click.ClickException):
@@ -168,12 +170,11 @@ def main(argv=None) -> int:
     errors (exit 2) too, instead of click's three-line usage block."""
     try:
         cli.main(args=argv, prog_name="skill-audit", standalone_mode=False)
-    except click.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        click.echo(f"skill-audit: error: {_one_line(exc.format_message())}{hint}", err=True)
-        return exc.exit_code
-    except click.ClickException as exc:  # FatalError and the like
+    except _NO_ARGS_IS_HELP as exc:  # bare `skill-audit`: the help, as click shows it
         exc.show()
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors, FatalError
+        click.echo(f"skill-audit: error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except click.Abort:  # Ctrl-C at a prompt
         click.echo("skill-audit: aborted", err=True)

@@ -12,6 +12,7 @@ check. `enable` with codes re-enables only those. Comments inside code blocks ar
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 
 from skill_audit.model import MarkdownDoc
@@ -38,7 +39,17 @@ def _codes(arg: str) -> list[str]:
     return [c.strip().upper() for c in re.split(r"[,\s]+", arg.strip()) if c.strip()]
 
 
+# One parse per document: the engine filters findings with it and ST008 reports its problems.
+_cache: weakref.WeakKeyDictionary[MarkdownDoc, Suppressions] = weakref.WeakKeyDictionary()
+
+
 def parse_suppressions(doc: MarkdownDoc) -> Suppressions:
+    if doc not in _cache:
+        _cache[doc] = _parse(doc)
+    return _cache[doc]
+
+
+def _parse(doc: MarkdownDoc) -> Suppressions:
     sup = Suppressions()
     if "skill-audit:" not in doc.text:
         return sup

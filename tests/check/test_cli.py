@@ -208,3 +208,18 @@ def test_fixture_folder_of_skills_is_discovered_at_any_depth():
     result = run_cli("check", str(FIXTURES / "FM008"), "--format", "json", "--select", "FM008")
     doc = json.loads(result.stdout)
     assert doc["summary"]["skills"] == 2 and len(doc["findings"]) == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "--format", "xml", "."],
+    ["check", "/no/such/path"],
+    ["check", "--bogus"],
+    ["nosuchcommand"],
+    ["rule", "XX999"],
+])
+def test_usage_errors_from_the_entry_point_are_one_line_exit_2(capsys, args):
+    from skill_audit.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skill-audit: error: ") and err.count("\n") == 1, err

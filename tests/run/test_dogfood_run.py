@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT, run_cmd
+from tests.run.conftest import ROOT, run_cmd
 
 pytestmark = pytest.mark.dogfood
 

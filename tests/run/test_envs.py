@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES, run_cmd
+from tests.run.conftest import FIXTURES, run_cmd
 
 ENVSEL = FIXTURES / "envsel"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FIXTURES, run_cmd
+from tests.run.conftest import FIXTURES, run_cmd
 
 
 def _one_line_error(out, text: str) -> None:
@@ -20,8 +20,7 @@ def test_folder_without_skills(tmp_path):
 
 
 def test_bad_env_option():
-    out = run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--env", "celery")
-    assert out.returncode == 2 and "NAME=PATH" in out.stderr
+    _one_line_error(run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--env", "celery"), "NAME=PATH")
 
 
 def test_env_option_without_interpreter(tmp_path):

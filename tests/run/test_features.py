@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, process_alive, run_cmd
+from tests.run.conftest import FIXTURES, process_alive, run_cmd
 
 FEATURES = FIXTURES / "features"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, run_cmd
+from tests.run.conftest import FIXTURES, run_cmd
 from skill_audit.runtime import resp, services
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, run_cmd
+from tests.run.conftest import FIXTURES, run_cmd
 
 SERVICES = FIXTURES / "services"
 

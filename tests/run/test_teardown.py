@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import FIXTURES, ROOT, processes_with_env
+from tests.run.conftest import FIXTURES, ROOT, processes_with_env
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -1,5 +1,7 @@
 """`python -m skill_audit.runner [PATHS]`: the run command on its own (same as `skill-audit run`)."""
 
-from skill_audit.runner.command import run_command
+import sys
 
-run_command(prog_name="skill-audit run")
+from skill_audit.cli import main
+
+raise SystemExit(main(["run", *sys.argv[1:]]))
