@@ -44,3 +44,20 @@ def test_every_check_code_is_in_the_readme_catalogue():
     readme = (ROOT / "README.md").read_text()
     missing = [code for code, spec in CHECKS.items() if f"`{code}` {spec.name}" not in readme]
     assert missing == []
+
+
+def test_readme_config_example_is_accepted(tmp_path):
+    import subprocess
+    import sys
+
+    example = re.search(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert example, "the README shows a [tool.skill-audit] example"
+    (tmp_path / "pyproject.toml").write_text(example.group(1))
+    (tmp_path / ".git").mkdir()  # the config lookup stops at a repository root
+    skill = tmp_path / "demo-skill"
+    skill.mkdir()
+    (skill / "SKILL.md").write_text(
+        '---\nname: demo-skill\ndescription: "Says hello. Use when a greeting is needed."\n---\n# Demo\n\nHello.\n')
+    proc = subprocess.run([sys.executable, "-m", "skill_audit", "check", str(skill)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
