@@ -145,6 +145,14 @@ def test_quote_left_open_is_blamed_on_its_own_block():
     assert set(cb._bash_errors(scripts)) == {0, 3}
 
 
+@needs_bash
+def test_script_before_the_blamed_one_is_checked_again():
+    # block 0's open quote closes inside block 1, so bash first complains in block 1; block 0 was
+    # never cleared by a clean run and must still be found on the runs that follow
+    scripts = ['echo "a\n', 'echo b"\nif\n', "if true; then echo c; fi\n", "echo 'd'\n"]
+    assert set(cb._bash_errors(scripts)) == {0, 1}
+
+
 SIMPLE = [
     "pip install celery==5.7.0", "celery -A tasks worker --loglevel=INFO -Q default,bulk",
     "export REDIS_URL=redis://localhost:6379/0  # comment", "# only a comment", "",

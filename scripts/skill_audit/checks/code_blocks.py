@@ -276,10 +276,12 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
     Scripts that are `trivially_valid` are not sent. The rest go to ONE bash process, each
     wrapped in its own function body so an unclosed `if`/`{`/`(` fails at its own closing brace
     instead of leaking into the next script. bash stops at the first error; its line names the
-    script, which is re-checked alone (exact line, and proof the blame is right) and dropped,
-    and the batch runs again without it (so a quote left open by an earlier script cannot hide
-    that script's own error). Blame that does not hold up falls back to bisection. A clean
-    batch costs one process; each bad script two more.
+    script, which is re-checked alone (exact line, and proof the blame is right) and dropped.
+    The batch then runs again without it, starting with the scripts bash has not reached yet
+    and ending with those it had: only a fully clean run clears a script (so a quote left open
+    by an earlier script cannot hide that script's own error), yet each run starts on new
+    text, so a batch with errors costs about two passes over its text, not one per error. Blame that does not hold up falls back to bisection. A clean batch costs one
+    process; each bad script two more.
     """
     found: dict[int, tuple[int, str]] = {}
 
@@ -295,28 +297,36 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
             if len(indices) == 1:
                 single(indices[0])
                 return
-            parts, starts, line = [], [], 1
-            for n, i in enumerate(indices):
-                body = scripts[i] if scripts[i].endswith("\n") else scripts[i] + "\n"
-                starts.append(line + 2)
-                # the blank line ends a trailing `\` continuation before the closing brace
-                parts.append(f"__skill_audit_block_{n}() {{\n:\n{body}\n}}\n")
-                line += 4 + body.count("\n")
-            rc, err = _run_bash("".join(parts))
-            if rc == 0 and not err.strip():
+            blamed = _first_failing(scripts, indices)
+            if blamed is None:
                 return
-            blamed = max(0, bisect.bisect_right(starts, _first_error(err)[0]) - 1)
             if not single(indices[blamed]):  # blame did not hold: search by halves
                 mid = len(indices) // 2
                 visit(indices[:mid])
                 visit(indices[mid:])
                 return
-            indices = indices[:blamed] + indices[blamed + 1:]
+            indices = indices[blamed + 1:] + indices[:blamed]
 
     todo = [i for i, script in enumerate(scripts) if not trivially_valid(script)]
     if todo and _bash():
         visit(todo)
     return found
+
+
+def _first_failing(scripts: list[str], indices: list[int]) -> int | None:
+    """Position in `indices` of the script bash's first complaint falls in (one `bash -n` run
+    over all of them), or None when the run is clean."""
+    parts, starts, line = [], [], 1
+    for n, i in enumerate(indices):
+        body = scripts[i] if scripts[i].endswith("\n") else scripts[i] + "\n"
+        starts.append(line + 2)
+        # the blank line ends a trailing `\` continuation before the closing brace
+        parts.append(f"__skill_audit_block_{n}() {{\n:\n{body}\n}}\n")
+        line += 4 + body.count("\n")
+    rc, err = _run_bash("".join(parts))
+    if rc == 0 and not err.strip():
+        return None
+    return max(0, bisect.bisect_right(starts, _first_error(err)[0]) - 1)
 
 
 # bash -n verdict per script text: the first error (script line, message), or None when clean.

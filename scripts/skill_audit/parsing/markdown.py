@@ -22,11 +22,15 @@ from skill_audit.snippets.extract import Fence, fences_from_tokens
 # code spans, which `code_spans` finds by CommonMark's backtick rule (a property test holds it
 # to markdown-it); the rest is parsed without emphasis (links and code spans do not depend on
 # it). Headings are parsed with every inline rule, since emphasis changes their GitHub slug.
-_MD = MarkdownIt("commonmark").enable("table").disable("inline")
+# Two core passes are skipped as well: `normalize` (a regex substitution at every newline)
+# has nothing to do on text from `skill_audit.model.read_text`, which normalises newlines and
+# rejects NUL bytes, and `text_join` only merges inline children, which this parser never makes.
+_BLOCK_ONLY = ["inline", "normalize", "text_join"]
+_MD = MarkdownIt("commonmark").enable("table").disable(_BLOCK_ONLY)
 # markdown-it tries its table rule on every line, a third of the block parse. A table needs a
 # header line holding `|` directly above a delimiter row (`|---|`, `:--`, possibly inside a
 # blockquote); a file without that pair cannot hold one and is parsed without the rule.
-_MD_NO_TABLE = MarkdownIt("commonmark").disable("inline")
+_MD_NO_TABLE = MarkdownIt("commonmark").disable(_BLOCK_ONLY)
 _TABLE_HINT = re.compile(r"\|[^\n]*\n[ \t>]*[-:|][-:| \t]*$", re.MULTILINE)
 _INLINE = MarkdownIt("commonmark").disable(["emphasis", "text_join", "entity"])
 _HEADING = MarkdownIt("commonmark")
@@ -134,7 +138,7 @@ class _Locator:
 
 
 def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
-    """Parse `text` (frontmatter blanked, newlines already normalised to \\n, as
+    """Parse `text` (frontmatter blanked, newlines already normalised to \\n and no NUL byte, as
     `skill_audit.model.read_text` does) once; `lines` are the file's lines for positions."""
     env: dict = {}
     tokens = (_MD if _TABLE_HINT.search(text) else _MD_NO_TABLE).parse(text, env)

@@ -31,6 +31,7 @@ Any fence (any language, including json/yaml/toml):
 from __future__ import annotations
 
 import enum
+import functools
 import shlex
 from dataclasses import dataclass, field
 
@@ -82,6 +83,8 @@ class FenceSpec:
         return self.kind in (Kind.RUN, Kind.BACKGROUND)
 
 
+# A corpus repeats a few info strings thousands of times, and a FenceSpec is immutable.
+@functools.lru_cache(maxsize=1024)
 def parse_info(info: str) -> FenceSpec:
     """Parse a fence info string. Never raises: problems are returned in `errors`."""
     info = info.strip()
