@@ -21,6 +21,7 @@ import pytest
 from skill_audit.runtime import envs as envs_mod
 from skill_audit.runtime import services
 from skill_audit.snippets.extract import read_fences, write_modules
+from skill_audit.snippets.grammar import Kind
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".skill-audit"
@@ -81,6 +82,14 @@ class Lab:
         written = write_modules(read_fences(ROOT / relpath), self.workdir)
         assert written, f"{relpath} defines no file= modules"
         return [p.stem for p in written]
+
+    def background_command(self, relpath: str, contains: str = "") -> tuple[str, str | None]:
+        """(command, ready text) of the rule file's first background block containing `contains`,
+        so a proof starts the worker exactly as the markdown tells people to."""
+        for fence in read_fences(ROOT / relpath):
+            if fence.spec.kind is Kind.BACKGROUND and contains in fence.code:
+                return fence.code.strip(), fence.spec.ready
+        raise AssertionError(f"{relpath} has no background block containing {contains!r}")
 
     def env_vars(self, extra: dict[str, str] | None = None, temporal: bool = False) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}

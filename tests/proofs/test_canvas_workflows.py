@@ -8,29 +8,16 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 from celery_lab import wait_for_output
 
-from skill_audit.snippets.extract import read_fences
-from skill_audit.snippets.grammar import Kind
-
-ROOT = Path(__file__).resolve().parents[2]
 
 RULE_FILE = "references/canvas-workflows.md"
 
 
-def _worker_command() -> tuple[str, str]:
-    """The worker command and ready text exactly as the rule file shows them."""
-    for fence in read_fences(ROOT / RULE_FILE):
-        if fence.spec.kind is Kind.BACKGROUND:
-            return fence.code.strip(), fence.spec.ready or "ready."
-    raise AssertionError(f"{RULE_FILE} has no background worker block")
-
-
 def _start(lab, extra_env=None):
     lab.load_markdown(RULE_FILE)
-    command, ready = _worker_command()
+    command, ready = lab.background_command(RULE_FILE)
     return lab.start("celery", command, ready=ready, extra_env=extra_env)
 
 

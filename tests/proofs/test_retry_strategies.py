@@ -10,22 +10,10 @@ from __future__ import annotations
 import re
 import textwrap
 import time
-from pathlib import Path
 
-from skill_audit.snippets.extract import read_fences
-from skill_audit.snippets.grammar import Kind
 
-ROOT = Path(__file__).resolve().parents[2]
 RULE_FILE = "references/retry-strategies.md"
 CHARGE = "payment_tasks.charge_order"
-
-
-def _worker_command() -> tuple[str, str]:
-    """The worker command and ready text exactly as the rule file shows them."""
-    for fence in read_fences(ROOT / RULE_FILE):
-        if fence.spec.kind is Kind.BACKGROUND:
-            return fence.code.strip(), fence.spec.ready or "ready."
-    raise AssertionError(f"{RULE_FILE} has no background worker block")
 
 
 def _start(lab, edit=None):
@@ -34,7 +22,7 @@ def _start(lab, edit=None):
     if edit:
         tasks = lab.workdir / "payment_tasks.py"
         tasks.write_text(edit(tasks.read_text()))
-    command, ready = _worker_command()
+    command, ready = lab.background_command(RULE_FILE)
     return lab.start("celery", command, ready=ready)
 
 
