@@ -1,4 +1,5 @@
-"""Helpers for the Celery proof files (celery-config, task-routing, SKILL.md quick start).
+"""Helpers for the Celery proof files (celery-config, task-routing, SKILL.md quick start,
+canvas, retries, schedules, monitoring).
 
 Workers run `proof_app`, a module that imports the markdown's own app and task modules and only
 shrinks timings or flips the one setting a fault case is about, so the code under test is the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import textwrap
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -35,6 +37,21 @@ def outcome(result, timeout):
     except Exception as exc:
         return {"state": result.state, "error": type(exc).__name__, "message": str(exc)}
 """
+
+# A call's outcome as a JSON-able pair: ["ok", value] or [exception class name, message]; for
+# drivers that do not use DRIVER_HELPERS (whose outcome() takes a result, not a callable).
+CALL_OUTCOME = """
+def outcome(fn):
+    try:
+        return ["ok", fn()]
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+"""
+
+
+def drive_calls(lab, prelude: str, body: str, **kw):
+    """Run `prelude` + CALL_OUTCOME + `body` in the celery env; return the JSON it prints last."""
+    return lab.json_result("celery", textwrap.dedent(prelude) + CALL_OUTCOME + textwrap.dedent(body), **kw)
 
 
 def write_proof_app(lab, doc: str, task_modules: list[str], transport: dict | None = None,

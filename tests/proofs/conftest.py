@@ -44,22 +44,22 @@ def envs() -> EnvSet:
     return EnvSet()
 
 
-@pytest.fixture
-def redis_url():
-    svc = services.start_redis()
+def _serve(svc: services.Service, key: str):
+    """Yield one of a started service's `extra` values; stop the service afterwards."""
     try:
-        yield svc.extra["url"]
+        yield svc.extra[key]
     finally:
         svc.stop()
+
+
+@pytest.fixture
+def redis_url():
+    yield from _serve(services.start_redis(), "url")
 
 
 @pytest.fixture(scope="session")
 def temporal_address():
-    svc = services.start_temporal()
-    try:
-        yield svc.extra["address"]
-    finally:
-        svc.stop()
+    yield from _serve(services.start_temporal(), "address")
 
 
 class Lab:
@@ -192,6 +192,12 @@ def lab(tmp_path, redis_url, envs, request):
         yield lab
     finally:
         lab.close()
+
+
+@pytest.fixture
+def rule_file_modules(lab, request) -> list[str]:
+    """Load the test module's RULE_FILE into `lab` (use via pytest.mark.usefixtures)."""
+    return lab.load_markdown(request.module.RULE_FILE)
 
 
 def pytest_report_header(config):

@@ -7,9 +7,8 @@ the worker with the command of the file's own background block.
 from __future__ import annotations
 
 import re
-import textwrap
 
-from celery_lab import wait_for_output
+from celery_lab import drive_calls, wait_for_output
 
 
 RULE_FILE = "references/canvas-workflows.md"
@@ -21,27 +20,23 @@ def _start(lab, extra_env=None):
     return lab.start("celery", command, ready=ready, extra_env=extra_env)
 
 
+# wait_len returns the list once it holds n items or after `timeout` (the asserts judge it).
+PRELUDE = """
+    import json, time
+    from celery import chain, chord, group
+    from celery.result import AsyncResult
+    from order_tasks import *
+
+    def wait_len(key, n, timeout=10):
+        deadline = time.monotonic() + timeout
+        while audit.llen(key) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return [v.decode() for v in audit.lrange(key, 0, -1)]
+"""
+
+
 def _drive(lab, body: str, **kw):
-    """Run a driver whose last line prints a JSON document; the prelude waits on Redis lists."""
-    prelude = textwrap.dedent("""
-        import json, time
-        from celery import chain, chord, group
-        from celery.result import AsyncResult
-        from order_tasks import *
-
-        def wait_len(key, n, timeout=10):
-            deadline = time.monotonic() + timeout
-            while audit.llen(key) < n and time.monotonic() < deadline:
-                time.sleep(0.05)
-            return [v.decode() for v in audit.lrange(key, 0, -1)]
-
-        def outcome(fn):
-            try:
-                return ["ok", fn()]
-            except Exception as exc:
-                return [type(exc).__name__, str(exc)]
-    """)
-    return lab.json_result("celery", prelude + textwrap.dedent(body), **kw)
+    return drive_calls(lab, PRELUDE, body, **kw)
 
 
 def test_chain_passes_results_and_si_ignores_them(lab):

@@ -6,22 +6,17 @@ import base64
 import os
 import re
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+from celery_lab import wait_until
 
 from skill_audit.runtime.services import free_port
 
-DOC = "references/monitoring-health.md"
+RULE_FILE = "references/monitoring-health.md"
+pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules in lab.workdir
 FLAGS = "--loglevel=INFO --without-gossip --without-mingle"
-
-
-@pytest.fixture
-def mon_lab(lab):
-    lab.load_markdown(DOC)
-    return lab
 
 
 def start_worker(lab, pool: str, extra_env=None):
@@ -51,16 +46,6 @@ def sample(text: str, name: str, **labels) -> float:
     return 0.0
 
 
-def wait_for(probe, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.1)
-
-
 RUN_TASKS = """
 import json
 from celery import group
@@ -76,11 +61,11 @@ def handler_pids(metrics_dir) -> set[int]:
 
 
 @pytest.mark.parametrize("pool, in_children", [("--concurrency=2", True), ("--pool=solo", False)])
-def test_signal_handlers_run_in_pool_children(mon_lab, pool, in_children):
-    worker, metrics_dir = start_worker(mon_lab, pool)
-    task_pids = set(mon_lab.json_result("celery", RUN_TASKS))
+def test_signal_handlers_run_in_pool_children(lab, pool, in_children):
+    worker, metrics_dir = start_worker(lab, pool)
+    task_pids = set(lab.json_result("celery", RUN_TASKS))
     # postrun fires just after the result is stored: wait until every task's process has its file
-    wait_for(lambda: task_pids <= handler_pids(metrics_dir), 10, f"metric files of {task_pids}")
+    wait_until(lambda: task_pids <= handler_pids(metrics_dir), 10, f"metric files of {task_pids}")
     pids = handler_pids(metrics_dir)
     main_pid = worker.pid  # `exec celery ...`: the started process is the worker's main process
     if in_children:
@@ -90,11 +75,11 @@ def test_signal_handlers_run_in_pool_children(mon_lab, pool, in_children):
         assert pids == {main_pid}, (main_pid, pids)
 
 
-def test_multiprocess_exporter_sums_children(mon_lab):
+def test_multiprocess_exporter_sums_children(lab):
     port = free_port()
-    start_worker(mon_lab, "--concurrency=2", {"CELERY_METRICS_PORT": str(port)})
-    mon_lab.json_result("celery", RUN_TASKS)
-    mon_lab.json_result("celery", """
+    start_worker(lab, "--concurrency=2", {"CELERY_METRICS_PORT": str(port)})
+    lab.json_result("celery", RUN_TASKS)
+    lab.json_result("celery", """
 import json
 from metrics_app import charge_card
 print(json.dumps(repr(charge_card.delay(7).get(timeout=20, propagate=False))))
@@ -108,15 +93,14 @@ print(json.dumps(repr(charge_card.delay(7).get(timeout=20, propagate=False))))
         done = sample(text, "celery_tasks_total", **ok) >= 8 and sample(text, "celery_task_failures_total", task=card)
         return text if done else None
 
-    text = wait_for(scraped, 15, "all runs in /metrics")
+    text = wait_until(scraped, 15, "all runs in /metrics")
     assert sample(text, "celery_tasks_total", **ok) == 8  # every run, whichever child ran it
     assert sample(text, "celery_tasks_total", task=card, state="RETRY") == 2
     assert sample(text, "celery_tasks_total", task=card, state="FAILURE") == 1
     assert sample(text, "celery_task_failures_total", task=card, exception="ConnectionError") == 1
 
 
-def test_flower_auth_and_metrics(mon_lab):
-    lab = mon_lab
+def test_flower_auth_and_metrics(lab):
     start_worker(lab, "--pool=solo")
     port = free_port()
     lab.start("celery", f"celery -A metrics_app flower --address=127.0.0.1 --port={port} --basic-auth=ops:s3cret",
@@ -134,11 +118,10 @@ def test_flower_auth_and_metrics(mon_lab):
         status, text = http_get(base + "/metrics")  # no credentials
         return status == 200 and sample(text, "flower_events_total", type="task-succeeded",
                                         task="metrics_app.resize_image") >= 1
-    wait_for(succeeded, 15, "task-succeeded in Flower /metrics")
+    wait_until(succeeded, 15, "task-succeeded in Flower /metrics")
 
 
-def test_broadcast_waits_whole_timeout(mon_lab):
-    lab = mon_lab
+def test_broadcast_waits_whole_timeout(lab):
     start_worker(lab, "--pool=solo")
     timing = lab.json_result("celery", """
 import json, time
@@ -176,11 +159,11 @@ def run_cli(lab, command: str) -> int:
                           timeout=30).returncode
 
 
-def test_broker_check_fails_fast(mon_lab):
+def test_broker_check_fails_fast(lab):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     # A silent server (accepts TCP, never answers) hangs a probe without socket timeouts:
     # the driver's 30 s timeout then fails this test.
-    checks = mon_lab.json_result("celery", f"""
+    checks = lab.json_result("celery", f"""
 import json, socket
 from worker_health import broker_reachable
 silent = socket.socket()
@@ -192,8 +175,8 @@ print(json.dumps([broker_reachable(), broker_reachable({closed!r}), broker_reach
     assert checks == [True, False, False]
 
 
-def test_queue_depth_counts_priority_lists(mon_lab):
-    depth = mon_lab.json_result("celery", """
+def test_queue_depth_counts_priority_lists(lab):
+    depth = lab.json_result("celery", """
 import json, redis
 from metrics_app import REDIS_URL, app, resize_image
 from worker_health import queue_depth
@@ -217,10 +200,9 @@ print(check_health(WorkerSettings))
 """
 
 
-def test_arq_check(mon_lab):
-    lab = mon_lab
+def test_arq_check(lab):
     assert lab.json_result("arq", ARQ_CHECK) == 1  # no worker: no health key
     worker = lab.start("arq", "arq arq_health.WorkerSettings", ready="Starting worker")
-    assert wait_for(lambda: lab.json_result("arq", ARQ_CHECK) == 0, 15, "the health key")
+    assert wait_until(lambda: lab.json_result("arq", ARQ_CHECK) == 0, 15, "the health key")
     lab.stop(worker)  # SIGTERM: a clean shutdown deletes the key at once (TTL would be 11 s)
     assert lab.json_result("arq", ARQ_CHECK) == 1

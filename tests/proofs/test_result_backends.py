@@ -6,24 +6,18 @@ import pytest
 
 from skill_audit.runtime import services
 
-DOC = "references/result-backends.md"
+RULE_FILE = "references/result-backends.md"
+pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules in lab.workdir
 WORKER = "celery -A {app} worker --concurrency=2 --loglevel=INFO --without-gossip --without-mingle"
 # Proof only: a 3 s result_expires, so expiry can be watched within the test.
 SHORT_EXPIRY = "from report_tasks import app\napp.conf.result_expires = 3\n"
-
-
-@pytest.fixture
-def result_lab(lab):
-    lab.load_markdown(DOC)
-    return lab
 
 
 def start_worker(lab, app: str = "report_tasks"):
     return lab.start("celery", WORKER.format(app=app), ready="ready.")
 
 
-def test_result_ttl_matches_result_expires(result_lab):
-    lab = result_lab
+def test_result_ttl_matches_result_expires(lab):
     assert lab.json_result("celery", """
 import json
 from datetime import timedelta
@@ -59,8 +53,7 @@ print(json.dumps([before, app.AsyncResult(r.id).state]))  # fresh handle: a read
     assert states == ["SUCCESS", "PENDING"]  # an expired result reads as if it never existed
 
 
-def test_ignore_result_stores_nothing(result_lab):
-    lab = result_lab
+def test_ignore_result_stores_nothing(lab):
     start_worker(lab)
     seen = lab.json_result("celery", """
 import json, time
@@ -86,8 +79,7 @@ print(json.dumps({"ran": outbox.lrange("outbox:receipts", 0, -1) == [b"1001"],
                     "own_handle_get": None, "rebuilt_get": "timeout"}
 
 
-def test_unknown_id_reads_pending(result_lab):
-    lab = result_lab
+def test_unknown_id_reads_pending(lab):
     start_worker(lab)
     seen = lab.json_result("celery", """
 import json
@@ -105,8 +97,7 @@ print(json.dumps([r.state, r.ready(), outcome, r.name]))
     assert seen == ["PENDING", False, "timeout", None]
 
 
-def test_started_and_extended(result_lab):
-    lab = result_lab
+def test_started_and_extended(lab):
     start_worker(lab)
     seen = lab.json_result("celery", """
 import json, time
@@ -126,8 +117,7 @@ print(json.dumps({"states": sorted(set(states)), "name": r.name, "kwargs": r.kwa
     assert seen["worker"] and seen["worker"].startswith("celery@")
 
 
-def test_progress_states_visible(result_lab):
-    lab = result_lab
+def test_progress_states_visible(lab):
     start_worker(lab)
     seen = lab.json_result("celery", """
 import json, time
@@ -149,8 +139,7 @@ print(json.dumps({"progress": progress, "state": job.state, "result": job.get(ti
     assert seen["result"]["rows"] == 5 and seen["result"]["report"].startswith("s3://")
 
 
-def test_result_store_eviction_spares_the_broker(result_lab):
-    lab = result_lab
+def test_result_store_eviction_spares_the_broker(lab):
     result_store = services.start_redis()  # a second Redis, only for results
     try:
         backend = {"CELERY_RESULT_BACKEND": result_store.extra["url"]}

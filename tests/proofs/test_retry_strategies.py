@@ -8,12 +8,11 @@ Retry countdowns are read from the worker's own log lines ("retry: Retry in Ns")
 from __future__ import annotations
 
 import re
-import textwrap
 import time
 
+from celery_lab import drive_calls
 
 RULE_FILE = "references/retry-strategies.md"
-CHARGE = "payment_tasks.charge_order"
 
 
 def _start(lab, edit=None):
@@ -26,19 +25,21 @@ def _start(lab, edit=None):
     return lab.start("celery", command, ready=ready)
 
 
-def _drive(lab, body: str, **kw):
-    prelude = textwrap.dedent("""
-        import json, time
-        from gateway import GatewayError, r
-        from payment_tasks import *
+PRELUDE = """
+    import json, time
+    from gateway import r
+    from payment_tasks import *
 
-        def outcome(fn):
-            try:
-                return ["ok", fn()]
-            except Exception as exc:
-                return [type(exc).__name__, str(exc)]
-    """)
-    return lab.json_result("celery", prelude + textwrap.dedent(body), **kw)
+    # Make the gateway time out `timeouts` more times, charge, wait (bounded) for the outcome.
+    def charge_during_outage(timeouts, order_id, amount, timeout):
+        r.set("gateway:outage", timeouts)
+        res = charge_order.delay(order_id, amount)
+        return res, outcome(lambda: res.get(timeout=timeout))
+"""
+
+
+def _drive(lab, body: str, **kw):
+    return drive_calls(lab, PRELUDE, body, **kw)
 
 
 def _countdowns(log: str, task_id: str) -> list[int]:
@@ -58,9 +59,7 @@ def _wait_for(lab, proc, pattern: str, count: int = 1, timeout: float = 15) -> s
 def test_autoretry_backs_off_manual_retry_does_not(lab):
     worker = _start(lab)
     out = _drive(lab, """
-        r.set("gateway:outage", 3)
-        auto = charge_order.delay(1, 1999)
-        result = outcome(lambda: auto.get(timeout=20))
+        auto, result = charge_during_outage(3, 1, 1999, timeout=20)
         r.set("gateway:outage", 1)
         manual = charge_order_manual.delay(2, 500)
         deadline = time.monotonic() + 10
@@ -104,12 +103,9 @@ def test_full_jitter_stays_within_the_backoff(lab):
 def test_max_retries_reraises_and_declined_is_not_retried(lab):
     worker = _start(lab)
     out = _drive(lab, """
-        r.set("gateway:outage", 0)
-        declined = charge_order.delay(3, 0)
-        declined_outcome = outcome(lambda: declined.get(timeout=10))
-        r.set("gateway:outage", 4)  # the first try plus max_retries=3 retries all time out
-        exhausted = charge_order.delay(4, 500)
-        exhausted_outcome = outcome(lambda: exhausted.get(timeout=20))
+        declined, declined_outcome = charge_during_outage(0, 3, 0, timeout=10)
+        # the first try plus max_retries=3 retries all time out
+        exhausted, exhausted_outcome = charge_during_outage(4, 4, 500, timeout=20)
         # self.retry(exc=...) on its last allowed try (retries=3 as if three retries had run)
         r.set("gateway:outage", 1)
         manual = outcome(lambda: charge_order_manual.apply_async((10, 500), retries=3).get(timeout=10))
@@ -158,12 +154,9 @@ def test_idempotency_key_blocks_duplicate_delivery(lab):
 def test_final_failures_are_recorded_once(lab):
     _start(lab)
     out = _drive(lab, """
-        r.set("gateway:outage", 1)  # one retry, then success: not a failure
-        recovered = charge_order.delay(7, 100)
-        recovered_outcome = outcome(lambda: recovered.get(timeout=20))
-        r.set("gateway:outage", 4)
-        exhausted = charge_order.delay(8, 100)
-        exhausted_outcome = outcome(lambda: exhausted.get(timeout=20))
+        # one retry, then success: not a failure
+        _, recovered_outcome = charge_during_outage(1, 7, 100, timeout=20)
+        exhausted, exhausted_outcome = charge_during_outage(4, 8, 100, timeout=20)
         declined = charge_order.delay(9, 0)
         declined_outcome = outcome(lambda: declined.get(timeout=10))
         deadline = time.monotonic() + 5

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 from itertools import pairwise
 
 import pytest
+from celery_lab import wait_until
 
-DOC = "references/scheduled-tasks.md"
+RULE_FILE = "references/scheduled-tasks.md"
+pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules in lab.workdir
 SEND = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/\w+\] Scheduler: Sending due task beat-heartbeat ",
                   re.M)
 WORKER = "celery -A beat_app worker --concurrency=2 --loglevel=INFO --without-gossip --without-mingle"
@@ -27,13 +28,6 @@ def send_times(lab, proc) -> list[datetime]:
     return [datetime.strptime(ts, "%Y-%m-%d %H:%M:%S,%f") for ts in SEND.findall(lab.output(proc))]
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.1)
-
-
 def queued_heartbeats(lab) -> int:
     return lab.json_result("celery", QUEUED_TASKS).count("beat_app.beat_heartbeat")
 
@@ -43,16 +37,17 @@ def start_beat(lab, name: str, scheduler: str = "", app: str = "beat_app", ready
     return lab.start("celery", f"celery -A {app} beat --loglevel=INFO -s {name}-schedule {scheduler}", ready=ready)
 
 
-@pytest.fixture
-def beat_lab(lab):
-    lab.load_markdown(DOC)
-    return lab
+def start_redbeat_pair(lab, app: str, source: str):
+    """Write the `app` module, start a RedBeat leader (once it holds the lock) and a standby."""
+    (lab.workdir / f"{app}.py").write_text(source)
+    redbeat = "-S redbeat.RedBeatScheduler"
+    leader = start_beat(lab, "a", redbeat, app=app, ready="beat: Acquired lock")
+    return leader, start_beat(lab, "b", redbeat, app=app)
 
 
-def test_one_beat_sends_once_per_period(beat_lab):
-    lab = beat_lab
+def test_one_beat_sends_once_per_period(lab):
     beat = start_beat(lab, "a")
-    wait_for(lambda: len(send_times(lab, beat)) >= 5, 20, "5 sends")
+    wait_until(lambda: len(send_times(lab, beat)) >= 5, 20, "5 sends")
     lab.stop(beat)
     sends = send_times(lab, beat)
     gaps = [(b - a).total_seconds() for a, b in pairwise(sends)]
@@ -61,10 +56,9 @@ def test_one_beat_sends_once_per_period(beat_lab):
     assert queued_heartbeats(lab) == len(sends)
 
 
-def test_two_beats_send_twice(beat_lab):
-    lab = beat_lab
+def test_two_beats_send_twice(lab):
     first, second = start_beat(lab, "a"), start_beat(lab, "b")
-    wait_for(lambda: min(len(send_times(lab, first)), len(send_times(lab, second))) >= 5, 20, "5 sends each")
+    wait_until(lambda: min(len(send_times(lab, first)), len(send_times(lab, second))) >= 5, 20, "5 sends each")
     lab.stop(first)
     lab.stop(second)
     a, b = send_times(lab, first), send_times(lab, second)
@@ -76,19 +70,15 @@ def test_two_beats_send_twice(beat_lab):
     assert queued_heartbeats(lab) == len(a) + len(b)
 
 
-def test_two_redbeat_beats_send_once(beat_lab):
-    lab = beat_lab
-    (lab.workdir / "fast_redbeat.py").write_text(FAST_REDBEAT)
-    redbeat = "-S redbeat.RedBeatScheduler"
-    leader = start_beat(lab, "a", redbeat, app="fast_redbeat", ready="beat: Acquired lock")
-    standby = start_beat(lab, "b", redbeat, app="fast_redbeat")
+def test_two_redbeat_beats_send_once(lab):
+    leader, standby = start_redbeat_pair(lab, "fast_redbeat", FAST_REDBEAT)
     sent_before = len(send_times(lab, leader))
-    wait_for(lambda: len(send_times(lab, leader)) >= sent_before + 5, 20, "5 leader sends")
+    wait_until(lambda: len(send_times(lab, leader)) >= sent_before + 5, 20, "5 leader sends")
     assert send_times(lab, standby) == [], "the standby sent while the leader held the lock"
     assert "Acquired lock" not in lab.output(standby)
 
     lab.kill(leader)  # crash: the lock is not released, it expires after redbeat_lock_timeout
-    wait_for(lambda: len(send_times(lab, standby)) >= 3, 30, "the standby to take over")
+    wait_until(lambda: len(send_times(lab, standby)) >= 3, 30, "the standby to take over")
     lab.stop(standby)
     assert "Acquired lock" in lab.output(standby)
     # Beat logs "Sending due task" before it publishes, so the SIGKILL can cut off the leader's
@@ -101,22 +91,18 @@ def test_two_redbeat_beats_send_once(beat_lab):
 LONG_LOCK_REDBEAT = "from beat_app import app\napp.conf.update(redbeat_lock_timeout=60, beat_max_loop_interval=1)\n"
 
 
-def test_redbeat_clean_stop_releases_lock(beat_lab):
-    lab = beat_lab
-    (lab.workdir / "long_lock_redbeat.py").write_text(LONG_LOCK_REDBEAT)
-    redbeat = "-S redbeat.RedBeatScheduler"
-    leader = start_beat(lab, "a", redbeat, app="long_lock_redbeat", ready="beat: Acquired lock")
-    standby = start_beat(lab, "b", redbeat, app="long_lock_redbeat")
-    wait_for(lambda: len(send_times(lab, leader)) >= 2, 15, "leader sends")
+def test_redbeat_clean_stop_releases_lock(lab):
+    leader, standby = start_redbeat_pair(lab, "long_lock_redbeat", LONG_LOCK_REDBEAT)
+    wait_until(lambda: len(send_times(lab, leader)) >= 2, 15, "leader sends")
     assert "Acquired lock" not in lab.output(standby)
     lab.stop(leader)  # SIGTERM: beat closes the scheduler, which releases the lock
     assert "beat: Releasing lock" in lab.output(leader)
     # Far sooner than the 60 s lock expiry: the standby polls every beat_max_loop_interval.
-    wait_for(lambda: "Acquired lock" in lab.output(standby), 15, "the standby to take the released lock")
+    wait_until(lambda: "Acquired lock" in lab.output(standby), 15, "the standby to take the released lock")
 
 
-def test_redbeat_warns_without_redbeat_redis_url(beat_lab):
-    warned = beat_lab.json_result("celery", """
+def test_redbeat_warns_without_redbeat_redis_url(lab):
+    warned = lab.json_result("celery", """
 import json, warnings
 from celery import Celery
 from beat_app import app
@@ -134,8 +120,8 @@ print(json.dumps([explicit, fallback]))
     assert any("stop falling back to broker_url" in m for m in fallback), fallback
 
 
-def test_crontab_follows_timezone_and_dst(beat_lab):
-    hours = beat_lab.json_result("celery", """
+def test_crontab_follows_timezone_and_dst(lab):
+    hours = lab.json_result("celery", """
 import json
 from datetime import datetime, timezone
 from celery import Celery
@@ -155,8 +141,7 @@ print(json.dumps({"beat_app": [next_seven_utc(app, d) for d in days],
     assert hours == {"beat_app": [6, 5], "default": [7, 7]}  # Berlin moves with DST; default is UTC
 
 
-def test_task_lock_stops_overlap(beat_lab):
-    lab = beat_lab
+def test_task_lock_stops_overlap(lab):
     lab.start("celery", WORKER, ready="ready.")
     outcome = lab.json_result("celery", """
 import json, time
@@ -177,8 +162,7 @@ print(json.dumps({"second": second, "first_running": first_running, "after": aft
     assert outcome["after"] == ["synced", "synced"], outcome  # the lock is released after a run
 
 
-def test_expired_send_is_revoked(beat_lab):
-    lab = beat_lab
+def test_expired_send_is_revoked(lab):
     ids = lab.json_result("celery", """
 import json, time
 from beat_app import morning_report
@@ -205,8 +189,7 @@ SHORT_VISIBILITY = ("from beat_app import app\n"
                     "                                   'unacked_restore_throttle': 1}\n")
 
 
-def test_long_countdown_is_reserved_and_redelivered(beat_lab):
-    lab = beat_lab
+def test_long_countdown_is_reserved_and_redelivered(lab):
     (lab.workdir / "short_visibility.py").write_text(SHORT_VISIBILITY)
     solo = "celery -A short_visibility worker --pool=solo --loglevel=INFO --without-gossip --without-mingle -n {}@%h"
     first = lab.start("celery", solo.format("first"), ready="ready.")
@@ -224,5 +207,5 @@ print(json.dumps({"id": later.id, "queued": store.llen("celery")}))
     second = lab.start("celery", solo.format("second"), ready="ready.")
     received = f"beat_app.sync_inventory[{where['id']}] received"
     # Held past the visibility timeout, the same message is handed to the second worker as well.
-    wait_for(lambda: received in lab.output(first) and received in lab.output(second), 20,
+    wait_until(lambda: received in lab.output(first) and received in lab.output(second), 20,
              "both workers to receive the one countdown message")

@@ -12,6 +12,7 @@ import pytest
 from temporal_lab import drive, env_bin_path
 
 RULE_FILE = "references/temporal-activities.md"
+pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules in lab.workdir
 
 WORKER = '''
 from payment_activities import CHARGES, build_report, charge_card, export_rows
@@ -31,14 +32,8 @@ def pay(lab, body: str, **kw):
     return drive(lab, WORKER + textwrap.dedent(body), **kw)
 
 
-@pytest.fixture
-def payments(lab):
-    lab.load_markdown(RULE_FILE)
-    return lab
-
-
-def test_missing_timeout_rejected(payments):
-    result = pay(payments, '''
+def test_missing_timeout_rejected(lab):
+    result = pay(lab, '''
         from untimed_workflow import UntimedPaymentWorkflow
 
         async def main():
@@ -57,8 +52,8 @@ def test_missing_timeout_rejected(payments):
     assert result["timed"] == "ch-1 on attempt 3"
 
 
-def test_heartbeat_cancel(payments):
-    result = pay(payments, '''
+def test_heartbeat_cancel(lab):
+    result = pay(lab, '''
         async def main():
             client, q = await connect(), queue()
             out = {}
@@ -82,8 +77,8 @@ def test_heartbeat_cancel(payments):
     assert result["without_timeout_2s_throttle"] == "cancelled: Cancelled"
 
 
-def test_heartbeat_details_resume(payments):
-    result = pay(payments, '''
+def test_heartbeat_details_resume(lab):
+    result = pay(lab, '''
         async def main():
             client, q = await connect(), queue()
             async with payment_worker(client, q):
@@ -94,8 +89,8 @@ def test_heartbeat_details_resume(payments):
     assert result == {"result": "attempt 2 resumed at row 10", "attempts": [2]}
 
 
-def test_retry_then_success(payments):
-    result = pay(payments, '''
+def test_retry_then_success(lab):
+    result = pay(lab, '''
         async def main():
             client, q = await connect(), queue()
             async with payment_worker(client, q):
@@ -113,8 +108,8 @@ def test_retry_then_success(payments):
     assert result["next_run"] == "ch-2 on attempt 3"  # with a workflow_id key it would reuse ch-1
 
 
-def test_non_retryable_once(payments):
-    result = pay(payments, '''
+def test_non_retryable_once(lab):
+    result = pay(lab, '''
         async def main():
             client, q = await connect(), queue()
             out = {}
@@ -136,8 +131,8 @@ def test_non_retryable_once(payments):
     assert result["5000"] == {"failure": {"type": "CardDeclined", "non_retryable": False}, "attempts": [1]}
 
 
-def test_sync_activity_needs_executor(payments):
-    result = drive(payments, '''
+def test_sync_activity_needs_executor(lab):
+    result = drive(lab, '''
         from concurrent.futures import ThreadPoolExecutor
         from payment_activities import resize_image
         from temporalio.testing import ActivityEnvironment
@@ -160,8 +155,8 @@ def test_sync_activity_needs_executor(payments):
     assert result["result"] == "cat.png resized"
 
 
-def test_graceful_shutdown(payments):
-    result = pay(payments, """
+def test_graceful_shutdown(lab):
+    result = pay(lab, """
         async def stop_mid_export(client, **options):
             q = queue()
             first = payment_worker(client, q, ExportWorkflow, **options)
@@ -197,8 +192,8 @@ def test_graceful_shutdown(payments):
         assert run["result"].startswith("attempt 2 resumed at row ") and 0 < resumed_at < 40
 
 
-def test_activity_environment_and_time_skipping(payments):
-    result = pay(payments, '''
+def test_activity_environment_and_time_skipping(lab):
+    result = pay(lab, '''
         import shutil
         from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -221,7 +216,7 @@ def test_activity_environment_and_time_skipping(payments):
                     out["local"] = await env.client.execute_workflow(PaymentWorkflow.run, args=["o-2", 50],
                                                                      id=q, task_queue=q)
             return out
-    ''', extra_env=env_bin_path(payments))
+    ''', extra_env=env_bin_path(lab))
     assert result["report"] == "report done after 3 steps"
     assert result["beats"] == [0, 1, 2]
     assert result["payment"].endswith("on attempt 3")

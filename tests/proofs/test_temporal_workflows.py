@@ -14,16 +14,11 @@ import pytest
 from temporal_lab import drive, env_bin_path
 
 RULE_FILE = "references/temporal-workflows.md"
+pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules in lab.workdir
 
 
-@pytest.fixture
-def shop(lab):
-    lab.load_markdown(RULE_FILE)
-    return lab
-
-
-def test_sandbox_blocks_datetime_now(shop):
-    result = drive(shop, '''
+def test_sandbox_blocks_datetime_now(lab):
+    result = drive(lab, '''
         from clock_mistakes import StampWorkflow
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
@@ -47,8 +42,8 @@ def test_sandbox_blocks_datetime_now(shop):
     assert result["order"]["at"].startswith("20")  # str(workflow.now())
 
 
-def test_exception_vs_application_error(shop):
-    result = drive(shop, '''
+def test_exception_vs_application_error(lab):
+    result = drive(lab, '''
         from invoice_workflows import InvoiceWorkflow, LooseInvoiceWorkflow
 
         async def main():
@@ -81,8 +76,8 @@ def test_exception_vs_application_error(shop):
     assert result["opted_in"]["type"] == "ValueError"
 
 
-def test_wait_condition_timeout(shop):
-    result = drive(shop, '''
+def test_wait_condition_timeout(lab):
+    result = drive(lab, '''
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
 
@@ -109,8 +104,8 @@ def test_wait_condition_timeout(shop):
     assert result["approved"] == "charge-o-2"
 
 
-def test_update_validator(shop):
-    result = drive(shop, '''
+def test_update_validator(lab):
+    result = drive(lab, '''
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
         from temporalio.client import WorkflowUpdateFailedError
@@ -140,8 +135,8 @@ def test_update_validator(shop):
     assert result["result"]["charge"] == "charge-o-1"
 
 
-def test_saga_compensates(shop):
-    result = drive(shop, '''
+def test_saga_compensates(lab):
+    result = drive(lab, '''
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
 
@@ -172,8 +167,8 @@ def test_saga_compensates(shop):
     assert result["paid"] == {"outcome": "charge-small", "steps": ["reserve_stock", "reserve_stock", "charge_card"]}
 
 
-def test_duplicate_workflow_id(shop):
-    result = drive(shop, '''
+def test_duplicate_workflow_id(lab):
+    result = drive(lab, '''
         from order_workflows import OrderWorkflow
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
         from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -209,8 +204,8 @@ def test_duplicate_workflow_id(shop):
                       "reject_duplicate": "rejected"}
 
 
-def test_patch_replay(shop):
-    result = drive(shop, '''
+def test_patch_replay(lab):
+    result = drive(lab, '''
         from shipment_workflows import ShipmentV1, ShipmentV2, ShipmentV2Patched
         from shop_activities import reserve_stock
         from temporalio.worker import Replayer
@@ -278,9 +273,9 @@ METER_CHAIN = '''
 '''
 
 
-def test_continue_as_new(shop):
+def test_continue_as_new(lab):
     # A private dev server that suggests continue-as-new after 20 history events (default 4,096).
-    result = drive(shop, textwrap.dedent(METER_CHAIN) + textwrap.dedent('''
+    result = drive(lab, textwrap.dedent(METER_CHAIN) + textwrap.dedent('''
         import shutil
         from temporalio.testing import WorkflowEnvironment
 
@@ -290,7 +285,7 @@ def test_continue_as_new(shop):
                                                              dev_server_extra_args=suggest_early) as env:
                 early = await meter_chain(env.client)
             return {"suggested_early": early, "default": await meter_chain(await connect())}
-    '''), extra_env=env_bin_path(shop))
+    '''), extra_env=env_bin_path(lab))
     early, default = result["suggested_early"], result["default"]
     # Default thresholds: 30 signals stay in one run.
     assert default["usage"] == 465 and len(default["runs"]) == 1
