@@ -9,11 +9,11 @@ code the markdown shows. Drivers run inside the celery env and print one JSON li
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+from skill_audit.runtime import resp
 
 WORKER = "celery -A proof_app worker --concurrency=1 --loglevel=INFO --without-gossip --without-mingle"
 
@@ -95,41 +95,11 @@ def wait_until(check, timeout: float, what: str):
 
 
 class RedisProbe:
-    """A minimal RESP client, so a test can watch Redis without redis-py (absent from the test
-    venv) and without starting a driver process for every look."""
+    """Watch Redis from the test process without redis-py (absent from the test venv) and
+    without starting a driver process for every look: one command per call."""
 
     def __init__(self, url: str) -> None:
-        parsed = urlparse(url)
-        self.address = (parsed.hostname or "127.0.0.1", parsed.port or 6379)
-        self.db = (parsed.path or "/0").lstrip("/") or "0"
+        self.url = url
 
     def __call__(self, *args):
-        with socket.create_connection(self.address, timeout=5) as sock, sock.makefile("rb") as reply:
-            sock.sendall(_encode("SELECT", self.db) + _encode(*args))
-            _read(reply)
-            return _read(reply)
-
-
-def _encode(*args) -> bytes:
-    out = [f"*{len(args)}\r\n".encode()]
-    for arg in args:
-        data = str(arg).encode()
-        out.append(f"${len(data)}\r\n".encode() + data + b"\r\n")
-    return b"".join(out)
-
-
-def _read(reply):
-    line = reply.readline()
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise AssertionError(f"redis error: {rest.decode()}")
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        size = int(rest)
-        return None if size < 0 else reply.read(size + 2)[:-2].decode()
-    if kind == b"*":
-        return [_read(reply) for _ in range(int(rest))]
-    raise AssertionError(f"unexpected redis reply {line!r}")
+        return resp.execute(self.url, tuple(str(a) for a in args))[0]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from skill_audit.runner.wrapper import python_command
 from skill_audit.runtime import envs as envs_mod
 from skill_audit.runtime import services
 from skill_audit.snippets.extract import read_fences, write_modules
@@ -110,14 +111,11 @@ class Lab:
         """Run `code` as a script in the named framework env; never leaves a process behind."""
         self._counter += 1
         script = self.workdir / f"driver_{self._counter}.py"
-        # os._exit after flushing: temporalio can crash at interpreter exit (sdk-python#300).
         script.write_text(code)
-        runner = ("import os, runpy, sys\ncode = 0\ntry:\n    runpy.run_path(sys.argv[1], run_name='__main__')\n"
-                  "except SystemExit as e:\n    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)\n"
-                  "except BaseException:\n    import traceback; traceback.print_exc(); code = 1\n"
-                  "sys.stdout.flush(); sys.stderr.flush(); os._exit(code)\n")
+        # The runner's own wrapper: runpy as __main__, flush, os._exit (temporalio can crash at
+        # interpreter exit, sdk-python#300).
         proc = subprocess.Popen(
-            [str(self.envs.get(env_name).python), "-c", runner, str(script)],
+            python_command(self.envs.get(env_name).python, script),
             cwd=self.workdir, env=self.env_vars(extra_env, temporal), text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )

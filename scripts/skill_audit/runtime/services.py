@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skill_audit.runtime import resp
+
 
 class ServiceError(Exception):
     """A service could not be found or started (one-line message)."""
@@ -165,10 +167,8 @@ def _wait_ready(svc: Service, check, timeout: float) -> None:
 
 def _redis_ping(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
+        return resp.execute(f"redis://127.0.0.1:{port}/0", ("PING",), timeout=0.3) == ["PONG"]
+    except resp.RespError:
         return False
 
 
