@@ -104,9 +104,10 @@ def test_skill_md_that_is_a_folder(root):
 
 
 def test_permission_denied():
-    """chmod 000 does not stop root, so as root the check runs as `nobody` (via setpriv)."""
+    """chmod 000 does not stop root, so as root the check runs without the capabilities that let
+    root ignore file modes (via setpriv). It stays uid 0, so a checkout in a private folder
+    (mktemp's 0700) is still readable: running as `nobody` would fail on that instead."""
     with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)  # traversable by the unprivileged user
         root = write_skill(Path(tmp) / "s", GOOD, "# S\n\n[r](references/r.md)\n")
         (root / "references").mkdir()
         ref = root / "references" / "r.md"
@@ -116,7 +117,8 @@ def test_permission_denied():
         if os.geteuid() == 0:
             if not shutil.which("setpriv"):
                 pytest.skip("running as root without setpriv: permission denial cannot be simulated")
-            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+            caps = "-dac_override,-dac_read_search"
+            command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
         ref.chmod(0o644)
     assert "Traceback" not in proc.stderr and proc.returncode == 1, proc.stderr
