@@ -8,9 +8,9 @@ Each measurement runs the installed CLI in a fresh process (interpreter start in
 cached as in an installed package; see `installed_env`), with every default check on, after one
 warm-up run, `--repeat` times, and reports the best and median wall times, the CPU
 time (user + system, children such as `bash -n` included; a fair figure on a busy machine),
-skills/s and MB/s of markdown checked (SKILL.md and references/**/*.md). The synthetic corpus is generated into a temporary folder: skills
-shaped like real ones (frontmatter, a Quick Reference table, links, python/bash/json fences and
-reference files of a few KB each).
+skills/s and MB/s of markdown checked (SKILL.md and references/**/*.md). The synthetic corpus
+is generated into a temporary folder: skills shaped like real ones (frontmatter, a Quick
+Reference table, links, python/bash/json fences and reference files of a few KB each).
 """
 
 from __future__ import annotations
@@ -28,7 +28,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TOPICS = ["queues", "retries", "routing", "schedules", "results", "monitoring", "workflows", "signals"]
+TOPICS = [
+    "queues",
+    "retries",
+    "routing",
+    "schedules",
+    "results",
+    "monitoring",
+    "workflows",
+    "signals",
+]
 
 
 def reference_text(rng: random.Random, topic: str, paragraphs: int) -> str:
@@ -37,17 +46,41 @@ def reference_text(rng: random.Random, topic: str, paragraphs: int) -> str:
         parts.append(f"## {i + 1}. Rule about {topic} number {i + 1}\n")
         # Prose shaped like the public corpus: code spans are common, links rare (about 4% of
         # paragraphs hold a link or HTML there).
-        words = ["use", "the", "worker", "with", "a", "bounded", "timeout", "so", "retries", "stay",
-                 "idempotent", "and", "queue", "messages", "are", "acknowledged", "late", "`acks_late`"]
+        words = [
+            "use",
+            "the",
+            "worker",
+            "with",
+            "a",
+            "bounded",
+            "timeout",
+            "so",
+            "retries",
+            "stay",
+            "idempotent",
+            "and",
+            "queue",
+            "messages",
+            "are",
+            "acknowledged",
+            "late",
+            "`acks_late`",
+        ]
         parts.append(" ".join(rng.choice(words) for _ in range(60)) + ".\n")
         if i % 8 == 0:
-            parts.append(f"See the [upstream guide](https://example.com/{topic}) and [the index](#{topic}).\n")
-        parts.append(f"```python\ndef task_{i}(x: int) -> int:\n    return x * {i}\n\nprint(task_{i}(2))\n```\n")
+            parts.append(
+                f"See the [upstream guide](https://example.com/{topic}) and [the index](#{topic}).\n"
+            )
+        parts.append(
+            f"```python\ndef task_{i}(x: int) -> int:\n    return x * {i}\n\nprint(task_{i}(2))\n```\n"
+        )
         if i % 3 == 0:
             parts.append("```bash\ncelery -A app worker --loglevel=INFO --concurrency=2\n```\n")
         if i % 4 == 0:
             parts.append('```json\n{"queue": "default", "priority": 5}\n```\n')
-        parts.append("| Setting | Value |\n|---|---|\n| `task_acks_late` | `True` |\n| `prefetch` | `1` |\n")
+        parts.append(
+            "| Setting | Value |\n|---|---|\n| `task_acks_late` | `True` |\n| `prefetch` | `1` |\n"
+        )
     return "\n".join(parts)
 
 
@@ -58,15 +91,22 @@ def make_corpus(root: Path, skills: int, seed: int = 7) -> Path:
         folder = root / "skills" / name
         (folder / "references").mkdir(parents=True)
         topics = rng.sample(TOPICS, rng.randint(3, 8))
-        rows = "\n".join(f"| {t.title()} | [{t}](references/{t}.md) | HIGH | When {t} matter |" for t in topics)
-        body = (f"# {name}\n\nPatterns for background work. Each rule has a file in `references/`.\n\n"
-                f"## Quick Reference\n\n| Category | Rule | Impact | When |\n|---|---|---|---|\n{rows}\n\n"
-                f"**Total: {len(topics)} rules across {len(topics)} categories**\n\n"
-                "## Quick Start\n\n```python\nfrom math import sqrt\n\nprint(sqrt(4))\n```\n")
+        rows = "\n".join(
+            f"| {t.title()} | [{t}](references/{t}.md) | HIGH | When {t} matter |" for t in topics
+        )
+        body = (
+            f"# {name}\n\nPatterns for background work. Each rule has a file in `references/`.\n\n"
+            f"## Quick Reference\n\n| Category | Rule | Impact | When |\n|---|---|---|---|\n{rows}\n\n"
+            f"**Total: {len(topics)} rules across {len(topics)} categories**\n\n"
+            "## Quick Start\n\n```python\nfrom math import sqrt\n\nprint(sqrt(4))\n```\n"
+        )
         (folder / "SKILL.md").write_text(
-            f"---\nname: {name}\ndescription: Synthetic skill {s}. Use when benchmarking skill-audit.\n---\n\n{body}")
+            f"---\nname: {name}\ndescription: Synthetic skill {s}. Use when benchmarking skill-audit.\n---\n\n{body}"
+        )
         for t in topics:
-            (folder / "references" / f"{t}.md").write_text(reference_text(rng, t, rng.randint(4, 12)))
+            (folder / "references" / f"{t}.md").write_text(
+                reference_text(rng, t, rng.randint(4, 12))
+            )
     return root
 
 
@@ -89,10 +129,22 @@ def installed_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def time_check(path: Path, repeat: int, env: dict[str, str], cwd: Path | None = None) -> tuple[list[float], list[float]]:
+def time_check(
+    path: Path, repeat: int, env: dict[str, str], cwd: Path | None = None
+) -> tuple[list[float], list[float]]:
     """Wall times and CPU times (user + system of the process and its children, e.g. `bash -n`),
     after one untimed warm-up run."""
-    exe = [sys.executable, "-m", "skill_audit", "check", str(path), "--format", "json", "-o", os.devnull]
+    exe = [
+        sys.executable,
+        "-m",
+        "skill_audit",
+        "check",
+        str(path),
+        "--format",
+        "json",
+        "-o",
+        os.devnull,
+    ]
     subprocess.run(exe, cwd=cwd, env=env, capture_output=True, timeout=600)
     walls, cpus = [], []
     for _ in range(repeat):
@@ -107,27 +159,43 @@ def time_check(path: Path, repeat: int, env: dict[str, str], cwd: Path | None = 
     return walls, cpus
 
 
-def report(label: str, path: Path, repeat: int, env: dict[str, str], cwd: Path | None = None) -> dict:
+def report(
+    label: str, path: Path, repeat: int, env: dict[str, str], cwd: Path | None = None
+) -> dict:
     skills, files, size = markdown_stats(path)
     walls, cpus = time_check(path, repeat, env, cwd)
     best, median, cpu = min(walls), statistics.median(walls), min(cpus)
-    row = {"corpus": label, "skills": skills, "md_files": files, "md_mb": round(size / 1e6, 2),
-           "best_s": round(best, 3), "median_s": round(median, 3), "cpu_s": round(cpu, 3),
-           "skills_per_s": round(skills / best, 1), "mb_per_s": round(size / 1e6 / best, 2)}
-    print(f"{label:<22} {skills:>4} skills {files:>5} md {size / 1e6:>5.2f} MB | wall best {best:.3f} s "
-          f"median {median:.3f} s | cpu {cpu:.3f} s | {skills / best:>6.1f} skills/s {size / 1e6 / best:>5.2f} MB/s")
+    row = {
+        "corpus": label,
+        "skills": skills,
+        "md_files": files,
+        "md_mb": round(size / 1e6, 2),
+        "best_s": round(best, 3),
+        "median_s": round(median, 3),
+        "cpu_s": round(cpu, 3),
+        "skills_per_s": round(skills / best, 1),
+        "mb_per_s": round(size / 1e6 / best, 2),
+    }
+    print(
+        f"{label:<22} {skills:>4} skills {files:>5} md {size / 1e6:>5.2f} MB | wall best {best:.3f} s "
+        f"median {median:.3f} s | cpu {cpu:.3f} s | {skills / best:>6.1f} skills/s {size / 1e6 / best:>5.2f} MB/s"
+    )
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, action="append", default=[], help="a real corpus folder")
+    parser.add_argument(
+        "--corpus", type=Path, action="append", default=[], help="a real corpus folder"
+    )
     parser.add_argument("--skills", type=int, default=120, help="synthetic corpus size")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON at the end")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         env = installed_env(Path(tmp) / "pycache")
         rows = [report("this repository (.)", Path("."), args.repeat, env, cwd=REPO)]

@@ -38,8 +38,12 @@ def _median_start(start, repeat: int) -> tuple[float, float]:
 
 def _run(args: list[str], cwd: Path) -> tuple[float, dict]:
     began = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "skill_audit.runner", "--format", "json", *args],
-                          cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "skill_audit.runner", "--format", "json", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - began
     if proc.returncode not in (0, 1):
         raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -54,18 +58,24 @@ def per_block_overhead() -> None:
         (skill / "SKILL.md").write_text(f"---\nname: trivial\ndescription: x\n---\n\n{body}")
         wall, doc = _run([str(skill)], cwd=Path(tmp))
     blocks = doc["blocks"]
-    assert len(blocks) == TRIVIAL_BLOCKS and all(b["status"] == "PASS" for b in blocks), doc["summary"]
+    assert len(blocks) == TRIVIAL_BLOCKS and all(b["status"] == "PASS" for b in blocks), doc[
+        "summary"
+    ]
     per_block = sum(b["seconds"] for b in blocks) / len(blocks)
-    print(f"per-block overhead ({TRIVIAL_BLOCKS} `pass` blocks, current interpreter): "
-          f"{per_block * 1000:.0f} ms per block (target < 100 ms); whole command {wall:.2f}s")
+    print(
+        f"per-block overhead ({TRIVIAL_BLOCKS} `pass` blocks, current interpreter): "
+        f"{per_block * 1000:.0f} ms per block (target < 100 ms); whole command {wall:.2f}s"
+    )
 
 
 def full_run(label: str, extra: list[str]) -> None:
     wall, doc = _run([".", *extra], cwd=ROOT)
     s = doc["summary"]
     slowest = sorted(doc["files"], key=lambda f: -f["seconds"])[:3]
-    print(f"full run of this repository ({label}): {wall:.1f}s wall "
-          f"({s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped; target < 90 s warm)")
+    print(
+        f"full run of this repository ({label}): {wall:.1f}s wall "
+        f"({s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped; target < 90 s warm)"
+    )
     print("  slowest files: " + ", ".join(f"{f['path']} {f['seconds']:.1f}s" for f in slowest))
 
 
@@ -77,11 +87,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     med, worst = _median_start(services.start_redis, 5)
-    print(f"redis start (binary {Path(services.redis_binary()).name}): median {med:.3f}s, "
-          f"max {worst:.3f}s of 5 (target < 1 s)")
+    print(
+        f"redis start (binary {Path(services.redis_binary()).name}): median {med:.3f}s, "
+        f"max {worst:.3f}s of 5 (target < 1 s)"
+    )
     med, worst = _median_start(services.start_temporal, 3)
-    print(f"temporal dev server start (until the default namespace answers): median {med:.3f}s, "
-          f"max {worst:.3f}s of 3 (target < 2 s)")
+    print(
+        f"temporal dev server start (until the default namespace answers): median {med:.3f}s, "
+        f"max {worst:.3f}s of 3 (target < 2 s)"
+    )
     per_block_overhead()
     if args.skip_full:
         return

@@ -58,21 +58,51 @@ def cli():
 
 @cli.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]),
-              default="auto", show_default=True,
-              help="Output format; auto is github inside GitHub Actions, else text.")
-@click.option("--select", multiple=True, metavar="CODES",
-              help="Only these codes or prefixes (comma-separated; repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", *FORMATS]),
+    default="auto",
+    show_default=True,
+    help="Output format; auto is github inside GitHub Actions, else text.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    help="Only these codes or prefixes (comma-separated; repeatable).",
+)
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these codes or prefixes.")
-@click.option("--profile", type=click.Choice(PROFILES), default=None,
-              help="Frontmatter profile (default: config, else claude-code).")
-@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
-              help="Lowest severity that makes the exit code 1.")
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default=None,
+    help="Frontmatter profile (default: config, else claude-code).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings reach the fail level.")
-@click.option("--external", is_flag=True, help="Also fetch http(s) links (with timeouts and a cache).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the report to this file instead of stdout.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option(
+    "--external", is_flag=True, help="Also fetch http(s) links (with timeouts and a cache)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the report to this file instead of stdout.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: all cores).",
+)
 def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, external, output, jobs):
     """Check skills statically (never runs code). PATHS default to the current folder.
 
@@ -86,8 +116,13 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
     from skill_audit.engine import Options, run_check
     from skill_audit.reporters import render
 
-    options = Options(profile=profile, select=_selectors(select) or None, ignore=_selectors(ignore),
-                      external=external, jobs=jobs)
+    options = Options(
+        profile=profile,
+        select=_selectors(select) or None,
+        ignore=_selectors(ignore),
+        external=external,
+        jobs=jobs,
+    )
     try:
         report = run_check([Path(p) for p in paths or (".",)], options)
         text = render(report, fmt)
@@ -103,8 +138,10 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
     else:
         click.echo(text, nl=False)
     if report.skills == 0:
-        click.echo(f"skill-audit: no skills (folders with SKILL.md) found under {', '.join(paths or ('.',))}",
-                   err=True)
+        click.echo(
+            f"skill-audit: no skills (folders with SKILL.md) found under {', '.join(paths or ('.',))}",
+            err=True,
+        )
     for message in report.internal_errors:
         click.echo(f"skill-audit: {message}", err=True)
     if report.internal_errors:
@@ -115,8 +152,14 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
 
 
 @cli.command("rules")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="markdown prints the full catalogue (docs/checks.md).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="markdown prints the full catalogue (docs/checks.md).",
+)
 def rules_command(fmt):
     """List every check: code, name, default severity and summary."""
     from skill_audit.registry import FAMILIES, catalog_markdown, load_checks
@@ -128,9 +171,21 @@ def rules_command(fmt):
     if fmt == "json":
         import json
 
-        click.echo(json.dumps([{"code": s.code, "name": s.name, "severity": s.severity.label,
-                                "family": FAMILIES[s.family], "summary": s.summary}
-                               for s in sorted(checks.values(), key=lambda s: s.code)], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": s.code,
+                        "name": s.name,
+                        "severity": s.severity.label,
+                        "family": FAMILIES[s.family],
+                        "summary": s.summary,
+                    }
+                    for s in sorted(checks.values(), key=lambda s: s.code)
+                ],
+                indent=2,
+            )
+        )
         return
     width = max((len(s.name) for s in checks.values()), default=10)
     for code in sorted(checks):
@@ -145,7 +200,9 @@ def rule_command(code):
     from skill_audit.registry import FAMILIES, load_checks
 
     checks = load_checks()
-    spec = checks.get(code.upper()) or next((s for s in checks.values() if s.name == code.lower()), None)
+    spec = checks.get(code.upper()) or next(
+        (s for s in checks.values() if s.name == code.lower()), None
+    )
     if spec is None:
         raise click.UsageError(f"unknown check {code!r}; see `skill-audit rules`")
     click.echo(f"{spec.code} {spec.name} ({spec.severity.label}; {FAMILIES[spec.family]})\n")

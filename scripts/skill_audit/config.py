@@ -98,7 +98,9 @@ def parse_table(table: Any, source: Path | None = None) -> Config:
             values["name"] = _string(value, f"{where}.name")
         elif key == "profile":
             if value not in PROFILES:
-                raise ConfigError(f"{where}.profile must be one of {', '.join(PROFILES)}, not {value!r}")
+                raise ConfigError(
+                    f"{where}.profile must be one of {', '.join(PROFILES)}, not {value!r}"
+                )
             values["profile"] = value
         elif key in ("select", "ignore"):
             values[key] = tuple(_selectors(value, f"{where}.{key}"))
@@ -107,7 +109,8 @@ def parse_table(table: Any, source: Path | None = None) -> Config:
                 raise ConfigError(f"{where}.per-file-ignores must be a table of glob = [codes]")
             values["per_file_ignores"] = tuple(
                 (str(glob), tuple(_selectors(codes, f"{where}.per-file-ignores[{glob!r}]")))
-                for glob, codes in value.items())
+                for glob, codes in value.items()
+            )
         elif key == "limits":
             values["limits"] = _limits(value, f"{where}.limits")
         else:
@@ -135,7 +138,9 @@ def _limits(value: Any, where: str) -> Limits:
     kwargs = {}
     for key, number in value.items():
         if key not in LIMIT_KEYS:
-            raise ConfigError(f"{where}: unknown limit {key!r} (known: {', '.join(sorted(LIMIT_KEYS))})")
+            raise ConfigError(
+                f"{where}: unknown limit {key!r} (known: {', '.join(sorted(LIMIT_KEYS))})"
+            )
         if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
             raise ConfigError(f"{where}.{key} must be a positive integer, not {number!r}")
         kwargs[LIMIT_KEYS[key]] = number

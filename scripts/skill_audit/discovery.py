@@ -12,8 +12,22 @@ import os
 from pathlib import Path
 
 SKILL_FILE = "SKILL.md"
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__",
-                       ".skill-audit", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".skill-audit",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+    }
+)
 
 
 def find_skills(path: Path) -> list[Path]:
@@ -29,8 +43,11 @@ def find_skills(path: Path) -> list[Path]:
             found.append(Path(dirpath))
             dirnames[:] = []
             continue
-        dirnames[:] = sorted(d for d in dirnames
-                             if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d)))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d))
+        )
     return sorted(found)
 
 
@@ -50,5 +67,5 @@ def display_path(path: Path) -> str:
     if absolute == cwd:
         return "."
     if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
-        return Path(absolute[len(cwd.rstrip(os.sep)) + 1:]).as_posix()
+        return Path(absolute[len(cwd.rstrip(os.sep)) + 1 :]).as_posix()
     return Path(absolute).as_posix()

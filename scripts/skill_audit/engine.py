@@ -8,6 +8,7 @@ tree runs in-process, since forking would cost more than it saves. Each batch is
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from collections import Counter
@@ -104,7 +105,8 @@ def effective_config(root: Path, options: Options) -> Config:
     return replace(config, **changes)
 
 
-def run_check(paths: list[Path], options: Options = Options()) -> Report:
+def run_check(paths: list[Path], options: Options | None = None) -> Report:
+    options = options if options is not None else Options()
     validate_selectors(options.select, "--select")
     validate_selectors(options.ignore, "--ignore")
     roots: list[Path] = []
@@ -117,10 +119,8 @@ def run_check(paths: list[Path], options: Options = Options()) -> Report:
     report = Report()
     workers = options.jobs or _cpus()
     with _rare_gc():
-        if workers > 1 and len(jobs) >= PARALLEL_MIN_SKILLS:
-            results = _parallel(jobs, workers)
-        else:
-            results = check_batch(jobs)
+        parallel = workers > 1 and len(jobs) >= PARALLEL_MIN_SKILLS
+        results = _parallel(jobs, workers) if parallel else check_batch(jobs)
     seen_checks: dict[str, CheckSpec] = {}
     for result in results:
         report.diagnostics.extend(result.diagnostics)
@@ -152,11 +152,12 @@ def check_batch(jobs: list[tuple[Path, Config]]) -> list[SkillResult]:
     skills = [load_skill(root, config) for root, config in jobs]
     chosen = [selected(skill.config) for skill in skills]
     for spec in {spec for specs in chosen for spec in specs if spec.prepare}:
-        try:
-            spec.prepare([skill for skill, specs in zip(skills, chosen) if spec in specs])
-        except Exception:  # the check redoes the work itself and reports any failure there
-            pass
-    return [check_skill(skill, specs) for skill, specs in zip(skills, chosen)]
+        # on failure the check redoes the work itself and reports the problem there
+        with contextlib.suppress(Exception):
+            spec.prepare(
+                [skill for skill, specs in zip(skills, chosen, strict=True) if spec in specs]
+            )
+    return [check_skill(skill, specs) for skill, specs in zip(skills, chosen, strict=True)]
 
 
 def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
@@ -171,7 +172,8 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
         except Exception as exc:  # a check must never take the run down; report it instead
             result.internal_errors.append(
                 f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
-                f"{type(exc).__name__}: {exc}")
+                f"{type(exc).__name__}: {exc}"
+            )
     result.diagnostics = _finish(skill, raw)
     if any(c.family == "CS" for c in checks):
         result.fences = Counter(f.spec.kind.value for doc in skill.docs for f in doc.fences)
@@ -197,8 +199,17 @@ def _finish(skill: Skill, raw) -> list[Diagnostic]:
                 suppressions[path] = parse_suppressions(doc)
             if suppressions[path].covers(spec.code, hit.line):
                 continue
-        out.append(Diagnostic(shown[path], max(1, int(hit.line)), max(1, int(hit.column)),
-                              spec.code, spec.name, hit.severity or spec.severity, hit.message))
+        out.append(
+            Diagnostic(
+                shown[path],
+                max(1, int(hit.line)),
+                max(1, int(hit.column)),
+                spec.code,
+                spec.name,
+                hit.severity or spec.severity,
+                hit.message,
+            )
+        )
     return out
 
 
@@ -238,8 +249,8 @@ def _parallel(jobs, workers: int) -> list[SkillResult]:
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         done = list(pool.map(check_batch, [[jobs[i] for i in batch] for batch in batches]))
     results: list[SkillResult | None] = [None] * len(jobs)
-    for batch, batch_results in zip(batches, done):
-        for i, result in zip(batch, batch_results):
+    for batch, batch_results in zip(batches, done, strict=True):
+        for i, result in zip(batch, batch_results, strict=True):
             results[i] = result
     return results
 

@@ -82,7 +82,7 @@ class MarkdownDoc:
 
     @cached_property
     def body(self) -> str:
-        return "\n".join(self.lines[self.body_start_line - 1:])
+        return "\n".join(self.lines[self.body_start_line - 1 :])
 
     @cached_property
     def _parsed(self) -> ParsedMarkdown:
@@ -157,7 +157,9 @@ class Skill:
                         if not entry.is_dir():
                             files.append(Path(entry.path))
                     elif entry.is_dir():
-                        if entry.name not in SKIP_DIRS and not os.path.lexists(os.path.join(entry.path, SKILL_FILE)):
+                        if entry.name not in SKIP_DIRS and not os.path.lexists(
+                            os.path.join(entry.path, SKILL_FILE)
+                        ):
                             subdirs.append(entry.path)
                     else:
                         files.append(Path(entry.path))
@@ -198,7 +200,9 @@ def _declared_skill_folders(manifest: Path, plugin: Path) -> list[Path]:
         declared = json.loads(manifest.read_text(encoding="utf-8")).get("skills")
     except (OSError, ValueError, AttributeError):  # unreadable, not JSON, or not an object
         return []
-    entries = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []
+    entries = (
+        [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []
+    )
     return [Path(os.path.normpath(str(plugin / e))) for e in entries if isinstance(e, str)]
 
 
@@ -234,8 +238,11 @@ def read_text(path: Path, max_bytes: int) -> tuple[str | None, LoadError | None]
     except OSError as exc:
         return None, LoadError(path, 1, f"cannot read {path.name}: {exc.strerror or exc}")
     if len(data) > max_bytes:
-        return None, LoadError(path, 1, f"{path.name} is larger than {max_bytes:,} bytes; not checked "
-                                        "(limit max-file-bytes)")
+        return None, LoadError(
+            path,
+            1,
+            f"{path.name} is larger than {max_bytes:,} bytes; not checked (limit max-file-bytes)",
+        )
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         return None, LoadError(path, line, f"{path.name} looks binary (NUL byte); not checked")
@@ -243,8 +250,11 @@ def read_text(path: Path, max_bytes: int) -> tuple[str | None, LoadError | None]
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, LoadError(path, line, f"{path.name} is not valid UTF-8 (byte 0x{data[exc.start]:02x} "
-                                           f"at offset {exc.start})")
+        return None, LoadError(
+            path,
+            line,
+            f"{path.name} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+        )
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text, None
@@ -260,7 +270,9 @@ def expected_name(root: Path, config: Config) -> str:
 def load_skill(root: Path, config: Config) -> Skill:
     root = Path(root).absolute()
     limit = config.limits.max_file_bytes
-    skill = Skill(root=root, config=config, expected_name=expected_name(root, config), skill_md=None)
+    skill = Skill(
+        root=root, config=config, expected_name=expected_name(root, config), skill_md=None
+    )
     paths = skill_markdown_files(root)
     for path in paths:
         text, error = read_text(path, limit)

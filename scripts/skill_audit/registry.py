@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from skill_audit.diagnostics import Hit, Severity
 
@@ -120,25 +120,38 @@ def catalog_markdown() -> str:
     """docs/checks.md: every check with its docstring sections (regenerate with
     `skill-audit rules --format markdown > docs/checks.md`; a test keeps it in sync)."""
     checks = load_checks()
-    out = ["# skill-audit check catalogue", "",
-           "Generated from the check registry by `skill-audit rules --format markdown`; "
-           "`skill-audit rule CODE` prints one entry.", "",
-           "Token figures are the validator's offline estimate, ceil(characters / 4). Suppress a finding "
-           "with `<!-- skill-audit: disable-next-line CODE -->`, `<!-- skill-audit: disable CODE -->` ... "
-           "`<!-- skill-audit: enable -->`, or `<!-- skill-audit: disable-file CODE -->`; select with "
-           "`--select`/`--ignore` or `[tool.skill-audit]` in pyproject.toml.", "",
-           "| Code | Name | Severity | Summary |", "|---|---|---|---|"]
+    out = [
+        "# skill-audit check catalogue",
+        "",
+        "Generated from the check registry by `skill-audit rules --format markdown`; "
+        "`skill-audit rule CODE` prints one entry.",
+        "",
+        "Token figures are the validator's offline estimate, ceil(characters / 4). Suppress a finding "
+        "with `<!-- skill-audit: disable-next-line CODE -->`, `<!-- skill-audit: disable CODE -->` ... "
+        "`<!-- skill-audit: enable -->`, or `<!-- skill-audit: disable-file CODE -->`; select with "
+        "`--select`/`--ignore` or `[tool.skill-audit]` in pyproject.toml.",
+        "",
+        "| Code | Name | Severity | Summary |",
+        "|---|---|---|---|",
+    ]
     for code in sorted(checks):
         s = checks[code]
         summary = s.summary.replace("|", "\\|")
-        out.append(f"| [{code}](#{code.lower()}-{s.name}) | {s.name} | {s.severity.label} | {summary} |")
+        out.append(
+            f"| [{code}](#{code.lower()}-{s.name}) | {s.name} | {s.severity.label} | {summary} |"
+        )
     for family, title in FAMILIES.items():
         specs = [checks[c] for c in sorted(checks) if c.startswith(family)]
         if not specs:
             continue
         out += ["", f"## {family}: {title}"]
         for s in specs:
-            out += ["", f"### {s.code} {s.name}", "", f"Default severity: {s.severity.label}. {s.summary}"]
+            out += [
+                "",
+                f"### {s.code} {s.name}",
+                "",
+                f"Default severity: {s.severity.label}. {s.summary}",
+            ]
             for section, body in s.sections().items():
                 out += ["", f"**{section}.**", ""]
                 if section == "Example":
@@ -153,7 +166,7 @@ def _prose_and_code(body: str) -> list[str]:
     out: list[str] = []
     prose: list[str] = []
     code: list[str] = []
-    for line in body.splitlines() + [""]:
+    for line in [*body.splitlines(), ""]:
         if line.startswith("    "):
             if prose:
                 out += [" ".join(prose), ""]

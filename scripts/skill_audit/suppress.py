@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from skill_audit.model import MarkdownDoc
 
-_DIRECTIVE_RE = re.compile(r"^skill-audit:\s*(disable-next-line|disable-file|disable|enable)(?:\s+(.*))?$",
-                           re.DOTALL)
+_DIRECTIVE_RE = re.compile(
+    r"^skill-audit:\s*(disable-next-line|disable-file|disable|enable)(?:\s+(.*))?$", re.DOTALL
+)
 ALL = ""  # the empty prefix matches every code
 
 
@@ -27,7 +28,9 @@ class Suppressions:
     file_codes: set[str] = field(default_factory=set)
     ranges: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, prefix)
     problems: list[tuple[int, int, str]] = field(default_factory=list)  # (line, col, message)
-    directives: list[tuple[int, int, str, tuple[str, ...]]] = field(default_factory=list)  # line, col, verb, codes
+    directives: list[tuple[int, int, str, tuple[str, ...]]] = field(
+        default_factory=list
+    )  # line, col, verb, codes
 
     def covers(self, code: str, line: int) -> bool:
         if any(code.startswith(p) for p in self.file_codes):
@@ -59,8 +62,13 @@ def _parse(doc: MarkdownDoc) -> Suppressions:
         m = _DIRECTIVE_RE.match(comment.text)
         if not m:
             if comment.text.startswith("skill-audit"):
-                sup.problems.append((comment.line, comment.column,
-                                     f"unknown skill-audit directive: {comment.text[:60]!r}"))
+                sup.problems.append(
+                    (
+                        comment.line,
+                        comment.column,
+                        f"unknown skill-audit directive: {comment.text[:60]!r}",
+                    )
+                )
             continue
         verb, codes = m.group(1), _codes(m.group(2) or "")
         sup.directives.append((comment.line, comment.column, verb, tuple(codes)))
@@ -73,7 +81,7 @@ def _parse(doc: MarkdownDoc) -> Suppressions:
             for code in codes or [ALL]:
                 open_ranges.setdefault(code, comment.line)
         else:  # enable
-            for code in list(open_ranges) if not codes else codes:
+            for code in codes if codes else list(open_ranges):
                 start = open_ranges.pop(code, None)
                 if start is not None:
                     sup.ranges.append((start, comment.line, code))

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from skill_audit.cli import cli
 from skill_audit.engine import Options, run_check
 

@@ -60,7 +60,7 @@ def test_binary_skill_md(root):
 
 
 def test_non_utf8_reference_points_at_the_line(root, ref):
-    ref.write_bytes("# R\n\nok\n".encode() + b"caf\xe9\n")
+    ref.write_bytes(b"# R\n\nok\n" + b"caf\xe9\n")
     check_all(root)
     assert ("references/r.md", 4, "ST001") in findings(root)
 
@@ -87,7 +87,11 @@ def test_symlink_loops_and_dangling_links(root, ref):
     (refs / "sub").symlink_to("..")  # a folder loop: never followed
     check_all(root)
     got = findings(root, select="ST")
-    assert [p for p, _, c in got if c == "ST002"] == ["references/a.md", "references/b.md", "references/loop.md"]
+    assert [p for p, _, c in got if c == "ST002"] == [
+        "references/a.md",
+        "references/b.md",
+        "references/loop.md",
+    ]
 
 
 def test_skill_md_that_is_a_symlink_loop(root):
@@ -116,7 +120,9 @@ def test_permission_denied():
         command = [sys.executable, "-m", "skill_audit", "check", str(root), "--format", "json"]
         if os.geteuid() == 0:
             if not shutil.which("setpriv"):
-                pytest.skip("running as root without setpriv: permission denial cannot be simulated")
+                pytest.skip(
+                    "running as root without setpriv: permission denial cannot be simulated"
+                )
             caps = "-dac_override,-dac_read_search"
             command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -133,7 +139,9 @@ def test_yaml_alias_bomb(tmp_path):
         levels.append(f"{chr(ord('a') + i)}: &{chr(ord('a') + i)} [{', '.join(['*' + prev] * 10)}]")
     root = write_skill(tmp_path / "s", GOOD + "\n".join(levels) + "\n")
     result = check_all(root)
-    assert findings(root) == [("SKILL.md", 8, "FM002")]  # line of `e`, the first level over 20,000 nodes
+    assert findings(root) == [
+        ("SKILL.md", 8, "FM002")
+    ]  # line of `e`, the first level over 20,000 nodes
     assert "alias bomb" in result.stdout
 
 
@@ -148,16 +156,33 @@ def test_deeply_nested_yaml(tmp_path):
 
 
 def test_crlf_and_bom_keep_lines_right(root):
-    text = "---\nname: s\ndescription: Use when testing.\nagent: Plan\n---\n# S\n\n[x](missing.md)\n"
+    text = (
+        "---\nname: s\ndescription: Use when testing.\nagent: Plan\n---\n# S\n\n[x](missing.md)\n"
+    )
     (root / "SKILL.md").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
     check_all(root)
-    assert findings(root, select="FM009,LK001") == [("SKILL.md", 4, "FM009"), ("SKILL.md", 8, "LK001")]
+    assert findings(root, select="FM009,LK001") == [
+        ("SKILL.md", 4, "FM009"),
+        ("SKILL.md", 8, "LK001"),
+    ]
 
 
 def test_markdown_edge_cases_do_not_crash(tmp_path):
-    body = ("# S\n\n```python\nunclosed fence\n" + "| a |\n|---|\n| [x](<>) |\n" + "[ref]: \n" +
-            "<!-- skill-audit: disable -->\n" + "<!-- skill-audit: bogus -->\n" + "[a](%zz) [b](#) ![c]()\n"
-            + "\u2028\x0b\x0c" + "`" * 5000 + "\n" + "> " * 500 + "quote\n" + "- " * 300 + "list\n")
+    body = (
+        "# S\n\n```python\nunclosed fence\n"
+        + "| a |\n|---|\n| [x](<>) |\n"
+        + "[ref]: \n"
+        + "<!-- skill-audit: disable -->\n"
+        + "<!-- skill-audit: bogus -->\n"
+        + "[a](%zz) [b](#) ![c]()\n"
+        + "\u2028\x0b\x0c"
+        + "`" * 5000
+        + "\n"
+        + "> " * 500
+        + "quote\n"
+        + "- " * 300
+        + "list\n"
+    )
     root = write_skill(tmp_path / "s", GOOD, body)
     check_all(root)
 

@@ -17,7 +17,10 @@ GOOD = "name: s\ndescription: Use when testing the CLI.\n"
 @pytest.fixture
 def skill(tmp_path) -> Path:
     """A skill with one error (FM008) and one warning (FM009)."""
-    return write_skill(tmp_path / "s", GOOD + "user-invocable: false\ndisable-model-invocation: true\nagent: Plan\n")
+    return write_skill(
+        tmp_path / "s",
+        GOOD + "user-invocable: false\ndisable-model-invocation: true\nagent: Plan\n",
+    )
 
 
 def codes(result) -> list[str]:
@@ -42,12 +45,21 @@ def test_fail_on_warning(skill):
 
 
 def test_select_and_ignore_by_code_and_prefix(skill):
-    assert codes(run_cli("check", str(skill), "--format", "json", "--select", "FM")) == ["FM008", "FM009"]
-    assert codes(run_cli("check", str(skill), "--format", "json", "--select", "FM", "--ignore", "FM008")) == ["FM009"]
-    assert codes(run_cli("check", str(skill), "--format", "json", "--select", "FM00")) == ["FM008", "FM009"]
+    assert codes(run_cli("check", str(skill), "--format", "json", "--select", "FM")) == [
+        "FM008",
+        "FM009",
+    ]
+    assert codes(
+        run_cli("check", str(skill), "--format", "json", "--select", "FM", "--ignore", "FM008")
+    ) == ["FM009"]
+    assert codes(run_cli("check", str(skill), "--format", "json", "--select", "FM00")) == [
+        "FM008",
+        "FM009",
+    ]
     # the more specific selector wins
-    assert codes(run_cli("check", str(skill), "--format", "json", "--select", "FM008",
-                         "--ignore", "FM")) == ["FM008"]
+    assert codes(
+        run_cli("check", str(skill), "--format", "json", "--select", "FM008", "--ignore", "FM")
+    ) == ["FM008"]
 
 
 def test_unknown_selector_is_a_usage_error(skill):
@@ -65,23 +77,29 @@ def test_config_select_ignore_and_per_file_ignores(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.skill-audit]\nselect = ["FM", "ST"]\nignore = ["FM009"]\n'
         '[tool.skill-audit.per-file-ignores]\n"skills/b/*.md" = ["FM008"]\n'
-        "[tool.skill-audit.run]\nanything = 1\n[tool.skill-audit.envs]\ncelery = [\"celery\"]\n")
+        '[tool.skill-audit.run]\nanything = 1\n[tool.skill-audit.envs]\ncelery = ["celery"]\n'
+    )
     bad = "user-invocable: false\ndisable-model-invocation: true\nagent: Plan\n"
     write_skill(tmp_path / "skills" / "a", "name: a\ndescription: Use when testing.\n" + bad)
     write_skill(tmp_path / "skills" / "b", "name: b\ndescription: Use when testing.\n" + bad)
     result = run_cli("check", ".", "--format", "json", cwd=tmp_path)
-    assert [(f["path"], f["code"]) for f in json_findings(result)] == [("skills/a/SKILL.md", "FM008")]
+    assert [(f["path"], f["code"]) for f in json_findings(result)] == [
+        ("skills/a/SKILL.md", "FM008")
+    ]
 
 
-@pytest.mark.parametrize("table, message", [
-    ('colour = "red"', "unknown key 'colour'"),
-    ('profile = "cursor"', "profile must be one of"),
-    ('select = "FM001"\nignore = 3', "ignore must be a list"),
-    ('select = ["ZZ"]', "'ZZ' matches no check code"),
-    ("[tool.skill-audit.limits]\nbody-tokens = -1", "must be a positive integer"),
-    ("[tool.skill-audit.limits]\nwords = 3", "unknown limit 'words'"),
-    ("name = [", "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ('colour = "red"', "unknown key 'colour'"),
+        ('profile = "cursor"', "profile must be one of"),
+        ('select = "FM001"\nignore = 3', "ignore must be a list"),
+        ('select = ["ZZ"]', "'ZZ' matches no check code"),
+        ("[tool.skill-audit.limits]\nbody-tokens = -1", "must be a positive integer"),
+        ("[tool.skill-audit.limits]\nwords = 3", "unknown limit 'words'"),
+        ("name = [", "invalid TOML"),
+    ],
+)
 def test_config_errors_exit_2_with_one_line(tmp_path, table, message):
     (tmp_path / "pyproject.toml").write_text(f"[tool.skill-audit]\n{table}\n")
     write_skill(tmp_path / "s", GOOD)
@@ -92,14 +110,16 @@ def test_config_errors_exit_2_with_one_line(tmp_path, table, message):
 
 
 def test_a_tool_skill_audit_value_that_is_not_a_table_exits_2(tmp_path):
-    (tmp_path / "pyproject.toml").write_text('[tool]\nskill-audit = 3\n')
+    (tmp_path / "pyproject.toml").write_text("[tool]\nskill-audit = 3\n")
     write_skill(tmp_path / "s", GOOD)
     result = run_cli("check", str(tmp_path))
     assert result.exit_code == 2 and "[tool.skill-audit] must be a table" in result.stderr
 
 
 def test_config_above_the_repository_root_is_not_used(tmp_path):
-    (tmp_path / "pyproject.toml").write_text('[tool.skill-audit]\nselect = ["ZZ"]\n')  # would exit 2
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.skill-audit]\nselect = ["ZZ"]\n'
+    )  # would exit 2
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     write_skill(repo / "s", GOOD)
@@ -111,18 +131,25 @@ def test_profile_from_config_and_flag(tmp_path):
     write_skill(tmp_path / "s", GOOD + "effort: high\n")
     result = run_cli("check", str(tmp_path), "--format", "json", "--select", "FM006")
     assert [f["severity"] for f in json_findings(result)] == ["error"]
-    result = run_cli("check", str(tmp_path), "--format", "json", "--select", "FM006", "--profile", "claude-code")
+    result = run_cli(
+        "check", str(tmp_path), "--format", "json", "--select", "FM006", "--profile", "claude-code"
+    )
     assert json_findings(result) == []
 
 
 def test_inline_suppression(tmp_path):
-    body = ("# S\n\n<!-- skill-audit: disable-next-line LK001 -->\n[a](missing-a.md)\n\n"
-            "[b](missing-b.md)\n\n<!-- skill-audit: disable LK -->\n[c](missing-c.md)\n"
-            "<!-- skill-audit: enable -->\n[d](missing-d.md)\n\n```markdown\n<!-- skill-audit: disable-file LK001 -->\n```\n")
+    body = (
+        "# S\n\n<!-- skill-audit: disable-next-line LK001 -->\n[a](missing-a.md)\n\n"
+        "[b](missing-b.md)\n\n<!-- skill-audit: disable LK -->\n[c](missing-c.md)\n"
+        "<!-- skill-audit: enable -->\n[d](missing-d.md)\n\n"
+        "```markdown\n<!-- skill-audit: disable-file LK001 -->\n```\n"
+    )
     root = write_skill(tmp_path / "s", GOOD, body)
     result = run_cli("check", str(root), "--format", "json", "--select", "LK001")
     assert [f["line"] for f in json_findings(result)] == [10, 15]  # b and d; a and c suppressed
-    (root / "SKILL.md").write_text(f"---\n{GOOD}---\n<!-- skill-audit: disable-file LK001 -->\n{body}")
+    (root / "SKILL.md").write_text(
+        f"---\n{GOOD}---\n<!-- skill-audit: disable-file LK001 -->\n{body}"
+    )
     assert json_findings(run_cli("check", str(root), "--format", "json", "--select", "LK001")) == []
 
 
@@ -132,14 +159,24 @@ def test_json_output_is_stable_and_complete(skill):
     assert a == b
     doc = json.loads(a)
     assert set(doc) == {"tool", "version", "findings", "summary"}
-    assert set(doc["findings"][0]) == {"path", "line", "column", "code", "name", "severity", "message"}
+    assert set(doc["findings"][0]) == {
+        "path",
+        "line",
+        "column",
+        "code",
+        "name",
+        "severity",
+        "message",
+    }
     assert doc["summary"]["errors"] == 1 and doc["summary"]["warnings"] == 1
     assert doc["summary"]["by_code"] == {"FM008": 1, "FM009": 1}
 
 
 def test_summary_counts_fences_by_kind(tmp_path):
-    body = ('# S\n\n```python\nx = 1\n```\n\n```python partial="a fragment"\nfoo(\n```\n\n'
-            '```python compile-only="needs a project"\nimport django\n```\n\n```json\n{}\n```\n')
+    body = (
+        '# S\n\n```python\nx = 1\n```\n\n```python partial="a fragment"\nfoo(\n```\n\n'
+        '```python compile-only="needs a project"\nimport django\n```\n\n```json\n{}\n```\n'
+    )
     root = write_skill(tmp_path / "s", GOOD, body)
     doc = json.loads(run_cli("check", str(root), "--format", "json", "--select", "CS").stdout)
     assert doc["summary"]["fences"] == {"compile-only": 1, "other": 1, "partial": 1, "run": 1}
@@ -168,7 +205,10 @@ def test_no_skills_found_is_said_on_stderr(tmp_path):
 def test_rules_rule_and_schema_commands():
     listing = run_cli("rules")
     assert listing.exit_code == 0 and "FM008  unreachable-skill" in listing.stdout
-    assert {r["code"] for r in json.loads(run_cli("rules", "--format", "json").stdout)} >= {"FM001", "ST001"}
+    assert {r["code"] for r in json.loads(run_cli("rules", "--format", "json").stdout)} >= {
+        "FM001",
+        "ST001",
+    }
     rule = run_cli("rule", "fm008")
     assert rule.exit_code == 0
     for section in ("What it does:", "Why:", "Example:", "Fix:"):
@@ -186,12 +226,22 @@ def test_run_subcommand_is_registered():
 
 
 def test_python_dash_m_and_console_script(tmp_path):
-    root = write_skill(tmp_path / "s", GOOD + "user-invocable: false\ndisable-model-invocation: true\n")
-    proc = subprocess.run([sys.executable, "-m", "skill_audit", "check", str(root), "--select", "FM"],
-                          capture_output=True, text=True, timeout=60)
+    root = write_skill(
+        tmp_path / "s", GOOD + "user-invocable: false\ndisable-model-invocation: true\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "skill_audit", "check", str(root), "--select", "FM"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and "FM008" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "skill_audit", "check", "--select", "NOPE", str(root)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "skill_audit", "check", "--select", "NOPE", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
@@ -210,13 +260,16 @@ def test_fixture_folder_of_skills_is_discovered_at_any_depth():
     assert doc["summary"]["skills"] == 2 and len(doc["findings"]) == 1
 
 
-@pytest.mark.parametrize("args", [
-    ["check", "--format", "xml", "."],
-    ["check", "/no/such/path"],
-    ["check", "--bogus"],
-    ["nosuchcommand"],
-    ["rule", "XX999"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--format", "xml", "."],
+        ["check", "/no/such/path"],
+        ["check", "--bogus"],
+        ["nosuchcommand"],
+        ["rule", "XX999"],
+    ],
+)
 def test_usage_errors_from_the_entry_point_are_one_line_exit_2(capsys, args):
     from skill_audit.cli import main
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from skill_audit.checks import code_blocks as cb
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import parse_info
+
 from tests.check.conftest import FIXTURES, findings, write_skill
 
 
@@ -18,20 +18,32 @@ def fence(info: str, code: str, line: int = 10) -> Fence:
     return Fence(Path("/x/SKILL.md"), line, info, code, parse_info(info))
 
 
-@pytest.mark.parametrize(("info", "kind"), [
-    ("python", "python"), ("py file=a.py", "python"), ("python3", "python"),
-    ("bash", "shell"), ("console", "shell"), ("sh run", "shell"),
-    ("json", "data"), ("yml", "data"), ("toml", "data"),
-    ('python partial="fragment"', "partial"), ('yaml partial="excerpt"', "partial"),
-    ("", "unlabelled"), ("text", "other"), ("mermaid", "other"),
-])
+@pytest.mark.parametrize(
+    ("info", "kind"),
+    [
+        ("python", "python"),
+        ("py file=a.py", "python"),
+        ("python3", "python"),
+        ("bash", "shell"),
+        ("console", "shell"),
+        ("sh run", "shell"),
+        ("json", "data"),
+        ("yml", "data"),
+        ("toml", "data"),
+        ('python partial="fragment"', "partial"),
+        ('yaml partial="excerpt"', "partial"),
+        ("", "unlabelled"),
+        ("text", "other"),
+        ("mermaid", "other"),
+    ],
+)
 def test_every_fence_is_classified(info, kind):
     assert cb.classify(fence(info, "x\n")) == kind
 
 
 def test_python_error_points_at_markdown_line_and_rewrites_block_lines():
     # fence marker on line 10, so code line 1 is file line 11
-    line, column, message = cb.python_error(fence("python", "x = 1\nif x:\npass\n"))
+    line, _column, message = cb.python_error(fence("python", "x = 1\nif x:\npass\n"))
     assert line == 13
     assert "on line 12" in message  # "after 'if' statement on line 2" in block terms
 
@@ -56,11 +68,14 @@ def test_valid_python_with_syntax_warning_is_clean(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
 
 
-@pytest.mark.parametrize(("info", "code", "line"), [
-    ("json", '{\n  "a": 1,\n}\n', 13),
-    ("yaml", "a: 1\nb: [\n", 12),  # EOF error, kept on the last code line
-    ("toml", 'a = 1\nb = "x\n', 12),
-])
+@pytest.mark.parametrize(
+    ("info", "code", "line"),
+    [
+        ("json", '{\n  "a": 1,\n}\n', 13),
+        ("yaml", "a: 1\nb: [\n", 12),  # EOF error, kept on the last code line
+        ("toml", 'a = 1\nb = "x\n', 12),
+    ],
+)
 def test_data_errors_point_at_markdown_line(info, code, line):
     assert cb.data_error(fence(info, code))[0] == line
 
@@ -74,7 +89,8 @@ def test_yaml_nesting_bomb_is_refused_without_crash():
 def test_yaml_alias_bomb_parses_fast():
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
         f"{c}: &{c} [{', '.join('*' + p for _ in range(9))}]\n"
-        for p, c in zip("abcdefgh", "bcdefghi"))
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     assert cb.data_error(fence("yaml", bomb)) is None  # aliases are shared, never expanded
 
 
@@ -87,8 +103,15 @@ needs_bash = pytest.mark.skipif(cb._bash() is None, reason="bash not installed")
 
 @needs_bash
 def test_bash_batch_isolates_each_block():
-    scripts = ["echo ok\n", "if true; then\n  echo\n", "echo fine\n", "case x in\n", "f() {\n echo\n}\n",
-               "echo 'unclosed\n", "for i in 1 2; do echo $i; done\n"]
+    scripts = [
+        "echo ok\n",
+        "if true; then\n  echo\n",
+        "echo fine\n",
+        "case x in\n",
+        "f() {\n echo\n}\n",
+        "echo 'unclosed\n",
+        "for i in 1 2; do echo $i; done\n",
+    ]
     errors = cb._bash_errors(scripts)
     assert set(errors) == {1, 3, 5}
     assert errors[1][0] == 3  # unexpected end of file, after the block's last line
@@ -125,7 +148,12 @@ def test_many_clean_blocks_take_one_bash_process(monkeypatch):
 @needs_bash
 def test_plain_command_blocks_need_no_bash_process(monkeypatch):
     calls = count_bash_runs(monkeypatch)
-    assert cb._bash_errors(["pip install 'celery[redis]==5.7.0'\n", "celery -A tasks worker -Q a,b \\\n  -c 4\n"]) == {}
+    assert (
+        cb._bash_errors(
+            ["pip install 'celery[redis]==5.7.0'\n", "celery -A tasks worker -Q a,b \\\n  -c 4\n"]
+        )
+        == {}
+    )
     assert calls == []
 
 
@@ -141,7 +169,12 @@ def test_bad_block_among_many_costs_a_few_processes(monkeypatch):
 @needs_bash
 def test_quote_left_open_is_blamed_on_its_own_block():
     # the open quote swallows the next blocks in the batch; the error must still land on 0
-    scripts = ['echo "open\n', "if true; then echo b; fi\n", 'if true; then echo "c"; fi\n', "case x in\n"]
+    scripts = [
+        'echo "open\n',
+        "if true; then echo b; fi\n",
+        'if true; then echo "c"; fi\n',
+        "case x in\n",
+    ]
     assert set(cb._bash_errors(scripts)) == {0, 3}
 
 
@@ -154,19 +187,51 @@ def test_script_before_the_blamed_one_is_checked_again():
 
 
 SIMPLE = [
-    "pip install celery==5.7.0", "celery -A tasks worker --loglevel=INFO -Q default,bulk",
-    "export REDIS_URL=redis://localhost:6379/0  # comment", "# only a comment", "",
-    'echo "hello world" | grep hello && echo ok || echo no', "uv run pytest \\\n  -q tests/",
-    "cd ~/proj", "echo $HOME ${HOME}", "echo 'single $(quoted)'", "echo a; echo b", "echo a &",
-    "cat > out.txt", "ls *.py a?.md", "cmd 2>/dev/null >>log.txt 2>&1 </dev/null", 'echo "$HOME/x"',
+    "pip install celery==5.7.0",
+    "celery -A tasks worker --loglevel=INFO -Q default,bulk",
+    "export REDIS_URL=redis://localhost:6379/0  # comment",
+    "# only a comment",
+    "",
+    'echo "hello world" | grep hello && echo ok || echo no',
+    "uv run pytest \\\n  -q tests/",
+    "cd ~/proj",
+    "echo $HOME ${HOME}",
+    "echo 'single $(quoted)'",
+    "echo a; echo b",
+    "echo a &",
+    "cat > out.txt",
+    "ls *.py a?.md",
+    "cmd 2>/dev/null >>log.txt 2>&1 </dev/null",
+    'echo "$HOME/x"',
     "redis-server --port 0 & sleep 1",
 ]
 NOT_SIMPLE = [
-    "if true; then", "echo $(date)", "echo `date`", "done", "echo \"unterminated", "f() {",
-    "a && ", "echo }", '"echo $(x)"', "!", "cat <<EOF", "echo ${a", "echo ${a:-x}", "echo $((1+2))",
-    "; echo", "echo a;;", "echo >", "[[ -f x ]]", "echo 'a", "a | | b", "echo a & & b", "x=(1 2)",
+    "if true; then",
+    "echo $(date)",
+    "echo `date`",
+    "done",
+    'echo "unterminated',
+    "f() {",
+    "a && ",
+    "echo }",
+    '"echo $(x)"',
+    "!",
+    "cat <<EOF",
+    "echo ${a",
+    "echo ${a:-x}",
+    "echo $((1+2))",
+    "; echo",
+    "echo a;;",
+    "echo >",
+    "[[ -f x ]]",
+    "echo 'a",
+    "a | | b",
+    "echo a & & b",
+    "x=(1 2)",
     # found by random testing: `word[` starts an array subscript, `;&` is a case terminator
-    "echo[[a=b", "x;&>y", "a |& b",
+    "echo[[a=b",
+    "x;&>y",
+    "a |& b",
     # valid, but outside the fast path's grammar: bash decides
     "[ -f x ] && echo yes",
 ]
@@ -196,24 +261,35 @@ def test_console_prompts_map_back_to_block_lines():
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_shell_blocks_of_many_skills_share_bash_runs_and_keep_their_lines(tmp_path, monkeypatch, jobs):
+def test_shell_blocks_of_many_skills_share_bash_runs_and_keep_their_lines(
+    tmp_path, monkeypatch, jobs
+):
     """A batch mixes skills: an unclosed quote in one must not hide or shift another's error."""
     blocks = {
-        "a": "```bash\necho \"unclosed\n```\n",
+        "a": '```bash\necho "unclosed\n```\n',
         "b": "```bash\nif true; then\n  echo ok\n```\n",
         "c": "```bash\nfor x in 1 2; do echo $x; done\n```\n",
     }
     for i in range(6):  # six skills or more are checked by a process pool
         name = "abc"[i % 3] + str(i)
-        write_skill(tmp_path / name, f"name: {name}\ndescription: Use when testing.\n",
-                    "# S\n\n" + blocks[name[0]])
+        write_skill(
+            tmp_path / name,
+            f"name: {name}\ndescription: Use when testing.\n",
+            "# S\n\n" + blocks[name[0]],
+        )
     calls = []
-    monkeypatch.setattr(cb, "_run_bash", lambda script, run=cb._run_bash: calls.append(1) or run(script))
+    monkeypatch.setattr(
+        cb, "_run_bash", lambda script, run=cb._run_bash: calls.append(1) or run(script)
+    )
     cb._bash_verdicts.clear()
     got = findings(tmp_path, select="CS003", jobs=jobs)
     # the quote is open from code line 1 (file line 8); the `if` is unclosed at its last line (9)
-    assert got == [("a0/SKILL.md", 8, "CS003"), ("a3/SKILL.md", 8, "CS003"),
-                   ("b1/SKILL.md", 9, "CS003"), ("b4/SKILL.md", 9, "CS003")]
+    assert got == [
+        ("a0/SKILL.md", 8, "CS003"),
+        ("a3/SKILL.md", 8, "CS003"),
+        ("b1/SKILL.md", 9, "CS003"),
+        ("b4/SKILL.md", 9, "CS003"),
+    ]
     if jobs == 1:  # 2 distinct bad scripts: 1 batch run + 2 (confirm, re-run) each, not 1 per skill
         assert len(calls) <= 5
 
@@ -228,7 +304,11 @@ def test_every_block_is_classified():
     from skill_audit.model import load_skill
 
     skill = load_skill(FIXTURES / "CS003" / "pass", Config())
-    assert sorted(cb.classify(f) for doc in skill.docs for f in doc.fences) == ["partial", "shell", "shell"]
+    assert sorted(cb.classify(f) for doc in skill.docs for f in doc.fences) == [
+        "partial",
+        "shell",
+        "shell",
+    ]
 
 
 def test_detected_at_line_is_rewritten_to_the_file_line():
@@ -236,17 +316,86 @@ def test_detected_at_line_is_rewritten_to_the_file_line():
     assert "detected at line 12" in message
 
 
-SHELL_PIECES = ["echo", "ls", "a=b", "-x", "--opt=1", "$HOME", "${HOME}", "${", "}", "{", "(", ")", "$(", "`",
-                '"q"', '"', "'s'", "'", "&&", "||", "|", ";", ";;", "&", ">", ">>", "2>&1", "<", "<<", "*.py",
-                "[a]", "[[", "]]", "if", "then", "fi", "do", "done", "!", "#c", "\\", "=", "~/x", "x#y",
-                '"$a"', '"${a}b"', "&>", "2>", "<x", ">x", "x;", ";x", "[", "]", "|&", ";&", "a[1]=2", "case",
-                "{a,b}", "x?", "%", "^", "@", ",", ":"]
+SHELL_PIECES = [
+    "echo",
+    "ls",
+    "a=b",
+    "-x",
+    "--opt=1",
+    "$HOME",
+    "${HOME}",
+    "${",
+    "}",
+    "{",
+    "(",
+    ")",
+    "$(",
+    "`",
+    '"q"',
+    '"',
+    "'s'",
+    "'",
+    "&&",
+    "||",
+    "|",
+    ";",
+    ";;",
+    "&",
+    ">",
+    ">>",
+    "2>&1",
+    "<",
+    "<<",
+    "*.py",
+    "[a]",
+    "[[",
+    "]]",
+    "if",
+    "then",
+    "fi",
+    "do",
+    "done",
+    "!",
+    "#c",
+    "\\",
+    "=",
+    "~/x",
+    "x#y",
+    '"$a"',
+    '"${a}b"',
+    "&>",
+    "2>",
+    "<x",
+    ">x",
+    "x;",
+    ";x",
+    "[",
+    "]",
+    "|&",
+    ";&",
+    "a[1]=2",
+    "case",
+    "{a,b}",
+    "x?",
+    "%",
+    "^",
+    "@",
+    ",",
+    ":",
+]
 
 
 @needs_bash
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(st.lists(st.tuples(st.lists(st.sampled_from(SHELL_PIECES), max_size=6), st.sampled_from([" ", ""]))
-                .map(lambda t: t[1].join(t[0])), min_size=1, max_size=3))
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(SHELL_PIECES), max_size=6), st.sampled_from([" ", ""])
+        ).map(lambda t: t[1].join(t[0])),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_fast_path_is_sound_on_random_shell(lines):
     script = "\n".join(lines) + "\n"
     if cb.trivially_valid(script):

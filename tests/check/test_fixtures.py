@@ -4,8 +4,8 @@ skill gives exactly the findings listed here, in report order, and the pass skil
 from __future__ import annotations
 
 import pytest
-
 from skill_audit.registry import load_checks
+
 from tests.check.conftest import FIXTURES, findings
 
 S = "SKILL.md"
@@ -37,9 +37,14 @@ EXPECTED = {
     "RC003": [(S, 6)],
     "RC004": [("references/data/schema.json", 1), ("references/notes.md", 1)],
     "RC005": [("references/canvas.md", 3), ("references/canvas.md", 4)],
-    "RC006": [("references/celery-config.md", 4), ("references/result-backends.md", 3),
-              ("references/task-routing.md", 1), ("references/task-routing.md", 2),
-              ("references/task-routing.md", 3), ("references/task-routing.md", 5)],
+    "RC006": [
+        ("references/celery-config.md", 4),
+        ("references/result-backends.md", 3),
+        ("references/task-routing.md", 1),
+        ("references/task-routing.md", 2),
+        ("references/task-routing.md", 3),
+        ("references/task-routing.md", 5),
+    ],
     "RC007": [(S, 8), (S, 9)],
     "RC008": [(S, 9)],
     "LK001": [(S, 8), (S, 8), ("references/config.md", 3)],

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pytest
-
 from skill_audit.parsing.frontmatter import parse_frontmatter
+
 from tests.check.conftest import FIXTURES, findings, write_skill
 
 
 def test_agentskills_profile_makes_unknown_keys_errors_and_lists_strings():
     from skill_audit.engine import Options, run_check
 
-    report = run_check([FIXTURES / "FM006" / "fail"], Options(select=("FM006",), profile="agentskills"))
+    report = run_check(
+        [FIXTURES / "FM006" / "fail"], Options(select=("FM006",), profile="agentskills")
+    )
     assert [d.severity.label for d in report.diagnostics] == ["error", "error"]
     # allowed-tools as a list is fine for Claude Code, a schema error for the open spec
     got = findings(FIXTURES / "FM005" / "pass", select="FM005,FM006", profile="agentskills")
@@ -42,24 +44,46 @@ def test_config_name_does_not_apply_to_a_skill_below_the_repo_root(tmp_path):
 
 
 def test_key_lines_and_duplicates_are_file_lines():
-    lines = "---\nname: a\n# comment\nmetadata:\n  k: v\n  k: w\nname: b\n---\nbody".split("\n")
+    lines = [
+        "---",
+        "name: a",
+        "# comment",
+        "metadata:",
+        "  k: v",
+        "  k: w",
+        "name: b",
+        "---",
+        "body",
+    ]
     fm = parse_frontmatter(lines)
     assert fm.key_lines == {"name": 2, "metadata": 4}
-    assert [(d.path, d.line, d.first_line) for d in fm.duplicates] == [("metadata.k", 6, 5), ("name", 7, 2)]
+    assert [(d.path, d.line, d.first_line) for d in fm.duplicates] == [
+        ("metadata.k", 6, 5),
+        ("name", 7, 2),
+    ]
     assert fm.data == {"name": "b", "metadata": {"k": "w"}}
 
 
-@pytest.mark.parametrize("yaml_text, needle", [
-    ("a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-     "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", "alias bomb"),
-    ("a: " + "[" * 200 + "]" * 200 + "\n", "nested deeper"),
-    ("a: " + "[" * 100_000 + "\n", "nested deeper"),  # would overflow libyaml's recursive composer
-    ("a: &x [*x]\n", "refers to itself"),
-    ("a: *missing\n", "invalid YAML"),
-    ("a: !!python/object:os.system x\n", "invalid YAML"),
-    ("a: b\n--- \nc: d\n", None),  # `---` ends the frontmatter; the rest is body
-])
+@pytest.mark.parametrize(
+    "yaml_text, needle",
+    [
+        (
+            "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+            "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+            "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+            "alias bomb",
+        ),
+        ("a: " + "[" * 200 + "]" * 200 + "\n", "nested deeper"),
+        (
+            "a: " + "[" * 100_000 + "\n",
+            "nested deeper",
+        ),  # would overflow libyaml's recursive composer
+        ("a: &x [*x]\n", "refers to itself"),
+        ("a: *missing\n", "invalid YAML"),
+        ("a: !!python/object:os.system x\n", "invalid YAML"),
+        ("a: b\n--- \nc: d\n", None),  # `---` ends the frontmatter; the rest is body
+    ],
+)
 def test_hostile_yaml_becomes_an_error_not_a_crash(yaml_text, needle):
     fm = parse_frontmatter(["---", *yaml_text.split("\n"), "---"])
     if needle is None:
@@ -77,7 +101,10 @@ def test_unclosed_frontmatter_is_reported(tmp_path):
 
 
 def test_non_string_keys_and_dates_do_not_crash(tmp_path):
-    root = write_skill(tmp_path / "s", "name: s\ndescription: Use when x.\n1: one\nnull: x\ndate: 2024-01-01\n"
-                                       "metadata:\n  released: 2024-01-01\n")
+    root = write_skill(
+        tmp_path / "s",
+        "name: s\ndescription: Use when x.\n1: one\nnull: x\ndate: 2024-01-01\n"
+        "metadata:\n  released: 2024-01-01\n",
+    )
     codes = [c for _, _, c in findings(root, select="FM")]
     assert codes.count("FM006") == 3 and codes.count("FM005") == 1

@@ -7,14 +7,15 @@ import http.server
 import json
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from skill_audit.checks import links
 from skill_audit.config import Config
 from skill_audit.model import MarkdownDoc, load_skill, plugin_root
+
 from tests.check.conftest import FIXTURES, findings
 
 
@@ -27,11 +28,14 @@ def doc(text: str) -> MarkdownDoc:
 
 
 def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
-    mentions = links.path_mentions(doc(
-        'Load `Read("${CLAUDE_SKILL_DIR}/references/a.md")` then Read(\'references/b.md\').\n'
-        "Helpers: `python scripts/run.py --fast`, `references/<rule>.md`, `references/*.md`.\n"
-        "Not ours: `df.Read(\"./x.csv\")`, `tests/proofs/test_x.py`, `my-references/y.md`.\n"
-        "```bash\ncat ${CLAUDE_SKILL_DIR}/assets/t.txt\n```\n"))
+    mentions = links.path_mentions(
+        doc(
+            "Load `Read(\"${CLAUDE_SKILL_DIR}/references/a.md\")` then Read('references/b.md').\n"
+            "Helpers: `python scripts/run.py --fast`, `references/<rule>.md`, `references/*.md`.\n"
+            'Not ours: `df.Read("./x.csv")`, `tests/proofs/test_x.py`, `my-references/y.md`.\n'
+            "```bash\ncat ${CLAUDE_SKILL_DIR}/assets/t.txt\n```\n"
+        )
+    )
     got = {(m.raw, m.line, m.how) for m in mentions}  # templates and globs are skipped
     assert got == {
         ("${CLAUDE_SKILL_DIR}/references/a.md", 1, "Read()"),
@@ -44,13 +48,15 @@ def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
 def test_path_mention_columns_point_at_the_path():
     text = 'x `Read("references/a.md")`\n'
     (mention,) = links.path_mentions(doc(text))
-    assert text[mention.column - 1:].startswith("references/a.md")
+    assert text[mention.column - 1 :].startswith("references/a.md")
 
 
 def test_anchor_slugs_follow_github_rules(tmp_path):
     (tmp_path / "SKILL.md").write_text(
         "---\nname: x\ndescription: d\n---\n# Top\n\n## Retry & back-off (Celery 5.7)\n\n## Example\n\n## Example\n\n"
-        "[a](#retry--back-off-celery-57) [b](#example-1) [c](#Example) [d](#example-2)\n", encoding="utf-8")
+        "[a](#retry--back-off-celery-57) [b](#example-1) [c](#Example) [d](#example-2)\n",
+        encoding="utf-8",
+    )
     skill = load_skill(tmp_path, Config())
     hits = list(links.broken_anchor(skill))
     assert [(h.line, h.message.split(":")[0]) for h in hits] == [(13, "link #example-2")]
@@ -81,10 +87,12 @@ def test_plugin_root_paths_resolve_inside_a_plugin(tmp_path):
     (root / "SKILL.md").write_text(
         "---\nname: s\ndescription: d\n---\n"
         '`Read("${CLAUDE_PLUGIN_ROOT}/skills/s/references/x.md")` '
-        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md")`\n')
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md")`\n'
+    )
     skill = load_skill(root, Config())
-    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == \
-        ["Read() path ${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md"]
+    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == [
+        "Read() path ${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md"
+    ]
     assert list(links.plugin_placeholder_outside_plugin(skill)) == []
 
 
@@ -92,7 +100,7 @@ def test_plugin_root_paths_resolve_inside_a_plugin(tmp_path):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    requests: list[tuple[str, str]] = []
+    requests: ClassVar[list[tuple[str, str]]] = []
 
     def _answer(self, body: bool):
         type(self).requests.append((self.command, self.path))
@@ -109,10 +117,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_HEAD(self):  # noqa: N802
+    def do_HEAD(self):
         self._answer(False)
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self._answer(True)
 
     def log_message(self, *args):
@@ -123,7 +131,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     _Handler.requests = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -139,7 +149,9 @@ def make_skill(tmp_path: Path, base: str) -> Path:
     (root / "SKILL.md").write_text(
         "---\nname: ext\ndescription: d\n---\n# Ext\n\n"
         f"[ok]({base}/ok) [ok again]({base}/ok#part) [gone]({base}/gone)\n\n"
-        f"[no HEAD]({base}/nohead) [denied]({base}/denied) ![broken]({base}/boom.png)\n", encoding="utf-8")
+        f"[no HEAD]({base}/nohead) [denied]({base}/denied) ![broken]({base}/boom.png)\n",
+        encoding="utf-8",
+    )
     return root
 
 
@@ -186,7 +198,9 @@ def test_corrupt_cache_file_is_ignored(tmp_path, server):
 
 
 def test_read_templates_are_not_paths():
-    mentions = links.path_mentions(doc('`Read("${CLAUDE_SKILL_DIR}/references/<rule>.md")` `Read("references/{x}.md")`\n'))
+    mentions = links.path_mentions(
+        doc('`Read("${CLAUDE_SKILL_DIR}/references/<rule>.md")` `Read("references/{x}.md")`\n')
+    )
     assert mentions == []
 
 
@@ -198,16 +212,27 @@ def test_own_plugin_paths_resolve_for_a_skill_copied_out_of_its_plugin(tmp_path)
         "---\nname: solo\ndescription: d\n---\n"
         '`Read("${CLAUDE_PLUGIN_ROOT}/skills/solo/references/x.md")` '
         '`Read("${CLAUDE_PLUGIN_ROOT}/skills/solo/references/y.md")` '
-        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/other/SKILL.md")`\n')
+        '`Read("${CLAUDE_PLUGIN_ROOT}/skills/other/SKILL.md")`\n'
+    )
     skill = load_skill(root, Config())
-    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == \
-        ["Read() path ${CLAUDE_PLUGIN_ROOT}/skills/solo/references/y.md"]
+    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == [
+        "Read() path ${CLAUDE_PLUGIN_ROOT}/skills/solo/references/y.md"
+    ]
     assert len(list(links.plugin_placeholder_outside_plugin(skill))) == 3
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list('ab/ .#`"()$}{\n-<*') + ["Read(", "${CLAUDE_SKILL_DIR}", "references/",
-                                                                 "${CLAUDE_X}", "scripts/", ".md"]), max_size=40).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *'ab/ .#`"()$}{\n-<*',
+                *["Read(", "${CLAUDE_SKILL_DIR}", "references/", "${CLAUDE_X}", "scripts/", ".md"],
+            ]
+        ),
+        max_size=40,
+    ).map("".join)
+)
 def test_path_mentions_never_crash_and_point_inside_the_text(text):
     d = doc(text)
     for m in links.path_mentions(d):
@@ -219,7 +244,9 @@ def test_anchors_into_markdown_outside_references_are_checked(tmp_path):
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "guide.md").write_text("# Guide\n\n## Usage\n")
     (tmp_path / "SKILL.md").write_text(
-        "---\nname: t\ndescription: d\n---\n[ok](assets/guide.md#usage) [bad](assets/guide.md#setup)\n")
+        "---\nname: t\ndescription: d\n---\n[ok](assets/guide.md#usage) [bad](assets/guide.md#setup)\n"
+    )
     skill = load_skill(tmp_path, Config())
-    assert [h.message for h in links.broken_anchor(skill)] == \
-        ["link assets/guide.md#setup: no heading or anchor #setup in assets/guide.md"]
+    assert [h.message for h in links.broken_anchor(skill)] == [
+        "link assets/guide.md#setup: no heading or anchor #setup in assets/guide.md"
+    ]

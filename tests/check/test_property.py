@@ -6,30 +6,101 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
-from markdown_it import MarkdownIt
 from hypothesis import strategies as st
-
+from markdown_it import MarkdownIt
 from skill_audit.engine import Options, run_check
 from skill_audit.parsing.frontmatter import parse_frontmatter
 from skill_audit.parsing.markdown import parse_markdown
 
-MD_PIECES = st.sampled_from([
-    "# Heading", "## Heading `code`", "Heading\n===", "[link](references/x.md#a)", "![img](a.png)",
-    "[ref]", "[ref]: references/y.md", "<https://example.com>", "`inline`", "``", "```", "```python",
-    "```python file=t.py", '```bash run ready="x"', '```json partial="why"', "~~~", "    indented",
-    "| a | b |", "|---|---|", "| [x](y.md) | `z` |", "a | b", "--- | ---", "> | q |", "> |---|", "| c |\n-", "<!-- skill-audit: disable LK -->",
-    "<!-- skill-audit: enable -->", "<!-- skill-audit: disable-next-line -->", "<!--", "-->",
-    '<a id="x"></a>', "> quote", "- item", "1. item", "---", "${CLAUDE_SKILL_DIR}/references/x.md",
-    'Read("${CLAUDE_SKILL_DIR}/x.md")', "Total: 3 rules across 2 categories", "\t", "", "\\",
-    "name: x", "key: [a, {b: c}]", "&a [*a]", "*", "_", "\r", "\u00e9", "\x00",
-])
-YAML_PIECES = st.sampled_from([
-    "name: s", "description: Use when x", "description: >-", "  folded", "- item", "? complex",
-    ": value", "&anchor [1, 2]", "*anchor", "!!binary aGk=", "!!python/object:x {}", "{a: [b, c]}",
-    "key: 'quoted # not a comment'", "key: value # comment", "<<: *anchor", "'", '"', "[", "{", "|",
-    "user-invocable: no", "disable-model-invocation: yes", "agent: Plan", "metadata:", "  k: 1",
-    "1: 2", "null: ~", "2024-01-01: date", "\t", "%YAML 1.1", "---", "...",
-])
+MD_PIECES = st.sampled_from(
+    [
+        "# Heading",
+        "## Heading `code`",
+        "Heading\n===",
+        "[link](references/x.md#a)",
+        "![img](a.png)",
+        "[ref]",
+        "[ref]: references/y.md",
+        "<https://example.com>",
+        "`inline`",
+        "``",
+        "```",
+        "```python",
+        "```python file=t.py",
+        '```bash run ready="x"',
+        '```json partial="why"',
+        "~~~",
+        "    indented",
+        "| a | b |",
+        "|---|---|",
+        "| [x](y.md) | `z` |",
+        "a | b",
+        "--- | ---",
+        "> | q |",
+        "> |---|",
+        "| c |\n-",
+        "<!-- skill-audit: disable LK -->",
+        "<!-- skill-audit: enable -->",
+        "<!-- skill-audit: disable-next-line -->",
+        "<!--",
+        "-->",
+        '<a id="x"></a>',
+        "> quote",
+        "- item",
+        "1. item",
+        "---",
+        "${CLAUDE_SKILL_DIR}/references/x.md",
+        'Read("${CLAUDE_SKILL_DIR}/x.md")',
+        "Total: 3 rules across 2 categories",
+        "\t",
+        "",
+        "\\",
+        "name: x",
+        "key: [a, {b: c}]",
+        "&a [*a]",
+        "*",
+        "_",
+        "\r",
+        "\u00e9",
+        "\x00",
+    ]
+)
+YAML_PIECES = st.sampled_from(
+    [
+        "name: s",
+        "description: Use when x",
+        "description: >-",
+        "  folded",
+        "- item",
+        "? complex",
+        ": value",
+        "&anchor [1, 2]",
+        "*anchor",
+        "!!binary aGk=",
+        "!!python/object:x {}",
+        "{a: [b, c]}",
+        "key: 'quoted # not a comment'",
+        "key: value # comment",
+        "<<: *anchor",
+        "'",
+        '"',
+        "[",
+        "{",
+        "|",
+        "user-invocable: no",
+        "disable-model-invocation: yes",
+        "agent: Plan",
+        "metadata:",
+        "  k: 1",
+        "1: 2",
+        "null: ~",
+        "2024-01-01: date",
+        "\t",
+        "%YAML 1.1",
+        "---",
+        "...",
+    ]
+)
 
 
 def lines_of(pieces):
@@ -64,9 +135,12 @@ def test_every_check_survives_random_skills(frontmatter, body, reference):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "s"
         (root / "references").mkdir(parents=True)
-        (root / "SKILL.md").write_text(f"---\n{frontmatter}\n---\n{body}\n", encoding="utf-8",
-                                       errors="surrogateescape")
-        (root / "references" / "x.md").write_text(reference, encoding="utf-8", errors="surrogateescape")
+        (root / "SKILL.md").write_text(
+            f"---\n{frontmatter}\n---\n{body}\n", encoding="utf-8", errors="surrogateescape"
+        )
+        (root / "references" / "x.md").write_text(
+            reference, encoding="utf-8", errors="surrogateescape"
+        )
         report = run_check([root], Options(jobs=1))
     assert report.internal_errors == []
     assert all(d.line >= 1 and d.column >= 1 for d in report.diagnostics)
@@ -76,7 +150,6 @@ def test_every_check_survives_random_skills(frontmatter, body, reference):
 @given(st.text(alphabet="`a \n*_!", max_size=40))
 def test_code_span_fast_path_matches_markdown_it(text):
     from markdown_it import MarkdownIt
-
     from skill_audit.parsing.markdown import code_spans
 
     tokens = MarkdownIt("commonmark").parseInline(text)[0].children or []
@@ -85,12 +158,21 @@ def test_code_span_fast_path_matches_markdown_it(text):
 
 
 TOML_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=8),
-              st.sampled_from(["FM", "ST001", "claude-code", "agentskills", "ALL", "x"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)
-TOML_KEYS = st.sampled_from(["name", "profile", "select", "ignore", "per-file-ignores", "limits", "run",
-                             "envs", "other"])
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 5),
+        st.text(max_size=8),
+        st.sampled_from(["FM", "ST001", "claude-code", "agentskills", "ALL", "x"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+TOML_KEYS = st.sampled_from(
+    ["name", "profile", "select", "ignore", "per-file-ignores", "limits", "run", "envs", "other"]
+)
 
 
 @settings(max_examples=300, deadline=None)

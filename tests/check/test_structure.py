@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 from skill_audit.checks.structure import estimate_tokens
+
 from tests.check.conftest import findings, write_skill
 
 
@@ -17,7 +17,10 @@ def test_default_budgets(tmp_path):
     assert findings(small, select="ST003,ST004") == []
     big = write_skill(tmp_path / "big" / "s", fm, "# S\n" + ("y" * 60 + "\n") * 496)
     # 4 frontmatter lines + 497 body lines = 501 > 500; body 30,260 chars = 7,565 tokens > 5,000
-    assert findings(big, select="ST003,ST004") == [("SKILL.md", 5, "ST004"), ("SKILL.md", 501, "ST003")]
+    assert findings(big, select="ST003,ST004") == [
+        ("SKILL.md", 5, "ST004"),
+        ("SKILL.md", 501, "ST003"),
+    ]
     ref = big / "references" / "r.md"
     ref.parent.mkdir()
     ref.write_text("z" * 40_000)
@@ -34,6 +37,8 @@ def test_limits_come_from_config(tmp_path):
 
 def test_nested_skills_are_not_part_of_the_outer_skill(tmp_path):
     outer = write_skill(tmp_path / "outer", "name: outer\ndescription: Use when testing.\n")
-    inner = write_skill(outer / "tests" / "fixture", "name: fixture\ndescription: Use when testing.\n")
+    inner = write_skill(
+        outer / "tests" / "fixture", "name: fixture\ndescription: Use when testing.\n"
+    )
     (inner / "dangling.md").symlink_to("nowhere.md")
     assert findings(outer, select="ST002") == []

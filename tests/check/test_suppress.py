@@ -13,8 +13,10 @@ def sup(text: str):
 
 
 def test_ranges_next_line_and_file():
-    s = sup("a\n<!-- skill-audit: disable LK001, CS -->\nb\n<!-- skill-audit: enable CS -->\nc\n"
-            "<!-- skill-audit: disable-next-line RC002 -->\nd\n<!-- skill-audit: disable-file ST -->\n")
+    s = sup(
+        "a\n<!-- skill-audit: disable LK001, CS -->\nb\n<!-- skill-audit: enable CS -->\nc\n"
+        "<!-- skill-audit: disable-next-line RC002 -->\nd\n<!-- skill-audit: disable-file ST -->\n"
+    )
     assert s.covers("LK001", 3) and s.covers("LK001", 8)  # never re-enabled: to the end
     assert s.covers("CS003", 3) and not s.covers("CS003", 5)
     assert s.covers("RC002", 7) and not s.covers("RC002", 8)
@@ -28,9 +30,13 @@ def test_bare_disable_means_every_check_and_bare_enable_ends_it():
 
 
 def test_comments_in_code_blocks_and_typos_do_nothing():
-    s = sup("```markdown\n<!-- skill-audit: disable-file LK -->\n```\n<!-- skill-audit: disable-nextline LK001 -->\nx\n")
+    s = sup(
+        "```markdown\n<!-- skill-audit: disable-file LK -->\n```\n<!-- skill-audit: disable-nextline LK001 -->\nx\n"
+    )
     assert not s.covers("LK001", 5)
-    assert [m for _, _, m in s.problems] == ["unknown skill-audit directive: 'skill-audit: disable-nextline LK001'"]
+    assert [m for _, _, m in s.problems] == [
+        "unknown skill-audit directive: 'skill-audit: disable-nextline LK001'"
+    ]
 
 
 def test_files_without_directives_are_not_parsed():

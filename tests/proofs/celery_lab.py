@@ -15,7 +15,9 @@ from pathlib import Path
 
 from skill_audit.runtime import resp
 
-WORKER = "celery -A proof_app worker --concurrency=1 --loglevel=INFO --without-gossip --without-mingle"
+WORKER = (
+    "celery -A proof_app worker --concurrency=1 --loglevel=INFO --without-gossip --without-mingle"
+)
 
 # Bounded polling and task outcomes, prepended to every driver.
 DRIVER_HELPERS = """
@@ -51,18 +53,28 @@ def outcome(fn):
 
 def drive_calls(lab, prelude: str, body: str, **kw):
     """Run `prelude` + CALL_OUTCOME + `body` in the celery env; return the JSON it prints last."""
-    return lab.json_result("celery", textwrap.dedent(prelude) + CALL_OUTCOME + textwrap.dedent(body), **kw)
+    return lab.json_result(
+        "celery", textwrap.dedent(prelude) + CALL_OUTCOME + textwrap.dedent(body), **kw
+    )
 
 
-def write_proof_app(lab, doc: str, task_modules: list[str], transport: dict | None = None,
-                    name: str = "proof_app", **conf) -> None:
+def write_proof_app(
+    lab,
+    doc: str,
+    task_modules: list[str],
+    transport: dict | None = None,
+    name: str = "proof_app",
+    **conf,
+) -> None:
     """Write `doc`'s modules and a `proof_app` module: its `celery_app.app` plus overrides."""
     lab.load_markdown(doc)
     lines = ["import json", "from celery_app import app"]
     lines += [f"import {name}  # noqa: F401" for name in task_modules]
     if transport:
-        lines.append("app.conf.broker_transport_options = {**app.conf.broker_transport_options, "
-                     f"**json.loads({json.dumps(json.dumps(transport))})}}")
+        lines.append(
+            "app.conf.broker_transport_options = {**app.conf.broker_transport_options, "
+            f"**json.loads({json.dumps(json.dumps(transport))})}}"
+        )
     if conf:
         lines.append(f"app.conf.update(json.loads({json.dumps(json.dumps(conf))}))")
     (Path(lab.workdir) / f"{name}.py").write_text("\n".join(lines) + "\n")

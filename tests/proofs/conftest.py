@@ -7,6 +7,7 @@ pyproject.toml (`[tool.skill-audit.envs]`), created on first use and cached.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from skill_audit.runner.wrapper import python_command
 from skill_audit.runtime import envs as envs_mod
 from skill_audit.runtime import services
@@ -92,7 +92,9 @@ class Lab:
                 return fence.code.strip(), fence.spec.ready
         raise AssertionError(f"{relpath} has no background block containing {contains!r}")
 
-    def env_vars(self, extra: dict[str, str] | None = None, temporal: bool = False) -> dict[str, str]:
+    def env_vars(
+        self, extra: dict[str, str] | None = None, temporal: bool = False
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
         env.update(
             PYTHONPATH=str(self.workdir),
@@ -106,8 +108,15 @@ class Lab:
         env.update(extra or {})
         return env
 
-    def python(self, env_name: str, code: str, *, timeout: float = 60, extra_env=None,
-               temporal: bool = False) -> subprocess.CompletedProcess:
+    def python(
+        self,
+        env_name: str,
+        code: str,
+        *,
+        timeout: float = 60,
+        extra_env=None,
+        temporal: bool = False,
+    ) -> subprocess.CompletedProcess:
         """Run `code` as a script in the named framework env; never leaves a process behind."""
         self._counter += 1
         script = self.workdir / f"driver_{self._counter}.py"
@@ -116,15 +125,21 @@ class Lab:
         # interpreter exit, sdk-python#300).
         proc = subprocess.Popen(
             python_command(self.envs.get(env_name).python, script),
-            cwd=self.workdir, env=self.env_vars(extra_env, temporal), text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            cwd=self.workdir,
+            env=self.env_vars(extra_env, temporal),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             services.kill_group(proc, grace=1)
             out, err = proc.communicate()
-            raise AssertionError(f"driver timed out after {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
+            raise AssertionError(
+                f"driver timed out after {timeout}s\nstdout:\n{out}\nstderr:\n{err}"
+            ) from exc
         finally:
             services.kill_group(proc, grace=1)
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -137,17 +152,31 @@ class Lab:
         assert lines, f"driver printed nothing; stderr:\n{res.stderr}"
         return json.loads(lines[-1])
 
-    def start(self, env_name: str, command: str, *, ready: str | None = None, timeout: float = 30,
-              extra_env=None, temporal: bool = False) -> subprocess.Popen:
+    def start(
+        self,
+        env_name: str,
+        command: str,
+        *,
+        ready: str | None = None,
+        timeout: float = 30,
+        extra_env=None,
+        temporal: bool = False,
+    ) -> subprocess.Popen:
         """Start a shell command (worker, beat) in its own process group; wait for `ready`."""
         env = self.env_vars(extra_env, temporal)
         env["PATH"] = f"{self.envs.get(env_name).bin_dir}{os.pathsep}{env.get('PATH', '')}"
         self._counter += 1
         log = self.workdir / f"bg_{self._counter}.log"
         with open(log, "wb") as fh:
-            proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=self.workdir, env=env,
-                                    stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                ["bash", "-c", f"exec {command}"],
+                cwd=self.workdir,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self._procs.append((proc, log))
         deadline = time.monotonic() + timeout
         while ready is not None:
@@ -157,7 +186,9 @@ class Lab:
             if proc.poll() is not None:
                 raise AssertionError(f"{command!r} exited {proc.returncode}:\n{text[-3000:]}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"{command!r} not ready ({ready!r}) after {timeout}s:\n{text[-3000:]}")
+                raise AssertionError(
+                    f"{command!r} not ready ({ready!r}) after {timeout}s:\n{text[-3000:]}"
+                )
             time.sleep(0.05)
         return proc
 
@@ -172,10 +203,8 @@ class Lab:
 
     def kill(self, proc: subprocess.Popen) -> None:
         """SIGKILL the whole process group at once (a crash, not a shutdown)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ READY = "Starting worker for"  # arq's first log line once the worker runs
 
 # Settings variants for fault cases. arq builds a Worker from the class's own __dict__ (no
 # inheritance), so each variant copies WorkerSettings' attributes and changes one thing.
-VARIANTS = '''
+VARIANTS = """
 import billing_jobs
 
 
@@ -29,10 +29,10 @@ ShortKeep = variant(keep_result=1)
 NoAbort = variant(allow_abort_jobs=False)
 # The hook under a name Worker does not know: arq drops it silently.
 TypoHooks = variant(drop=("on_startup", "on_shutdown"), startup=billing_jobs.startup)
-'''
+"""
 
 # Driver prelude: a pool with the markdown's settings and a JSON printer.
-PRELUDE = '''
+PRELUDE = """
 import asyncio, json
 from datetime import timedelta
 from arq import create_pool
@@ -41,7 +41,7 @@ from billing_jobs import REDIS
 
 def emit(**data):
     print(json.dumps(data, default=str))
-'''
+"""
 
 
 def lab_with_modules(lab):
@@ -63,7 +63,9 @@ def drive(lab, body: str, timeout: float = 60):
 
 
 def test_redis_pin_and_maintenance_mode(lab):
-    got = lab.json_result("arq", textwrap.dedent('''
+    got = lab.json_result(
+        "arq",
+        textwrap.dedent("""
         import json
         from importlib import metadata
         import redis
@@ -74,7 +76,8 @@ def test_redis_pin_and_maintenance_mode(lab):
             "redis_py": redis.__version__,
             "maintenance": "maintenance only" in meta.get_payload().lower(),
         }))
-    '''))
+    """),
+    )
     assert got["version"] == "0.28.0"
     assert any("<6" in req for req in got["redis_reqs"]), got
     assert int(got["redis_py"].split(".")[0]) < 6
@@ -83,7 +86,9 @@ def test_redis_pin_and_maintenance_mode(lab):
 
 def test_defer_by_waits_delay_reaches_job(lab):
     setup(lab, "billing_jobs.WorkerSettings")
-    got = drive(lab, '''
+    got = drive(
+        lab,
+        """
         redis = await create_pool(REDIS)
         deferred = await redis.enqueue_job("charge_order", "D-1", _defer_by=timedelta(seconds=3))
         delayed = await redis.enqueue_job("charge_order", "D-2", _delay=timedelta(seconds=3))
@@ -100,7 +105,8 @@ def test_defer_by_waits_delay_reaches_job(lab):
              waited=(d_info.start_time - d_info.enqueue_time).total_seconds(),
              delayed_done_before_deferred_started=x_info.finish_time < d_info.start_time,
              delay_kwargs=sorted(x_info.kwargs), delayed_try=x_info.job_try)
-    ''')
+    """,
+    )
     assert got["statuses"] == ["deferred", "queued"]
     # _delay is not an enqueue option: it reached charge_order as a keyword and crashed it.
     assert "unexpected keyword argument '_delay'" in got["error"]
@@ -114,7 +120,9 @@ def test_defer_by_waits_delay_reaches_job(lab):
 
 def test_duplicate_job_id_refused_while_result_kept(lab):
     setup(lab, "billing_jobs.WorkerSettings")
-    got = drive(lab, '''
+    got = drive(
+        lab,
+        """
         redis = await create_pool(REDIS)
         first = await redis.enqueue_job("charge_order", "U-1", _job_id="charge:U-1",
                                         _defer_by=timedelta(seconds=1))
@@ -127,7 +135,8 @@ def test_duplicate_job_id_refused_while_result_kept(lab):
         emit(first=first is not None, while_queued=while_queued, result=result,
              after_done=after_done, ttl_ms=ttl_ms, after_delete=after_delete is not None,
              second=await after_delete.result(timeout=10))
-    ''')
+    """,
+    )
     assert got["first"] is True and got["result"] == "charged U-1 on try 1"
     assert got["while_queued"] is None
     assert got["after_done"] is None
@@ -137,7 +146,9 @@ def test_duplicate_job_id_refused_while_result_kept(lab):
 
 def test_job_id_free_after_result_expires(lab):
     setup(lab, "proof_variants.ShortKeep")  # keep_result=1
-    got = drive(lab, '''
+    got = drive(
+        lab,
+        """
         redis = await create_pool(REDIS)
         first = await redis.enqueue_job("charge_order", "K-1", _job_id="charge:K-1")
         await first.result(timeout=10)
@@ -146,14 +157,17 @@ def test_job_id_free_after_result_expires(lab):
             await asyncio.sleep(0.1)
         again = await redis.enqueue_job("charge_order", "K-1", _job_id="charge:K-1")
         emit(refused=refused, again=again is not None, result=await again.result(timeout=10))
-    ''')
+    """,
+    )
     assert got["refused"] is None
     assert got["again"] is True and got["result"] == "charged K-1 on try 1"
 
 
 def test_retry_retried_plain_exception_not(lab):
     setup(lab, "billing_jobs.WorkerSettings")
-    got = drive(lab, '''
+    got = drive(
+        lab,
+        """
         from arq.worker import JobExecutionFailed
         from billing_jobs import GatewayBusy
         redis = await create_pool(REDIS)
@@ -174,7 +188,8 @@ def test_retry_retried_plain_exception_not(lab):
         emit(result=result, retried_try=(await retried.result_info()).job_try,
              plain_error=plain_error, plain_try=(await plain.result_info()).job_try,
              exhausted_error=exhausted_error, exhausted_try=(await exhausted.result_info()).job_try)
-    ''')
+    """,
+    )
     assert got["result"] == "charged R-1 on try 3" and got["retried_try"] == 3
     assert got["plain_error"] == "GatewayBusy('R-2')" and got["plain_try"] == 1
     # max_tries default 5: the 6th pickup fails the job without running it.
@@ -183,7 +198,9 @@ def test_retry_retried_plain_exception_not(lab):
 
 def test_job_timeout_fails_without_retry(lab):
     setup(lab, "proof_variants.ShortTimeout")  # job_timeout=1
-    got = drive(lab, '''
+    got = drive(
+        lab,
+        """
         redis = await create_pool(REDIS)
         slow = await redis.enqueue_job("send_receipt", "T-1", render_seconds=3)
         quick = await redis.enqueue_job("send_receipt", "T-2")
@@ -195,29 +212,30 @@ def test_job_timeout_fails_without_retry(lab):
         emit(error=error, tries=(await slow.result_info()).job_try,
              quick=await quick.result(timeout=10),
              receipt=await redis.exists("receipt:T-1"))
-    ''')
+    """,
+    )
     assert got["error"] == "TimeoutError" and got["tries"] == 1
     assert got["receipt"] == 0  # cut off before its side effect
     assert got["quick"] == "sent"
 
 
-WAIT_RUNNING = '''
+WAIT_RUNNING = """
     redis = await create_pool(REDIS)
     job = await redis.enqueue_job("send_receipt", "{order}", _job_id="receipt:{order}",
                                   render_seconds={seconds})
     while await job.status() != "in_progress":
         await asyncio.sleep(0.05)
     emit(ttl_ms=await redis.pttl("arq:in-progress:receipt:{order}"))
-'''
+"""
 
-FINISH = '''
+FINISH = """
     redis = await create_pool(REDIS)
     job = Job("receipt:{order}", redis)
     status = await job.status()
     result = await job.result(timeout={timeout})
     emit(status=status, result=result, tries=(await job.result_info()).job_try,
          receipt=(await redis.get("receipt:{order}") or b"").decode())
-'''
+"""
 
 
 def test_sigterm_rerun(lab):
@@ -247,14 +265,14 @@ def test_sigkill_rerun_after_in_progress_expiry(lab):
 
 def test_on_startup_fills_ctx_startup_ignored(lab):
     (good,) = setup(lab, "billing_jobs.WorkerSettings")
-    body = '''
+    body = """
         redis = await create_pool(REDIS)
         job = await redis.enqueue_job("send_receipt", "{order}")
         try:
             emit(result=await job.result(timeout=10))
         except Exception as exc:
             emit(error=repr(exc))
-    '''
+    """
     # send_receipt uses ctx["store"], which only the on_startup hook creates.
     assert drive(lab, body.format(order="H-1")) == {"result": "sent"}
     lab.stop(good)
@@ -264,7 +282,9 @@ def test_on_startup_fills_ctx_startup_ignored(lab):
 
 def test_serializer_mismatch_fails(lab):
     (pickle_worker, _) = setup(lab, "billing_jobs.WorkerSettings", "report_jobs.WorkerSettings")
-    got = drive(lab, '''
+    got = drive(
+        lab,
+        """
         import json as jsonlib
         from report_jobs import QUEUE, to_json
         codec = dict(job_serializer=to_json, job_deserializer=jsonlib.loads)
@@ -284,7 +304,8 @@ def test_serializer_mismatch_fails(lab):
             bad_error = [type(exc).__name__, str(exc)]
         emit(success=info.success, result=repr(info.result), ok=await ok.result(timeout=10),
              bad_error=bad_error)
-    ''')
+    """,
+    )
     assert got["success"] is False
     assert "unable to deserialize job" in got["result"]
     assert "deserializing job" in lab.output(pickle_worker)
@@ -294,7 +315,7 @@ def test_serializer_mismatch_fails(lab):
 
 
 def test_abort_needs_allow_abort_jobs(lab):
-    body = '''
+    body = """
         redis = await create_pool(REDIS)
         running = await redis.enqueue_job("send_receipt", "{order}-run", render_seconds={seconds})
         while await running.status() != "in_progress":
@@ -306,11 +327,14 @@ def test_abort_needs_allow_abort_jobs(lab):
             out[name] = [aborted, repr((await job.result_info()).result)]
         out["receipts"] = await redis.exists("receipt:{order}-run", "receipt:{order}-later")
         emit(**out)
-    '''
+    """
     (allowed,) = setup(lab, "billing_jobs.WorkerSettings")
     got = drive(lab, body.format(order="X1", seconds=30))
-    assert got == {"running": [True, "CancelledError()"], "deferred": [True, "CancelledError()"],
-                   "receipts": 0}
+    assert got == {
+        "running": [True, "CancelledError()"],
+        "deferred": [True, "CancelledError()"],
+        "receipts": 0,
+    }
     lab.stop(allowed)
     lab.start("arq", "arq proof_variants.NoAbort", ready=READY)
     got = drive(lab, body.format(order="X2", seconds=1))
@@ -318,19 +342,19 @@ def test_abort_needs_allow_abort_jobs(lab):
     assert got == {"running": [False, "'sent'"], "deferred": [False, "'sent'"], "receipts": 2}
 
 
-HEALTH_WRITTEN = '''
+HEALTH_WRITTEN = """
     redis = await create_pool(REDIS)
     while not await redis.exists("arq:queue:health-check"):  # first written after on_startup
         await asyncio.sleep(0.05)
     emit(ok=True)
-'''
+"""
 
-CHECK = '''
+CHECK = """
     import subprocess, sys
     proc = subprocess.run([sys.executable, "-m", "arq", "billing_jobs.WorkerSettings", "--check"],
                           capture_output=True, text=True, timeout=20)
     emit(code=proc.returncode)
-'''
+"""
 
 
 def test_check_passes_for_killed_worker(lab):
@@ -349,13 +373,23 @@ def test_check_passes_for_killed_worker(lab):
 
 def test_cron_defaults(lab):
     lab.load_markdown(MARKDOWN)
-    got = lab.json_result("arq", textwrap.dedent('''
+    got = lab.json_result(
+        "arq",
+        textwrap.dedent("""
         import json
         from billing_jobs import WorkerSettings
         (job,) = WorkerSettings.cron_jobs
         print(json.dumps({"name": job.name, "unique": job.unique, "max_tries": job.max_tries,
                           "keep_result_s": job.keep_result_s, "run_at_startup": job.run_at_startup,
                           "second": job.second, "microsecond": job.microsecond}))
-    '''))
-    assert got == {"name": "cron:purge_carts", "unique": True, "max_tries": 1, "keep_result_s": 0,
-                   "run_at_startup": False, "second": 0, "microsecond": 123456}
+    """),
+    )
+    assert got == {
+        "name": "cron:purge_carts",
+        "unique": True,
+        "max_tries": 1,
+        "keep_result_s": 0,
+        "run_at_startup": False,
+        "second": 0,
+        "microsecond": 123456,
+    }

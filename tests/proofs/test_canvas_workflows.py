@@ -10,7 +10,6 @@ import re
 
 from celery_lab import drive_calls, wait_for_output
 
-
 RULE_FILE = "references/canvas-workflows.md"
 
 
@@ -41,7 +40,9 @@ def _drive(lab, body: str, **kw):
 
 def test_chain_passes_results_and_si_ignores_them(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         print(json.dumps({
             "s": outcome(lambda: chain(line_total.s("book", 2), add_shipping.s()).apply_async().get(timeout=10)),
             "si": outcome(lambda: chain(line_total.s("book", 2), send_receipt.si("ana@example.com"))
@@ -50,7 +51,8 @@ def test_chain_passes_results_and_si_ignores_them(lab):
             "s_extra": outcome(lambda: chain(line_total.s("book", 2), send_receipt.s("ana@example.com"))
                                .apply_async().get(timeout=10)),
         }))
-    """)
+    """,
+    )
     assert out["s"] == ["ok", 2400 + 499]
     assert out["si"] == ["ok", "receipt sent to ana@example.com"]
     assert out["s_extra"][0] == "TypeError", out
@@ -58,7 +60,9 @@ def test_chain_passes_results_and_si_ignores_them(lab):
 
 def test_group_then_task_is_an_implicit_chord(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         flow = chain(line_total.s("book", 1), group(add_shipping.s(), add_shipping.s(fee=0)), invoice_total.s())
         print(json.dumps({
             "types": [type(t).__name__ for t in flow.tasks],
@@ -67,7 +71,8 @@ def test_group_then_task_is_an_implicit_chord(lab):
             "standalone": outcome(lambda: chord([line_total.s("book", 1), line_total.s("pen", 2)],
                                                 invoice_total.s()).apply_async().get(timeout=10)),
         }))
-    """)
+    """,
+    )
     assert out["types"] == ["Signature", "_chord"]
     assert out["piped"] == "_chord"
     # Each header task received the parent's 1200 as its first argument.
@@ -113,7 +118,9 @@ def test_ignored_header_result_stalls_a_polling_chord(lab):
 def test_chord_without_result_backend_is_refused(lab):
     # celery_app.py reads CELERY_RESULT_BACKEND; empty means no backend (DisabledBackend).
     lab.load_markdown(RULE_FILE)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         print(json.dumps({
             "backend": type(app.backend).__name__,
             "chord": outcome(lambda: chord([line_total.s("book", 1), line_total.s("pen", 1)],
@@ -121,7 +128,9 @@ def test_chord_without_result_backend_is_refused(lab):
             "implicit": outcome(lambda: chain(line_total.s("book", 1), group(add_shipping.s(), add_shipping.s()),
                                               invoice_total.s()).apply_async()),
         }))
-    """, extra_env={"CELERY_RESULT_BACKEND": ""})
+    """,
+        extra_env={"CELERY_RESULT_BACKEND": ""},
+    )
     assert out["backend"] == "DisabledBackend"
     for refused in (out["chord"], out["implicit"]):
         assert refused[0] == "NotImplementedError"
@@ -130,7 +139,9 @@ def test_chord_without_result_backend_is_refused(lab):
 
 def test_failed_header_skips_body_and_errback_gets_chord_error(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         healthy = chord([line_total.s("book", 1), line_total.s("pen", 2)],
                         invoice_total.s().on_error(log_failure.s())).apply_async()
         first = outcome(lambda: healthy.get(timeout=10))
@@ -151,13 +162,16 @@ def test_failed_header_skips_body_and_errback_gets_chord_error(lab):
             "priced": sorted(wait_len("priced", 3)),
             "invoiced": [v.decode() for v in audit.lrange("invoiced", 0, -1)],
         }))
-    """)
+    """,
+    )
     assert out["healthy"] == ["ok", 1500]
     assert out["failed"][0] == "LookupError"  # .get() re-raises the header's own exception
     assert len(out["failures"]) == 1
     errback_id, _, errback_exc = out["failures"][0].partition(" ")
     assert errback_id == out["body_id"]  # the errback got the body's request ...
-    assert errback_exc.startswith("ChordError('Dependency") and "lamp" in errback_exc  # ... and ChordError
+    assert (
+        errback_exc.startswith("ChordError('Dependency") and "lamp" in errback_exc
+    )  # ... and ChordError
     assert (out["body_state"], out["body_exc"]) == ("FAILURE", "ChordError")
     assert out["priced"] == ["book", "lamp", "pen"]  # the other header tasks still ran
     assert out["invoiced"] == []  # the body never ran
@@ -165,7 +179,9 @@ def test_failed_header_skips_body_and_errback_gets_chord_error(lab):
 
 def test_exception_and_reject_stop_chain_retry_keeps_it(lab):
     worker = _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         def run(first):
             res = chain(first, add_shipping.s()).apply_async(link_error=log_failure.s())
             got = outcome(lambda: res.get(timeout=10))
@@ -182,11 +198,14 @@ def test_exception_and_reject_stop_chain_retry_keeps_it(lab):
             "reject": run(quarantine.s("{bad json")),
             "failures": wait_len("failures", 2),
         }))
-    """)
+    """,
+    )
     log = lab.output(worker)
     assert out["retried"] == ["ok", 1200 + 499]
     assert "order_tasks.reserve_stock" in log and "retry: Retry in 1s" in log
-    assert re.search(r"order_tasks\.add_shipping\[[0-9a-f-]+\] received", log)  # the retried chain's last step
+    assert re.search(
+        r"order_tasks\.add_shipping\[[0-9a-f-]+\] received", log
+    )  # the retried chain's last step
 
     error, reject = out["error"], out["reject"]
     assert error["outcome"][0] == "ValueError" and error["parent"] == "FAILURE"
@@ -203,13 +222,16 @@ def test_exception_and_reject_stop_chain_retry_keeps_it(lab):
 
 def test_get_inside_a_task_raises(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         print(json.dumps({
             "blocking": outcome(lambda: total_blocking.delay(["book", "pen"]).get(timeout=10)),
             "chord": outcome(lambda: chord([line_total.s("book", 1), line_total.s("pen", 1)],
                                            invoice_total.s()).apply_async().get(timeout=10)),
         }))
-    """)
+    """,
+    )
     assert out["blocking"][0] == "RuntimeError"
     assert "Never call result.get() within a task" in out["blocking"][1]
     assert out["chord"] == ["ok", 1350]
@@ -217,7 +239,9 @@ def test_get_inside_a_task_raises(lab):
 
 def test_errback_arity_and_chord_header_errbacks(lab):
     worker = _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         import warnings
 
         # One-argument errback (send_receipt takes one): sent as a new task with the failed id.
@@ -238,10 +262,14 @@ def test_errback_arity_and_chord_header_errbacks(lab):
         time.sleep(0.3)  # an extra errback call would land right after
         print(json.dumps({"one_arg_id": one_arg.id, "failed": failed, "body_id": res.id, "warned": warned,
                           "failures": [v.decode() for v in audit.lrange("failures", 0, -1)]}))
-    """)
+    """,
+    )
     log = wait_for_output(lab, worker, f"receipt sent to {out['one_arg_id']}")
-    assert re.search(rf"order_tasks\.send_receipt\[[0-9a-f-]+\] succeeded in [\d.e-]+s: "
-                     rf"'receipt sent to {out['one_arg_id']}'", log)
+    assert re.search(
+        rf"order_tasks\.send_receipt\[[0-9a-f-]+\] succeeded in [\d.e-]+s: "
+        rf"'receipt sent to {out['one_arg_id']}'",
+        log,
+    )
     assert out["warned"] == ["CPendingDeprecationWarning"]
     assert out["failed"][0] == "LookupError"
     excs = sorted(entry.split(" ", 1)[1].split("(")[0] for entry in out["failures"])
@@ -249,4 +277,3 @@ def test_errback_arity_and_chord_header_errbacks(lab):
     assert excs == ["ChordError", "LookupError", "LookupError"], out["failures"]
     body_calls = [e for e in out["failures"] if e.startswith(out["body_id"])]
     assert len(body_calls) == 1 and "ChordError" in body_calls[0]
-

@@ -7,22 +7,35 @@ import os
 import signal
 import subprocess
 
-from celery_lab import (DRIVER_HELPERS, WORKER, RedisProbe, pool_children, wait_for_output,
-                        wait_until, write_proof_app)
+from celery_lab import (
+    DRIVER_HELPERS,
+    WORKER,
+    RedisProbe,
+    pool_children,
+    wait_for_output,
+    wait_until,
+    write_proof_app,
+)
 from skill_audit.runtime import services
 
 DOC = "references/celery-config.md"
-PRELUDE = DRIVER_HELPERS + """
+PRELUDE = (
+    DRIVER_HELPERS
+    + """
 import proof_app  # the same overrides as the workers
 from report_tasks import export_report, render_thumbnail, store, sync_inventory, sync_inventory_broad_except
 """
+)
 
 
 def fast_restore(visibility_timeout: int) -> dict:
     """Re-deliver unacked messages after `visibility_timeout` s, sweeping every second
     (defaults: 3600 s, and a sweep about every 100 s)."""
-    return {"visibility_timeout": visibility_timeout, "unacked_restore_interval": 1,
-            "unacked_restore_throttle": 1}
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
 
 
 def setup(lab, transport: dict | None = None, name: str = "proof_app", **conf) -> RedisProbe:
@@ -52,12 +65,15 @@ def kill_pool_child(worker) -> None:
 def test_pickle_message_refused(lab):
     probe = setup(lab)
     worker = lab.start("celery", WORKER, ready="ready.")
-    out = drive(lab, """
+    out = drive(
+        lab,
+        """
 forged = export_report.apply_async((2,), serializer="pickle")
 # One process takes one message at a time: once report 3 is done, the forged one was handled.
 done = [export_report.delay(1).get(timeout=15), export_report.delay(3).get(timeout=15)]
 print(json.dumps({"done": done, "forged_state": forged.state}))
-""")
+""",
+    )
     assert out == {"done": ["report:1", "report:3"], "forged_state": "PENDING"}
     assert runs(probe, 2) == []
     wait_for_output(lab, worker, "Refusing to deserialize untrusted content of type pickle")
@@ -88,24 +104,30 @@ def test_worker_sigkill_without_acks_late_loses_task(lab):
     task_id = _kill_worker_mid_task(lab, probe, 11)
     assert (probe("HLEN", "unacked"), probe("LLEN", "celery")) == (0, 0)  # acked: gone
     lab.start("celery", WORKER, ready="ready.")
-    out = drive(lab, f"""
+    out = drive(
+        lab,
+        f"""
 time.sleep(3)  # past the 1 s visibility timeout and several restore sweeps
 export_report.delay(12).get(timeout=15)  # the new worker is consuming
 print(json.dumps(AsyncResult("{task_id}").state))
-""")
+""",
+    )
     assert out == "PENDING" and len(runs(probe, 11)) == 1
 
 
 def test_countdown_beyond_visibility_timeout_runs_twice(lab):
     probe = setup(lab, transport=fast_restore(2))
     lab.start("celery", WORKER, ready="ready.")
-    drive(lab, """
+    drive(
+        lab,
+        """
 short = export_report.apply_async((21,), countdown=0.2)
 long = export_report.apply_async((20,), countdown=5)  # longer than the 2 s visibility timeout
 short.get(timeout=10)
 long.get(timeout=20)
 print("{}")
-""")
+""",
+    )
     wait_until(lambda: len(runs(probe, 20)) >= 2, 10, "a second run of the same task id")
     assert len(runs(probe, 21)) == 1
 
@@ -135,15 +157,20 @@ def test_reject_on_worker_lost_loops_until_guard(lab):
     probe = setup(lab, task_reject_on_worker_lost=True)
     looping = lab.start("celery", WORKER, ready="ready.")
     guarded = lab.start("celery", WORKER + " -Q thumbnails", ready="ready.")
-    ids = drive(lab, """print(json.dumps([
+    ids = drive(
+        lab,
+        """print(json.dumps([
     export_report.apply_async((31,), {"seconds": 30}).id,
-    render_thumbnail.apply_async((5,), {"seconds": 5}, queue="thumbnails").id]))""")
+    render_thumbnail.apply_async((5,), {"seconds": 5}, queue="thumbnails").id]))""",
+    )
     deliveries = f"deliveries:{ids[1]}"
     for k in (1, 2, 3):
         if k < 3:
-            wait_until(lambda: len(runs(probe, 31)) >= k, 20, f"export run {k}")
+            wait_until(lambda k=k: len(runs(probe, 31)) >= k, 20, f"export run {k}")
             kill_pool_child(looping)
-        wait_until(lambda: int(probe("GET", deliveries) or 0) >= k, 20, f"thumbnail delivery {k}")
+        wait_until(
+            lambda k=k: int(probe("GET", deliveries) or 0) >= k, 20, f"thumbnail delivery {k}"
+        )
         kill_pool_child(guarded)
     wait_until(lambda: len(runs(probe, 31)) >= 3, 20, "a third delivery of the export")
     assert probe("GET", f"celery-task-meta-{ids[0]}") is None  # no outcome: it just loops
@@ -156,27 +183,39 @@ def test_reject_on_worker_lost_loops_until_guard(lab):
 
 def test_soft_limit_handled_vs_swallowed(lab):
     probe = setup(lab)
-    worker = lab.start("celery", WORKER.replace("--concurrency=1", "--concurrency=2"), ready="ready.")
-    out = drive(lab, """print(json.dumps([
-    outcome(sync_inventory.delay(7), 15), outcome(sync_inventory_broad_except.delay(8), 15)]))""")
+    worker = lab.start(
+        "celery", WORKER.replace("--concurrency=1", "--concurrency=2"), ready="ready."
+    )
+    out = drive(
+        lab,
+        """print(json.dumps([
+    outcome(sync_inventory.delay(7), 15), outcome(sync_inventory_broad_except.delay(8), 15)]))""",
+    )
     handled, swallowed = out
     assert handled["state"] == "SUCCESS" and handled["value"] > 0
     assert int(probe("GET", "inventory:7:checkpoint")) == handled["value"]
     assert swallowed["state"] == "FAILURE" and swallowed["error"] == "TimeLimitExceeded"
-    log = wait_for_output(lab, worker, "Hard time limit (3s) exceeded for report_tasks.sync_inventory_broad_except")
+    log = wait_for_output(
+        lab, worker, "Hard time limit (3s) exceeded for report_tasks.sync_inventory_broad_except"
+    )
     assert "Soft time limit (1s) exceeded for report_tasks.sync_inventory_broad_except" in log
 
 
 def test_prefetch_one_reserves_nothing_extra(lab):
     probe = setup(lab)
-    drive(lab, """
+    drive(
+        lab,
+        """
 for n in range(3):
     export_report.apply_async((40 + n,), {"seconds": 3})
     export_report.apply_async((50 + n,), {"seconds": 3}, queue="bulk")
 print("{}")
-""")
-    workers = [lab.start("celery", WORKER, ready="ready."),  # markdown: multiplier 1 + acks_late
-               lab.start("celery", WORKER + " -Q bulk --prefetch-multiplier=4", ready="ready.")]
+""",
+    )
+    workers = [
+        lab.start("celery", WORKER, ready="ready."),  # markdown: multiplier 1 + acks_late
+        lab.start("celery", WORKER + " -Q bulk --prefetch-multiplier=4", ready="ready."),
+    ]
     wait_until(lambda: runs(probe, 40) and runs(probe, 50), 15, "the first task on each worker")
     wait_until(lambda: probe("LLEN", "bulk") == 0, 5, "the multiplier-4 worker to reserve the rest")
     assert probe("LLEN", "celery") == 2  # multiplier 1: the other two still wait in Redis
@@ -188,15 +227,19 @@ def test_max_tasks_per_child_recycles_process(lab):
     probe = setup(lab)  # the markdown's 500
     setup(lab, name="proof_app_recycle", worker_max_tasks_per_child=2)
     lab.start("celery", WORKER, ready="ready.")
-    lab.start("celery", WORKER.replace("proof_app", "proof_app_recycle") + " -Q recycle",
-              ready="ready.")
-    drive(lab, """
+    lab.start(
+        "celery", WORKER.replace("proof_app", "proof_app_recycle") + " -Q recycle", ready="ready."
+    )
+    drive(
+        lab,
+        """
 results = [export_report.apply_async((60 + n,)) for n in range(4)]
 results += [export_report.apply_async((70 + n,), queue="recycle") for n in range(4)]
 for result in results:
     result.get(timeout=15)
 print("{}")
-""")
+""",
+    )
     kept = [pid for n in range(4) for pid in runs(probe, 60 + n)]
     recycled = [pid for n in range(4) for pid in runs(probe, 70 + n)]
     assert len(kept) == 4 and len(set(kept)) == 1
@@ -210,18 +253,35 @@ def test_broker_connection_retry_on_startup(lab):
     url = f"redis://127.0.0.1:{port}/0"
     broker_down = {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url, "REDIS_URL": url}
     patient = lab.start("celery", WORKER, extra_env=broker_down)
-    gives_up = lab.start("celery", WORKER.replace("proof_app", "proof_app_no_retry"),
-                         extra_env=broker_down)
+    gives_up = lab.start(
+        "celery", WORKER.replace("proof_app", "proof_app_no_retry"), extra_env=broker_down
+    )
     wait_for_output(lab, patient, "Trying again", 20)
     wait_until(lambda: gives_up.poll() is not None, 20, "the no-retry worker to exit")
     # The broker comes up on that port: the retrying worker connects and serves.
-    redis = subprocess.Popen([services.redis_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    redis = subprocess.Popen(
+        [
+            services.redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_output(lab, patient, "ready.", 30)
-        out = lab.json_result("celery", PRELUDE + "print(json.dumps(export_report.delay(1).get(timeout=15)))",
-                              extra_env=broker_down)
+        out = lab.json_result(
+            "celery",
+            PRELUDE + "print(json.dumps(export_report.delay(1).get(timeout=15)))",
+            extra_env=broker_down,
+        )
         assert out == "report:1"
     finally:
         lab.kill(patient)

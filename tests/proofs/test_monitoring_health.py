@@ -11,7 +11,6 @@ import urllib.request
 
 import pytest
 from celery_lab import wait_until
-
 from skill_audit.runtime.services import free_port
 
 RULE_FILE = "references/monitoring-health.md"
@@ -23,7 +22,9 @@ def start_worker(lab, pool: str, extra_env=None):
     metrics_dir = lab.workdir / "prom-metrics"
     metrics_dir.mkdir(exist_ok=True)
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **(extra_env or {})}
-    worker = lab.start("celery", f"celery -A metrics_app worker {pool} {FLAGS}", ready="ready.", extra_env=env)
+    worker = lab.start(
+        "celery", f"celery -A metrics_app worker {pool} {FLAGS}", ready="ready.", extra_env=env
+    )
     return worker, metrics_dir
 
 
@@ -57,7 +58,11 @@ print(json.dumps(sorted({r["pid"] for r in results})))
 
 def handler_pids(metrics_dir) -> set[int]:
     # prometheus_client multiprocess mode writes one file per process that incremented a metric.
-    return {int(m.group(1)) for p in metrics_dir.iterdir() if (m := re.fullmatch(r"counter_(\d+)\.db", p.name))}
+    return {
+        int(m.group(1))
+        for p in metrics_dir.iterdir()
+        if (m := re.fullmatch(r"counter_(\d+)\.db", p.name))
+    }
 
 
 @pytest.mark.parametrize("pool, in_children", [("--concurrency=2", True), ("--pool=solo", False)])
@@ -79,18 +84,23 @@ def test_multiprocess_exporter_sums_children(lab):
     port = free_port()
     start_worker(lab, "--concurrency=2", {"CELERY_METRICS_PORT": str(port)})
     lab.json_result("celery", RUN_TASKS)
-    lab.json_result("celery", """
+    lab.json_result(
+        "celery",
+        """
 import json
 from metrics_app import charge_card
 print(json.dumps(repr(charge_card.delay(7).get(timeout=20, propagate=False))))
-""")
+""",
+    )
     url = f"http://127.0.0.1:{port}/metrics"
     ok = dict(task="metrics_app.resize_image", state="SUCCESS")
     card = "metrics_app.charge_card"
 
     def scraped():
         text = http_get(url)[1]
-        done = sample(text, "celery_tasks_total", **ok) >= 8 and sample(text, "celery_task_failures_total", task=card)
+        done = sample(text, "celery_tasks_total", **ok) >= 8 and sample(
+            text, "celery_task_failures_total", task=card
+        )
         return text if done else None
 
     text = wait_until(scraped, 15, "all runs in /metrics")
@@ -103,27 +113,41 @@ print(json.dumps(repr(charge_card.delay(7).get(timeout=20, propagate=False))))
 def test_flower_auth_and_metrics(lab):
     start_worker(lab, "--pool=solo")
     port = free_port()
-    lab.start("celery", f"celery -A metrics_app flower --address=127.0.0.1 --port={port} --basic-auth=ops:s3cret",
-              ready="Visit me at")
+    lab.start(
+        "celery",
+        f"celery -A metrics_app flower --address=127.0.0.1 --port={port} --basic-auth=ops:s3cret",
+        ready="Visit me at",
+    )
     base = f"http://127.0.0.1:{port}"
     assert http_get(base + "/")[0] == 401
     assert http_get(base + "/", auth="ops:wrong")[0] == 401
     assert http_get(base + "/", auth="ops:s3cret")[0] == 200
     assert http_get(base + "/api/workers")[0] == 401
     assert http_get(base + "/api/workers", auth="ops:s3cret")[0] == 200
-    lab.json_result("celery", "import json\nfrom metrics_app import resize_image\n"
-                              "print(json.dumps(resize_image.delay(1).get(timeout=10)))")
+    lab.json_result(
+        "celery",
+        "import json\nfrom metrics_app import resize_image\n"
+        "print(json.dumps(resize_image.delay(1).get(timeout=10)))",
+    )
 
     def succeeded():
         status, text = http_get(base + "/metrics")  # no credentials
-        return status == 200 and sample(text, "flower_events_total", type="task-succeeded",
-                                        task="metrics_app.resize_image") >= 1
+        return (
+            status == 200
+            and sample(
+                text, "flower_events_total", type="task-succeeded", task="metrics_app.resize_image"
+            )
+            >= 1
+        )
+
     wait_until(succeeded, 15, "task-succeeded in Flower /metrics")
 
 
 def test_broadcast_waits_whole_timeout(lab):
     start_worker(lab, "--pool=solo")
-    timing = lab.json_result("celery", """
+    timing = lab.json_result(
+        "celery",
+        """
 import json, time
 from metrics_app import app
 from worker_health import worker_alive
@@ -139,7 +163,8 @@ print(json.dumps({
     "named": timed(lambda: worker_alive(timeout=20.0)),
     "unknown": timed(lambda: worker_alive("celery@no-such-host", timeout=0.5)),
 }))
-""")
+""",
+    )
     for name in ("ping", "inspect"):
         replied, elapsed = timing[name]
         assert replied and elapsed >= 2.0, (name, timing[name])  # answered, yet waited it out
@@ -148,22 +173,27 @@ print(json.dumps({
     assert timing["unknown"][0] is False
 
     assert run_cli(lab, 'celery -A metrics_app inspect ping -d "celery@$HOSTNAME" --timeout 5') == 0
-    assert run_cli(lab, "celery -A metrics_app inspect ping -d celery@no-such-host --timeout 1") != 0
+    assert (
+        run_cli(lab, "celery -A metrics_app inspect ping -d celery@no-such-host --timeout 1") != 0
+    )
 
 
 def run_cli(lab, command: str) -> int:
     """Run a command as a probe would: bash, the celery env first on PATH, bounded."""
     env = lab.env_vars()
     env["PATH"] = f"{lab.envs.get('celery').bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(["bash", "-c", command], cwd=lab.workdir, env=env, capture_output=True,
-                          timeout=30).returncode
+    return subprocess.run(
+        ["bash", "-c", command], cwd=lab.workdir, env=env, capture_output=True, timeout=30
+    ).returncode
 
 
 def test_broker_check_fails_fast(lab):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     # A silent server (accepts TCP, never answers) hangs a probe without socket timeouts:
     # the driver's 30 s timeout then fails this test.
-    checks = lab.json_result("celery", f"""
+    checks = lab.json_result(
+        "celery",
+        f"""
 import json, socket
 from worker_health import broker_reachable
 silent = socket.socket()
@@ -171,12 +201,16 @@ silent.bind(("127.0.0.1", 0))
 silent.listen(16)
 hung = f"redis://127.0.0.1:{{silent.getsockname()[1]}}/0"
 print(json.dumps([broker_reachable(), broker_reachable({closed!r}), broker_reachable(hung, timeout=1.0)]))
-""", timeout=30)
+""",
+        timeout=30,
+    )
     assert checks == [True, False, False]
 
 
 def test_queue_depth_counts_priority_lists(lab):
-    depth = lab.json_result("celery", """
+    depth = lab.json_result(
+        "celery",
+        """
 import json, redis
 from metrics_app import REDIS_URL, app, resize_image
 from worker_health import queue_depth
@@ -188,7 +222,8 @@ with app.connection_for_read() as conn:
     via_kombu = conn.default_channel.queue_declare("bulk-images", passive=True).message_count
 print(json.dumps({"sent": len(priorities), "depth": queue_depth(client, "bulk-images"),
                   "llen": client.llen("bulk-images"), "kombu": via_kombu}))
-""")
+""",
+    )
     assert depth["depth"] == depth["sent"] == depth["kombu"], depth
     assert depth["llen"] < depth["sent"], depth  # the plain list alone misses priorities 3-9
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from skill_audit.runtime import services
 
 RULE_FILE = "references/result-backends.md"
@@ -18,12 +17,15 @@ def start_worker(lab, app: str = "report_tasks"):
 
 
 def test_result_ttl_matches_result_expires(lab):
-    assert lab.json_result("celery", """
+    assert lab.json_result(
+        "celery",
+        """
 import json
 from datetime import timedelta
 from celery import Celery
 print(json.dumps(Celery("defaults").conf.result_expires == timedelta(days=1)))
-""")
+""",
+    )
     ttl_of_done_task = """
 import json
 from report_tasks import import_catalog, outbox
@@ -40,7 +42,9 @@ print(json.dumps([r.id, outbox.ttl(f"celery-task-meta-{r.id}")]))
     start_worker(lab, "short_expiry")  # the worker that stores the result sets the TTL
     task_id, ttl = lab.json_result("celery", ttl_of_done_task)
     assert 0 < ttl <= 3
-    states = lab.json_result("celery", f"""
+    states = lab.json_result(
+        "celery",
+        f"""
 import json, time
 from report_tasks import app, outbox
 r = app.AsyncResult({task_id!r})
@@ -49,13 +53,16 @@ deadline = time.monotonic() + 10
 while outbox.exists(f"celery-task-meta-{{r.id}}") and time.monotonic() < deadline:
     time.sleep(0.2)
 print(json.dumps([before, app.AsyncResult(r.id).state]))  # fresh handle: a ready one caches its state
-""")
+""",
+    )
     assert states == ["SUCCESS", "PENDING"]  # an expired result reads as if it never existed
 
 
 def test_ignore_result_stores_nothing(lab):
     start_worker(lab)
-    seen = lab.json_result("celery", """
+    seen = lab.json_result(
+        "celery",
+        """
 import json, time
 from celery.exceptions import TimeoutError
 from report_tasks import app, import_catalog, outbox, send_receipt
@@ -74,14 +81,23 @@ print(json.dumps({"ran": outbox.lrange("outbox:receipts", 0, -1) == [b"1001"],
                   "normal_key": outbox.exists(f"celery-task-meta-{normal.id}"),
                   "quiet_state": quiet.state, "own_handle_get": quiet.get(timeout=10),
                   "rebuilt_get": rebuilt}))
-""")
-    assert seen == {"ran": True, "quiet_key": 0, "normal_key": 1, "quiet_state": "PENDING",
-                    "own_handle_get": None, "rebuilt_get": "timeout"}
+""",
+    )
+    assert seen == {
+        "ran": True,
+        "quiet_key": 0,
+        "normal_key": 1,
+        "quiet_state": "PENDING",
+        "own_handle_get": None,
+        "rebuilt_get": "timeout",
+    }
 
 
 def test_unknown_id_reads_pending(lab):
     start_worker(lab)
-    seen = lab.json_result("celery", """
+    seen = lab.json_result(
+        "celery",
+        """
 import json
 from celery.exceptions import TimeoutError
 from celery.utils import uuid
@@ -93,13 +109,16 @@ try:
 except TimeoutError:
     outcome = "timeout"
 print(json.dumps([r.state, r.ready(), outcome, r.name]))
-""")
+""",
+    )
     assert seen == ["PENDING", False, "timeout", None]
 
 
 def test_started_and_extended(lab):
     start_worker(lab)
-    seen = lab.json_result("celery", """
+    seen = lab.json_result(
+        "celery",
+        """
 import json, time
 from report_tasks import rebuild_search_index
 r = rebuild_search_index.delay(seconds=2)
@@ -110,7 +129,8 @@ while not r.ready() and time.monotonic() < deadline:
     time.sleep(0.05)
 r.get(timeout=10)
 print(json.dumps({"states": sorted(set(states)), "name": r.name, "kwargs": r.kwargs, "worker": r.worker}))
-""")
+""",
+    )
     assert "STARTED" in seen["states"], seen
     assert seen["name"] == "report_tasks.rebuild_search_index"
     assert seen["kwargs"] == {"seconds": 2}
@@ -119,7 +139,9 @@ print(json.dumps({"states": sorted(set(states)), "name": r.name, "kwargs": r.kwa
 
 def test_progress_states_visible(lab):
     start_worker(lab)
-    seen = lab.json_result("celery", """
+    seen = lab.json_result(
+        "celery",
+        """
 import json, time
 from report_tasks import import_catalog
 job = import_catalog.delay(rows=5, delay=0.3)
@@ -131,10 +153,13 @@ while not job.ready() and time.monotonic() < deadline:
         progress.append([info["done"], info["total"], job.ready()])
     time.sleep(0.05)
 print(json.dumps({"progress": progress, "state": job.state, "result": job.get(timeout=10)}))
-""")
+""",
+    )
     done = [p[0] for p in seen["progress"]]
     assert len(set(done)) >= 3 and done == sorted(done), seen  # several steps, in order
-    assert all(total == 5 and not ready for _, total, ready in seen["progress"])  # not a ready state
+    assert all(
+        total == 5 and not ready for _, total, ready in seen["progress"]
+    )  # not a ready state
     assert seen["state"] == "SUCCESS"
     assert seen["result"]["rows"] == 5 and seen["result"]["report"].startswith("s3://")
 
@@ -144,7 +169,9 @@ def test_result_store_eviction_spares_the_broker(lab):
     try:
         backend = {"CELERY_RESULT_BACKEND": result_store.extra["url"]}
         lab.start("celery", WORKER.format(app="report_tasks"), ready="ready.", extra_env=backend)
-        seen = lab.json_result("celery", """
+        seen = lab.json_result(
+            "celery",
+            """
 import json, os, redis
 from report_tasks import app, import_catalog, outbox
 r = import_catalog.delay(rows=1, delay=0)
@@ -162,9 +189,14 @@ for i in range(100):
         break  # nothing with a TTL is left to evict: writes are refused instead
 print(json.dumps({"placed": placed, "evicted": not results.exists(key),
                   "state": app.AsyncResult(r.id).state}))
-""", extra_env=backend)
+""",
+            extra_env=backend,
+        )
     finally:
         result_store.stop()
-    assert seen["placed"] == {"broker": 0, "result_store": 1}  # results live only in their own store
+    assert seen["placed"] == {
+        "broker": 0,
+        "result_store": 1,
+    }  # results live only in their own store
     assert seen["evicted"], seen
     assert seen["state"] == "PENDING"  # an evicted result reads like an unknown id

@@ -58,7 +58,9 @@ def _wait_for(lab, proc, pattern: str, count: int = 1, timeout: float = 15) -> s
 
 def test_autoretry_backs_off_manual_retry_does_not(lab):
     worker = _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         auto, result = charge_during_outage(3, 1, 1999, timeout=20)
         r.set("gateway:outage", 1)
         manual = charge_order_manual.delay(2, 500)
@@ -67,7 +69,8 @@ def test_autoretry_backs_off_manual_retry_does_not(lab):
             time.sleep(0.05)
         print(json.dumps({"auto_id": auto.id, "result": result, "manual_id": manual.id,
                           "manual_state": manual.state}))
-    """)
+    """,
+    )
     assert out["result"] == ["ok", "ch_1"]
     log = _wait_for(lab, worker, rf"\[{out['manual_id']}\] retry:")
     # retry_backoff=1 doubles per retry and retry_backoff_max=2 caps the third one.
@@ -84,12 +87,15 @@ def test_full_jitter_stays_within_the_backoff(lab):
         return re.sub(r"\n    retry_jitter=False,[^\n]*", "", text)
 
     worker = _start(lab, edit=default_jitter)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         r.set("gateway:outage", 100)  # every try times out: 6 orders x 3 retries
         results = [charge_order.delay(order_id, 100) for order_id in range(10, 16)]
         print(json.dumps({"ids": [res.id for res in results],
                           "results": [outcome(lambda: res.get(timeout=25)) for res in results]}))
-    """)
+    """,
+    )
     assert [res[0] for res in out["results"]] == ["GatewayTimeout"] * 6, out
     log = lab.output(worker)
     schedules = [_countdowns(log, task_id) for task_id in out["ids"]]
@@ -102,7 +108,9 @@ def test_full_jitter_stays_within_the_backoff(lab):
 
 def test_max_retries_reraises_and_declined_is_not_retried(lab):
     worker = _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         declined, declined_outcome = charge_during_outage(0, 3, 0, timeout=10)
         # the first try plus max_retries=3 retries all time out
         exhausted, exhausted_outcome = charge_during_outage(4, 4, 500, timeout=20)
@@ -113,7 +121,8 @@ def test_max_retries_reraises_and_declined_is_not_retried(lab):
                           "exhausted": exhausted_outcome, "manual": manual,
                           "exhausted_id": exhausted.id,
                           "charges": r.lrange("gateway:charges", 0, -1)}))
-    """)
+    """,
+    )
     log = lab.output(worker)
     assert out["declined"][0] == "CardDeclined"
     assert _countdowns(log, out["declined_id"]) == []  # dont_autoretry_for: no retry at all
@@ -128,23 +137,29 @@ def test_idempotency_key_blocks_duplicate_delivery(lab):
     worker = _start(lab)
     succeeded = r"\[{}\] succeeded"
     # The same message delivered twice (same task id), as after a redelivery.
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         for _ in range(2):
             charge_order.apply_async((5, 1999), task_id="charge-order-5")
         print(json.dumps({}))
-    """)
+    """,
+    )
     log = _wait_for(lab, worker, succeeded.format("charge-order-5"), count=2)
     runs = re.findall(r"\[charge-order-5\] succeeded in [\d.e-]+s: '([^']+)'", log)
     assert sorted(runs) == ["ch_5", "duplicate"], runs
 
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         again = outcome(lambda: charge_order.delay(5, 1999).get(timeout=10))  # enqueued twice by the app
         other = outcome(lambda: charge_order.delay(6, 1999).get(timeout=10))  # a different order
         r.delete("idem:charge:5")  # as if the key had expired before a late redelivery
         expired = outcome(lambda: charge_order.delay(5, 1999).get(timeout=10))
         print(json.dumps({"again": again, "other": other, "expired": expired,
                           "charges": r.lrange("gateway:charges", 0, -1)}))
-    """)
+    """,
+    )
     assert out["again"] == ["ok", "duplicate"]
     assert out["other"] == ["ok", "ch_6"]
     assert out["expired"] == ["ok", "ch_5"]  # without the key the side effect repeats
@@ -153,7 +168,9 @@ def test_idempotency_key_blocks_duplicate_delivery(lab):
 
 def test_final_failures_are_recorded_once(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         # one retry, then success: not a failure
         _, recovered_outcome = charge_during_outage(1, 7, 100, timeout=20)
         exhausted, exhausted_outcome = charge_during_outage(4, 8, 100, timeout=20)
@@ -166,18 +183,25 @@ def test_final_failures_are_recorded_once(lab):
         print(json.dumps({"outcomes": [recovered_outcome, exhausted_outcome, declined_outcome],
                           "ids": [exhausted.id, declined.id],
                           "records": [json.loads(x) for x in r.lrange("failed-tasks", 0, -1)]}))
-    """)
+    """,
+    )
     assert [o[0] for o in out["outcomes"]] == ["ok", "GatewayTimeout", "CardDeclined"]
     records = out["records"]
-    assert [rec["id"] for rec in records] == out["ids"]  # one record per final failure, none for the recovery
+    assert [rec["id"] for rec in records] == out[
+        "ids"
+    ]  # one record per final failure, none for the recovery
     assert [rec["args"] for rec in records] == [[8, 100], [9, 0]]  # enough to replay
     assert records[0]["task"] == "payment_tasks.charge_order"
-    assert records[0]["error"].startswith("GatewayTimeout(") and records[1]["error"].startswith("CardDeclined(")
+    assert records[0]["error"].startswith("GatewayTimeout(") and records[1]["error"].startswith(
+        "CardDeclined("
+    )
 
 
 def test_lock_lets_one_of_two_overlapping_runs_work(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         first = rebuild_sales_report.delay()
         deadline = time.monotonic() + 10
         while not r.exists("lock:rebuild_sales_report") and time.monotonic() < deadline:
@@ -188,7 +212,8 @@ def test_lock_lets_one_of_two_overlapping_runs_work(lab):
         after = rebuild_sales_report.delay().get(timeout=10)  # the finally released the lock
         print(json.dumps({"overlapping": overlapping, "after": after, "ttl": ttl,
                           "time_limit": rebuild_sales_report.time_limit}))
-    """)
+    """,
+    )
     assert out["overlapping"] == ["rebuilt", "skipped: already running"]
     assert out["after"] == "rebuilt"
     assert out["ttl"] > out["time_limit"]  # the lock outlives a run killed at the hard limit
@@ -196,7 +221,9 @@ def test_lock_lets_one_of_two_overlapping_runs_work(lab):
 
 def test_enqueue_inside_transaction_misses_the_row(lab):
     _start(lab)
-    out = _drive(lab, """
+    out = _drive(
+        lab,
+        """
         import django
         from django.conf import settings
         import orders_db
@@ -222,7 +249,8 @@ def test_enqueue_inside_transaction_misses_the_row(lab):
             sent_before_commit = len(sent)
         print(json.dumps({"inside": inside, "after": after, "sent_before_commit": sent_before_commit,
                           "on_commit": outcome(lambda: sent[0].get(timeout=10))}))
-    """)
+    """,
+    )
     assert out["inside"] == ["LookupError", "order 1 not committed yet"]
     assert out["after"] == ["ok", "receipt for order 1 sent to bo@example.com"]
     assert out["sent_before_commit"] == 0

@@ -11,11 +11,17 @@ from celery_lab import wait_until
 
 RULE_FILE = "references/scheduled-tasks.md"
 pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules in lab.workdir
-SEND = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/\w+\] Scheduler: Sending due task beat-heartbeat ",
-                  re.M)
-WORKER = "celery -A beat_app worker --concurrency=2 --loglevel=INFO --without-gossip --without-mingle"
+SEND = re.compile(
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/\w+\] Scheduler: Sending due task beat-heartbeat ",
+    re.M,
+)
+WORKER = (
+    "celery -A beat_app worker --concurrency=2 --loglevel=INFO --without-gossip --without-mingle"
+)
 # Proof only: RedBeat with a 3 s lock and a 1 s loop, so a standby takes over within seconds.
-FAST_REDBEAT = "from beat_app import app\napp.conf.update(redbeat_lock_timeout=3, beat_max_loop_interval=1)\n"
+FAST_REDBEAT = (
+    "from beat_app import app\napp.conf.update(redbeat_lock_timeout=3, beat_max_loop_interval=1)\n"
+)
 
 QUEUED_TASKS = """
 import json, os, redis
@@ -32,9 +38,15 @@ def queued_heartbeats(lab) -> int:
     return lab.json_result("celery", QUEUED_TASKS).count("beat_app.beat_heartbeat")
 
 
-def start_beat(lab, name: str, scheduler: str = "", app: str = "beat_app", ready="beat: Starting..."):
+def start_beat(
+    lab, name: str, scheduler: str = "", app: str = "beat_app", ready="beat: Starting..."
+):
     # Each beat gets its own schedule file, as separate hosts would.
-    return lab.start("celery", f"celery -A {app} beat --loglevel=INFO -s {name}-schedule {scheduler}", ready=ready)
+    return lab.start(
+        "celery",
+        f"celery -A {app} beat --loglevel=INFO -s {name}-schedule {scheduler}",
+        ready=ready,
+    )
 
 
 def start_redbeat_pair(lab, app: str, source: str):
@@ -58,7 +70,11 @@ def test_one_beat_sends_once_per_period(lab):
 
 def test_two_beats_send_twice(lab):
     first, second = start_beat(lab, "a"), start_beat(lab, "b")
-    wait_until(lambda: min(len(send_times(lab, first)), len(send_times(lab, second))) >= 5, 20, "5 sends each")
+    wait_until(
+        lambda: min(len(send_times(lab, first)), len(send_times(lab, second))) >= 5,
+        20,
+        "5 sends each",
+    )
     lab.stop(first)
     lab.stop(second)
     a, b = send_times(lab, first), send_times(lab, second)
@@ -88,7 +104,9 @@ def test_two_redbeat_beats_send_once(lab):
 
 
 # Proof only: a 60 s lock, so a standby that gets it within seconds got a released lock.
-LONG_LOCK_REDBEAT = "from beat_app import app\napp.conf.update(redbeat_lock_timeout=60, beat_max_loop_interval=1)\n"
+LONG_LOCK_REDBEAT = (
+    "from beat_app import app\napp.conf.update(redbeat_lock_timeout=60, beat_max_loop_interval=1)\n"
+)
 
 
 def test_redbeat_clean_stop_releases_lock(lab):
@@ -98,11 +116,15 @@ def test_redbeat_clean_stop_releases_lock(lab):
     lab.stop(leader)  # SIGTERM: beat closes the scheduler, which releases the lock
     assert "beat: Releasing lock" in lab.output(leader)
     # Far sooner than the 60 s lock expiry: the standby polls every beat_max_loop_interval.
-    wait_until(lambda: "Acquired lock" in lab.output(standby), 15, "the standby to take the released lock")
+    wait_until(
+        lambda: "Acquired lock" in lab.output(standby), 15, "the standby to take the released lock"
+    )
 
 
 def test_redbeat_warns_without_redbeat_redis_url(lab):
-    warned = lab.json_result("celery", """
+    warned = lab.json_result(
+        "celery",
+        """
 import json, warnings
 from celery import Celery
 from beat_app import app
@@ -114,14 +136,17 @@ with warnings.catch_warnings(record=True) as seen:
     RedBeatConfig(Celery("fallback", broker=app.conf.broker_url))  # the fault: no redbeat_redis_url
     fallback = [str(w.message) for w in seen][len(explicit):]
 print(json.dumps([explicit, fallback]))
-""")
+""",
+    )
     explicit, fallback = warned
     assert not any("broker_url" in m for m in explicit), explicit
     assert any("stop falling back to broker_url" in m for m in fallback), fallback
 
 
 def test_crontab_follows_timezone_and_dst(lab):
-    hours = lab.json_result("celery", """
+    hours = lab.json_result(
+        "celery",
+        """
 import json
 from datetime import datetime, timezone
 from celery import Celery
@@ -137,13 +162,16 @@ days = [datetime(2026, 1, 15, 12, tzinfo=timezone.utc), datetime(2026, 7, 15, 12
 default_app = Celery("no_timezone_set")
 print(json.dumps({"beat_app": [next_seven_utc(app, d) for d in days],
                   "default": [next_seven_utc(default_app, d) for d in days]}))
-""")
+""",
+    )
     assert hours == {"beat_app": [6, 5], "default": [7, 7]}  # Berlin moves with DST; default is UTC
 
 
 def test_task_lock_stops_overlap(lab):
     lab.start("celery", WORKER, ready="ready.")
-    outcome = lab.json_result("celery", """
+    outcome = lab.json_result(
+        "celery",
+        """
 import json, time
 from beat_app import store, sync_inventory
 
@@ -156,44 +184,55 @@ second = sync_inventory.delay().get(timeout=10)
 first_running = not first.ready()  # the worker ran both at once: they did overlap
 after = [first.get(timeout=10), sync_inventory.delay().get(timeout=10)]
 print(json.dumps({"second": second, "first_running": first_running, "after": after}))
-""")
+""",
+    )
     assert outcome["first_running"], "no overlap happened, so the lock was not tested"
     assert outcome["second"].startswith("skipped"), outcome
     assert outcome["after"] == ["synced", "synced"], outcome  # the lock is released after a run
 
 
 def test_expired_send_is_revoked(lab):
-    ids = lab.json_result("celery", """
+    ids = lab.json_result(
+        "celery",
+        """
 import json, time
 from beat_app import morning_report
 stale = morning_report.apply_async(expires=1)  # no worker yet: it waits in the queue
 fresh = morning_report.apply_async()
 time.sleep(1.5)
 print(json.dumps([stale.id, fresh.id]))
-""")
+""",
+    )
     lab.start("celery", WORKER, ready="ready.")
-    states = lab.json_result("celery", f"""
+    states = lab.json_result(
+        "celery",
+        f"""
 import json
 from beat_app import app
 results = [app.AsyncResult(i) for i in {ids!r}]
 for r in results:
     r.get(timeout=10, propagate=False)
 print(json.dumps([r.state for r in results]))
-""")
+""",
+    )
     assert states == ["REVOKED", "SUCCESS"]
 
 
 # Proof only: a 2 s visibility timeout stands in for the 1 h default, so redelivery shows quickly.
-SHORT_VISIBILITY = ("from beat_app import app\n"
-                    "app.conf.broker_transport_options = {'visibility_timeout': 2, 'unacked_restore_interval': 1,\n"
-                    "                                   'unacked_restore_throttle': 1}\n")
+SHORT_VISIBILITY = (
+    "from beat_app import app\n"
+    "app.conf.broker_transport_options = {'visibility_timeout': 2, 'unacked_restore_interval': 1,\n"
+    "                                   'unacked_restore_throttle': 1}\n"
+)
 
 
 def test_long_countdown_is_reserved_and_redelivered(lab):
     (lab.workdir / "short_visibility.py").write_text(SHORT_VISIBILITY)
     solo = "celery -A short_visibility worker --pool=solo --loglevel=INFO --without-gossip --without-mingle -n {}@%h"
     first = lab.start("celery", solo.format("first"), ready="ready.")
-    where = lab.json_result("celery", """
+    where = lab.json_result(
+        "celery",
+        """
 import json, time
 from beat_app import store, sync_inventory
 later = sync_inventory.apply_async(countdown=6)
@@ -202,10 +241,14 @@ while not any(later.id.encode() in raw for raw in store.hvals("unacked")):
     assert time.monotonic() < deadline, "never reserved"
     time.sleep(0.05)
 print(json.dumps({"id": later.id, "queued": store.llen("celery")}))
-""")
+""",
+    )
     assert where["queued"] == 0  # not waiting in the queue: a worker already holds it
     second = lab.start("celery", solo.format("second"), ready="ready.")
     received = f"beat_app.sync_inventory[{where['id']}] received"
     # Held past the visibility timeout, the same message is handed to the second worker as well.
-    wait_until(lambda: received in lab.output(first) and received in lab.output(second), 20,
-             "both workers to receive the one countdown message")
+    wait_until(
+        lambda: received in lab.output(first) and received in lab.output(second),
+        20,
+        "both workers to receive the one countdown message",
+    )

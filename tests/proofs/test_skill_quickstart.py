@@ -36,9 +36,13 @@ def test_quickstart_retries_then_charges_once(lab):
     assert probe("GET", "provider:charges") == "1"
     wait_for_output(lab, worker, "retry: Retry in")
     # Contrast: a new key is a new charge, so the counter above can tell one charge from two.
-    out = lab.json_result("celery", PRELUDE + """
+    out = lab.json_result(
+        "celery",
+        PRELUDE
+        + """
 print(json.dumps(charge_order.delay(1043, 500, idempotency_key="order-1043-charge").get(timeout=20)))
-""")
+""",
+    )
     assert out == "ch_order-1043-charge" and probe("GET", "provider:charges") == "2"
 
 
@@ -49,15 +53,23 @@ def test_async_def_task_never_runs_its_body(lab):
     source = (Path(lab.workdir) / "receipt_tasks.py").read_text()
     assert source.count("async def send_receipt") == 1
     (Path(lab.workdir) / "receipt_tasks_sync.py").write_text(
-        source.replace("async def send_receipt", "def send_receipt"))
+        source.replace("async def send_receipt", "def send_receipt")
+    )
     command = fence(Kind.BACKGROUND, "--include=receipt_tasks").strip()
-    lab.start("celery", command.replace("--include=receipt_tasks",
-                                        "--include=receipt_tasks,receipt_tasks_sync"), ready="ready.")
-    out = lab.json_result("celery", DRIVER_HELPERS + """
+    lab.start(
+        "celery",
+        command.replace("--include=receipt_tasks", "--include=receipt_tasks,receipt_tasks_sync"),
+        ready="ready.",
+    )
+    out = lab.json_result(
+        "celery",
+        DRIVER_HELPERS
+        + """
 from receipt_tasks import send_receipt
 from receipt_tasks_sync import send_receipt as send_receipt_sync
 print(json.dumps([outcome(send_receipt.delay(7), 15), outcome(send_receipt_sync.delay(8), 15)]))
-""")
+""",
+    )
     broken, plain = out
     assert broken["state"] == "FAILURE" and broken["error"] == "EncodeError"
     assert "coroutine" in broken["message"]

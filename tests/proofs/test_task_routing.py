@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import pairwise
 
 from celery_lab import DRIVER_HELPERS, WORKER, RedisProbe, wait_until, write_proof_app
 
 DOC = "references/task-routing.md"
 # Drivers import proof_app too: producers must share the workers' priority settings.
-PRELUDE = DRIVER_HELPERS + "import proof_app\nfrom shop_tasks import export_orders, reindex_product, send_receipt\n"
+PRELUDE = (
+    DRIVER_HELPERS
+    + "import proof_app\nfrom shop_tasks import export_orders, reindex_product, send_receipt\n"
+)
 # Publish order chosen so that bucketing shows: 2 is sent before 0 and 1, 5 before 3.
 PRIORITIES = [9, 2, 6, 0, 5, 3, 8, 1]
 
@@ -39,13 +43,16 @@ def queued(probe: RedisProbe) -> dict[str, list[str]]:
 
 def test_router_function_and_globs_pick_the_list(lab):
     probe = setup(lab)
-    drive(lab, """
+    drive(
+        lab,
+        """
 send_receipt.delay(1)
 export_orders.delay(7, plan="enterprise")  # the router function
 export_orders.delay(8)                     # the glob
 reindex_product.delay(3)                   # no route: task_default_queue
 export_orders.apply_async((9,), queue="emails")  # an explicit queue beats every router
-""")
+""",
+    )
     assert queued(probe) == {
         "celery:5": ["shop_tasks.reindex_product"],
         "emails:5": ["shop_tasks.export_orders", "shop_tasks.send_receipt"],  # LPUSH: newest first
@@ -57,10 +64,13 @@ export_orders.apply_async((9,), queue="emails")  # an explicit queue beats every
 def _run_order(lab, probe: RedisProbe, priorities: list) -> tuple[list[str], list[str]]:
     """Publish one reindex job per priority (None: no priority given) while no worker runs,
     then start one (prefetch 1); return the broker lists used and the execution order."""
-    drive(lab, f"""
+    drive(
+        lab,
+        f"""
 for p in {priorities!r}:
     reindex_product.apply_async((str(p),), priority=p)
-""")
+""",
+    )
     lists = sorted(queued(probe))
     lab.start("celery", WORKER, ready="ready.")
     wait_until(lambda: len(ran(probe)) == len(priorities), 20, "every reindex job")
@@ -86,8 +96,9 @@ def test_redis_priority_ten_steps(lab):
 
 def _drain(lab, probe: RedisProbe, app_name: str) -> list[str]:
     """One worker on both queues, started after publishing; the queue of each task it ran."""
-    worker = lab.start("celery", WORKER.replace("proof_app", app_name) + " -Q emails,exports",
-                       ready="ready.")
+    worker = lab.start(
+        "celery", WORKER.replace("proof_app", app_name) + " -Q emails,exports", ready="ready."
+    )
     wait_until(lambda: len(ran(probe)) == 6, 20, "six tasks")
     lab.kill(worker)
     order = ["emails" if item.startswith("receipt") else "exports" for item in ran(probe)]
@@ -104,7 +115,7 @@ def test_queue_order_strategy_priority_vs_round_robin(lab):
     drive(lab, publish)
     alternating = _drain(lab, probe, "proof_app")
     assert strict == ["emails"] * 3 + ["exports"] * 3  # -Q order, queue by queue
-    assert all(a != b for a, b in zip(alternating, alternating[1:])), alternating
+    assert all(a != b for a, b in pairwise(alternating)), alternating
 
 
 def test_priority_ignored_once_prefetched(lab):
@@ -113,24 +124,42 @@ def test_priority_ignored_once_prefetched(lab):
     lab.start("celery", WORKER + " -Q one", ready="ready.")
     lab.start("celery", WORKER + " -Q four --prefetch-multiplier=4", ready="ready.")
     for queue in ("one", "four"):
-        drive(lab, f'reindex_product.apply_async(({queue!r} + "-long", 2), priority=5, queue={queue!r})')
-    wait_until(lambda: not probe("EXISTS", "one:5") and not probe("EXISTS", "four:5"), 10,
-               "both workers to start their long job")
-    drive(lab, """
+        drive(
+            lab,
+            f'reindex_product.apply_async(({queue!r} + "-long", 2), priority=5, queue={queue!r})',
+        )
+    wait_until(
+        lambda: not probe("EXISTS", "one:5") and not probe("EXISTS", "four:5"),
+        10,
+        "both workers to start their long job",
+    )
+    drive(
+        lab,
+        """
 for queue in ("one", "four"):
     for n in range(3):
         reindex_product.apply_async((f"{queue}-low{n}",), priority=9, queue=queue)
-""")
+""",
+    )
     wait_until(lambda: not probe("EXISTS", "four:9"), 10, "the multiplier-4 worker to reserve")
-    drive(lab, """
+    drive(
+        lab,
+        """
 for queue in ("one", "four"):
     reindex_product.apply_async((f"{queue}-urgent",), priority=0, queue=queue)
-""")
+""",
+    )
     wait_until(lambda: len(ran(probe)) == 10, 20, "all ten jobs")
     assert ran(probe, "reindex:one-") == [
-        "reindex:one-long", "reindex:one-urgent", *(f"reindex:one-low{n}" for n in range(3))]
+        "reindex:one-long",
+        "reindex:one-urgent",
+        *(f"reindex:one-low{n}" for n in range(3)),
+    ]
     assert ran(probe, "reindex:four-") == [
-        "reindex:four-long", *(f"reindex:four-low{n}" for n in range(3)), "reindex:four-urgent"]
+        "reindex:four-long",
+        *(f"reindex:four-low{n}" for n in range(3)),
+        "reindex:four-urgent",
+    ]
 
 
 def test_rate_limit_is_per_worker(lab):

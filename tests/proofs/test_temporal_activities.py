@@ -33,7 +33,9 @@ def pay(lab, body: str, **kw):
 
 
 def test_missing_timeout_rejected(lab):
-    result = pay(lab, '''
+    result = pay(
+        lab,
+        """
         from untimed_workflow import UntimedPaymentWorkflow
 
         async def main():
@@ -44,16 +46,22 @@ def test_missing_timeout_rejected(lab):
                 timed = await client.execute_workflow(PaymentWorkflow.run, args=["o-2", 10], id=f"t-{q}", task_queue=q)
                 scheduled = await event_names(untimed, "activity_task_scheduled_event_attributes")
                 return {"untimed": hung, "untimed_scheduled": len(scheduled), "timed": timed}
-    ''')
+    """,
+    )
     assert result["untimed"]["status"] == "RUNNING"
     assert result["untimed"]["failure_type"] == "ValueError"
-    assert "start_to_close_timeout or schedule_to_close_timeout" in result["untimed"]["failure_message"]
+    assert (
+        "start_to_close_timeout or schedule_to_close_timeout"
+        in result["untimed"]["failure_message"]
+    )
     assert result["untimed_scheduled"] == 0  # the activity was never scheduled
     assert result["timed"] == "ch-1 on attempt 3"
 
 
 def test_heartbeat_cancel(lab):
-    result = pay(lab, '''
+    result = pay(
+        lab,
+        """
         async def main():
             client, q = await connect(), queue()
             out = {}
@@ -67,7 +75,8 @@ def test_heartbeat_cancel(lab):
                 out["without_timeout_2s_throttle"] = await client.execute_workflow(
                     ReportWorkflow.run, None, id=f"throttled-{q2}", task_queue=q2)
             return out
-    ''')
+    """,
+    )
     assert result["with_timeout"] == "cancelled: Cancelled"
     # No heartbeat_timeout: heartbeats are throttled to 30 s, so the cancel does not reach the
     # 3-second activity, which finishes all its steps.
@@ -78,19 +87,24 @@ def test_heartbeat_cancel(lab):
 
 
 def test_heartbeat_details_resume(lab):
-    result = pay(lab, '''
+    result = pay(
+        lab,
+        """
         async def main():
             client, q = await connect(), queue()
             async with payment_worker(client, q):
                 handle = await client.start_workflow(ExportWorkflow.run, 20, id=f"e-{q}", task_queue=q)
                 return {"result": await handle.result(), "attempts": await attempts(handle)}
-    ''')
+    """,
+    )
     # Attempt 1 failed at row 10; attempt 2 started from the last heartbeat, not from row 0.
     assert result == {"result": "attempt 2 resumed at row 10", "attempts": [2]}
 
 
 def test_retry_then_success(lab):
-    result = pay(lab, '''
+    result = pay(
+        lab,
+        """
         async def main():
             client, q = await connect(), queue()
             async with payment_worker(client, q):
@@ -101,7 +115,8 @@ def test_retry_then_success(lab):
                 out["next_run"] = await client.execute_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"p-{q}",
                                                                 task_queue=q)
                 return out
-    ''')
+    """,
+    )
     assert result["result"] == "ch-1 on attempt 3"
     assert result["attempts"] == [3]
     assert result["charges"] == ["ch-1"]  # three attempts, one charge: the key held across retries
@@ -109,7 +124,9 @@ def test_retry_then_success(lab):
 
 
 def test_non_retryable_once(lab):
-    result = pay(lab, '''
+    result = pay(
+        lab,
+        """
         async def main():
             client, q = await connect(), queue()
             out = {}
@@ -125,14 +142,23 @@ def test_non_retryable_once(lab):
                         failure = {"type": cause.type, "non_retryable": cause.non_retryable}
                     out[str(amount)] = {"failure": failure, "attempts": await attempts(handle)}
             return out
-    ''')
-    assert result["0"] == {"failure": {"type": "InvalidAmount", "non_retryable": True}, "attempts": [1]}
+    """,
+    )
+    assert result["0"] == {
+        "failure": {"type": "InvalidAmount", "non_retryable": True},
+        "attempts": [1],
+    }
     # Retryable by itself, stopped by RetryPolicy(non_retryable_error_types=["CardDeclined"]).
-    assert result["5000"] == {"failure": {"type": "CardDeclined", "non_retryable": False}, "attempts": [1]}
+    assert result["5000"] == {
+        "failure": {"type": "CardDeclined", "non_retryable": False},
+        "attempts": [1],
+    }
 
 
 def test_sync_activity_needs_executor(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from concurrent.futures import ThreadPoolExecutor
         from payment_activities import resize_image
         from temporalio.testing import ActivityEnvironment
@@ -149,14 +175,20 @@ def test_sync_activity_needs_executor(lab):
                     out["with"] = "running"
             out["result"] = ActivityEnvironment().run(resize_image, "cat.png")
             return out
-    ''')
-    assert result["without"] == "Activity resize_image is not async so an activity_executor must be present"
+    """,
+    )
+    assert (
+        result["without"]
+        == "Activity resize_image is not async so an activity_executor must be present"
+    )
     assert result["with"] == "running"
     assert result["result"] == "cat.png resized"
 
 
 def test_graceful_shutdown(lab):
-    result = pay(lab, """
+    result = pay(
+        lab,
+        """
         async def stop_mid_export(client, **options):
             q = queue()
             first = payment_worker(client, q, ExportWorkflow, **options)
@@ -181,19 +213,25 @@ def test_graceful_shutdown(lab):
             client = await connect()
             return {"graceful": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(seconds=5)),
                     "default": await stop_mid_export(client)}
-    """)
+    """,
+    )
     graceful, default = result["graceful"], result["default"]
     # With a grace period the activity saw is_worker_shutdown() and stopped itself ...
     assert graceful["first_attempt_ended"] == "worker stopping"
     # ... with the default (0) it was cancelled by the worker at once.
-    assert default["first_attempt_ended"] == "Worker is shutting down and this activity did not complete in time"
+    assert (
+        default["first_attempt_ended"]
+        == "Worker is shutting down and this activity did not complete in time"
+    )
     for run in (graceful, default):  # either way the retry resumed from the last heartbeat
         resumed_at = int(run["result"].rsplit(" ", 1)[1])
         assert run["result"].startswith("attempt 2 resumed at row ") and 0 < resumed_at < 40
 
 
 def test_activity_environment_and_time_skipping(lab):
-    result = pay(lab, '''
+    result = pay(
+        lab,
+        """
         import shutil
         from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -216,7 +254,9 @@ def test_activity_environment_and_time_skipping(lab):
                     out["local"] = await env.client.execute_workflow(PaymentWorkflow.run, args=["o-2", 50],
                                                                      id=q, task_queue=q)
             return out
-    ''', extra_env=env_bin_path(lab))
+    """,
+        extra_env=env_bin_path(lab),
+    )
     assert result["report"] == "report done after 3 steps"
     assert result["beats"] == [0, 1, 2]
     assert result["payment"].endswith("on attempt 3")

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.usefixtures("rule_file_modules")  # RULE_FILE's modules
 
 
 def test_sandbox_blocks_datetime_now(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from clock_mistakes import StampWorkflow
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
@@ -33,7 +35,8 @@ def test_sandbox_blocks_datetime_now(lab):
                 done = await client.execute_workflow(OrderWorkflow.run, args=["o-1", 10], id=f"o-{q}",
                                                      task_queue=q, start_signal="approve")
                 return {"stamp": hung, "order": done}
-    ''')
+    """,
+    )
     assert result["stamp"]["status"] == "RUNNING"
     assert result["stamp"]["task_attempt"] >= 2
     assert result["stamp"]["failure_type"] == "RestrictedWorkflowAccessError"
@@ -43,7 +46,9 @@ def test_sandbox_blocks_datetime_now(lab):
 
 
 def test_exception_vs_application_error(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from invoice_workflows import InvoiceWorkflow, LooseInvoiceWorkflow
 
         async def main():
@@ -67,7 +72,8 @@ def test_exception_vs_application_error(lab):
                 except WorkflowFailureError as err:
                     out["opted_in"] = {"type": err.cause.type, "message": err.cause.message}
             return out
-    ''')
+    """,
+    )
     assert result["loose"]["status"] == "RUNNING"
     assert result["loose"]["task_attempt"] >= 2
     assert result["loose"]["failure_type"] == "ValueError"
@@ -77,7 +83,9 @@ def test_exception_vs_application_error(lab):
 
 
 def test_wait_condition_timeout(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
 
@@ -98,14 +106,17 @@ def test_wait_condition_timeout(lab):
                                                          task_queue=q, start_signal="approve")
                 out["approved"] = approved["charge"]
             return out
-    ''')
+    """,
+    )
     assert result["unapproved"] == "ApprovalTimeout"
     assert result["timers"] == [2.0]  # wait_condition's timeout is a durable timer
     assert result["approved"] == "charge-o-2"
 
 
 def test_update_validator(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
         from temporalio.client import WorkflowUpdateFailedError
@@ -127,7 +138,8 @@ def test_update_validator(lab):
                 accepted = await event_names(handle, "workflow_execution_update_accepted_event_attributes")
                 out["accepted"] = [a.accepted_request.input.args.payloads[0].data.decode() for a in accepted]
             return out
-    ''')
+    """,
+    )
     assert result["added"] == 1
     assert len(result["refused"]) == 1 and "cannot add ''" in result["refused"][0]
     assert result["count"] == 1
@@ -136,7 +148,9 @@ def test_update_validator(lab):
 
 
 def test_saga_compensates(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from order_workflows import OrderWorkflow
         from shop_activities import charge_card, release_stock, reserve_stock
 
@@ -159,16 +173,22 @@ def test_saga_compensates(lab):
                               activities=[charge_card, release_stock, reserve_stock]):
                 return {"declined": await run_order(client, q, "big", 5000),
                         "paid": await run_order(client, q, "small", 50)}
-    ''')
+    """,
+    )
     declined = result["declined"]
     assert declined["outcome"] == "PaymentFailed"
     assert declined["steps"][:2] == ["reserve_stock", "reserve_stock"]
     assert declined["steps"][2:] == ["charge_card", "release_stock", "release_stock"]
-    assert result["paid"] == {"outcome": "charge-small", "steps": ["reserve_stock", "reserve_stock", "charge_card"]}
+    assert result["paid"] == {
+        "outcome": "charge-small",
+        "steps": ["reserve_stock", "reserve_stock", "charge_card"],
+    }
 
 
 def test_duplicate_workflow_id(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from order_workflows import OrderWorkflow
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
         from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -199,13 +219,20 @@ def test_duplicate_workflow_id(lab):
                 except WorkflowAlreadyStartedError:
                     out["reject_duplicate"] = "rejected"
             return out
-    ''')
-    assert result == {"duplicate": "rejected", "joined_same_run": True, "reused_after_close": True,
-                      "reject_duplicate": "rejected"}
+    """,
+    )
+    assert result == {
+        "duplicate": "rejected",
+        "joined_same_run": True,
+        "reused_after_close": True,
+        "reject_duplicate": "rejected",
+    }
 
 
 def test_patch_replay(lab):
-    result = drive(lab, '''
+    result = drive(
+        lab,
+        """
         from shipment_workflows import ShipmentV1, ShipmentV2, ShipmentV2Patched
         from shop_activities import reserve_stock
         from temporalio.worker import Replayer
@@ -235,7 +262,8 @@ def test_patch_replay(lab):
                     "v1_on_v2": await replay(ShipmentV2, v1_history),
                     "v1_on_patched": await replay(ShipmentV2Patched, v1_history),
                     "patched_on_patched": await replay(ShipmentV2Patched, new_history)}
-    ''')
+    """,
+    )
     assert result["v1_steps"] == ['"sku-1"']
     assert result["new_steps"] == ['"gift-box"', '"sku-2"']  # new runs take the patched path
     assert result["v1_on_v1"] == "ok"
@@ -275,7 +303,10 @@ METER_CHAIN = '''
 
 def test_continue_as_new(lab):
     # A private dev server that suggests continue-as-new after 20 history events (default 4,096).
-    result = drive(lab, textwrap.dedent(METER_CHAIN) + textwrap.dedent('''
+    result = drive(
+        lab,
+        textwrap.dedent(METER_CHAIN)
+        + textwrap.dedent("""
         import shutil
         from temporalio.testing import WorkflowEnvironment
 
@@ -285,7 +316,9 @@ def test_continue_as_new(lab):
                                                              dev_server_extra_args=suggest_early) as env:
                 early = await meter_chain(env.client)
             return {"suggested_early": early, "default": await meter_chain(await connect())}
-    '''), extra_env=env_bin_path(lab))
+    """),
+        extra_env=env_bin_path(lab),
+    )
     early, default = result["suggested_early"], result["default"]
     # Default thresholds: 30 signals stay in one run.
     assert default["usage"] == 465 and len(default["runs"]) == 1
@@ -293,4 +326,6 @@ def test_continue_as_new(lab):
     assert len(early["runs"]) >= 2
     assert early["usage"] == 465  # 1 + 2 + ... + 30: totals and pending signals were carried over
     assert all(run["events"] < 60 for run in early["runs"])
-    assert all(run["input"][0] != "0" for run in early["runs"][1:])  # each new run starts from the carried total
+    assert all(
+        run["input"][0] != "0" for run in early["runs"][1:]
+    )  # each new run starts from the carried total

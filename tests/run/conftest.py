@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from skill_audit.runtime.envs import ensure_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +20,9 @@ CACHE = ROOT / ".skill-audit"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "dogfood: runs `skill-audit run .` on this repository's own skill")
+    config.addinivalue_line(
+        "markers", "dogfood: runs `skill-audit run .` on this repository's own skill"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +43,22 @@ class Outcome:
         return json.loads(self.stdout)
 
     def block(self, path_end: str, line: int) -> dict:
-        found = [b for b in self.doc["blocks"] if b["path"].endswith(path_end) and b["line"] == line]
+        found = [
+            b for b in self.doc["blocks"] if b["path"].endswith(path_end) and b["line"] == line
+        ]
         assert len(found) == 1, f"no single block {path_end}:{line} in {self.stdout}"
         return found[0]
 
 
 def run_cmd(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 240) -> Outcome:
-    proc = subprocess.run([sys.executable, "-m", "skill_audit.runner", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "skill_audit.runner", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -71,7 +79,9 @@ def processes_with_env(entry: str) -> list[int]:
         if not proc.name.isdigit():
             continue
         try:
-            if needle in (proc / "environ").read_bytes().split(b"\0") and process_alive(int(proc.name)):
+            if needle in (proc / "environ").read_bytes().split(b"\0") and process_alive(
+                int(proc.name)
+            ):
                 found.append(int(proc.name))
         except OSError:
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from skill_audit.config import ConfigError, clear_config_cache, tool_table
 from skill_audit.runner.config import load_project
 from skill_audit.runner.wrapper import rewrite_paths
@@ -25,13 +24,22 @@ def test_pyproject_lookup_stops_at_the_git_root(tmp_path):
     assert tool_table(repo / "skill") == ((repo / "pyproject.toml").resolve(), {"name": "x"})
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[tool.skill-audit.run]\njobs = 3\n', "unknown key 'jobs'"),
-    ('[tool.skill-audit.envs]\ncelery = "celery==5.7.0"\n', "must be a list of requirement strings"),
-    ('[tool.skill-audit.run]\ndefault-env = "x"\n[tool.skill-audit.envs]\ny = []\n', "default-env 'x'"),
-    ('[tool.skill-audit\n', "invalid TOML"),
-    ('[tool]\nskill-audit = 3\n', "must be a table"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[tool.skill-audit.run]\njobs = 3\n", "unknown key 'jobs'"),
+        (
+            '[tool.skill-audit.envs]\ncelery = "celery==5.7.0"\n',
+            "must be a list of requirement strings",
+        ),
+        (
+            '[tool.skill-audit.run]\ndefault-env = "x"\n[tool.skill-audit.envs]\ny = []\n',
+            "default-env 'x'",
+        ),
+        ("[tool.skill-audit\n", "invalid TOML"),
+        ("[tool]\nskill-audit = 3\n", "must be a table"),
+    ],
+)
 def test_bad_run_config(tmp_path, text, message):
     path = tmp_path / "pyproject.toml"
     path.write_text(text)
@@ -42,7 +50,9 @@ def test_bad_run_config(tmp_path, text, message):
 
 def test_good_run_config(tmp_path):
     path = tmp_path / "pyproject.toml"
-    path.write_text('[tool.skill-audit.run]\ndefault-env = "a"\n[tool.skill-audit.envs]\na = ["x==1"]\n')
+    path.write_text(
+        '[tool.skill-audit.run]\ndefault-env = "a"\n[tool.skill-audit.envs]\na = ["x==1"]\n'
+    )
     clear_config_cache()
     project = load_project(tmp_path)
     assert (project.default_env, project.envs) == ("a", {"a": ("x==1",)})
@@ -62,4 +72,5 @@ def test_rewrite_paths_prefers_the_longest_match():
     mapping = {"/w/tasks.py": "references/a.md", "/w/.run/block_L9.py": "SKILL.md"}
     text = 'File "/w/tasks.py", line 12, in add\nFile "/w/.run/block_L9.py", line 10\n/w/tasks.py:12: W'
     assert rewrite_paths(text, mapping) == (
-        'File "references/a.md", line 12, in add\nFile "SKILL.md", line 10\nreferences/a.md:12: W')
+        'File "references/a.md", line 12, in add\nFile "SKILL.md", line 10\nreferences/a.md:12: W'
+    )

@@ -17,8 +17,11 @@ def outcome(envs):
 
 
 def test_no_failures(outcome):
-    failed = [f"{b['path']}:{b['line']} {b['reason']}\n{b['output']}"
-              for b in outcome.doc["blocks"] if b["status"] == "FAIL"]
+    failed = [
+        f"{b['path']}:{b['line']} {b['reason']}\n{b['output']}"
+        for b in outcome.doc["blocks"]
+        if b["status"] == "FAIL"
+    ]
     assert not failed, "\n\n".join(failed)
     assert outcome.returncode == 0, outcome.stderr
 
@@ -30,7 +33,10 @@ def test_every_python_block_ran_or_says_why_not(outcome):
     for b in blocks:
         if b["kind"] == "module" and not b["imported"]:
             unexplained.append(f"{b['path']}:{b['line']} module never imported")
-        if b["kind"] == "compile-only" and not (b["reason"] or "").removeprefix("compile-only:").strip():
+        if (
+            b["kind"] == "compile-only"
+            and not (b["reason"] or "").removeprefix("compile-only:").strip()
+        ):
             unexplained.append(f"{b['path']}:{b['line']} compile-only without a reason")
         if b["kind"] in ("python", "module") and b["status"] != "PASS":
             unexplained.append(f"{b['path']}:{b['line']} {b['status']}")

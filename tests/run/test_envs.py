@@ -13,10 +13,19 @@ ENVSEL = FIXTURES / "envsel"
 
 
 def test_frontmatter_env_and_block_override(envs):
-    out = run_cmd(str(ENVSEL / "references" / "arq-file.md"), "--format", "json",
-                  "--pass-env", "ARQ_PREFIX", "--pass-env", "CELERY_PREFIX",
-                  env={"ARQ_PREFIX": str(envs["arq"].resolve()),
-                       "CELERY_PREFIX": str(envs["celery"].resolve())})
+    out = run_cmd(
+        str(ENVSEL / "references" / "arq-file.md"),
+        "--format",
+        "json",
+        "--pass-env",
+        "ARQ_PREFIX",
+        "--pass-env",
+        "CELERY_PREFIX",
+        env={
+            "ARQ_PREFIX": str(envs["arq"].resolve()),
+            "CELERY_PREFIX": str(envs["celery"].resolve()),
+        },
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.block("arq-file.md", 8)["env"] == "arq"
     assert out.block("arq-file.md", 16)["env"] == "celery"
@@ -24,28 +33,54 @@ def test_frontmatter_env_and_block_override(envs):
 
 def test_wrong_env_fails(envs):
     # the same file, but the expected prefixes swapped: both blocks must fail
-    out = run_cmd(str(ENVSEL / "references" / "arq-file.md"), "--format", "json",
-                  "--pass-env", "ARQ_PREFIX", "--pass-env", "CELERY_PREFIX",
-                  env={"ARQ_PREFIX": str(envs["celery"].resolve()),
-                       "CELERY_PREFIX": str(envs["arq"].resolve())})
+    out = run_cmd(
+        str(ENVSEL / "references" / "arq-file.md"),
+        "--format",
+        "json",
+        "--pass-env",
+        "ARQ_PREFIX",
+        "--pass-env",
+        "CELERY_PREFIX",
+        env={
+            "ARQ_PREFIX": str(envs["celery"].resolve()),
+            "CELERY_PREFIX": str(envs["arq"].resolve()),
+        },
+    )
     assert out.returncode == 1
     assert [b["status"] for b in out.doc["blocks"]] == ["FAIL", "FAIL"]
 
 
 def test_env_override_with_existing_virtualenv(envs):
-    out = run_cmd(str(ENVSEL / "references" / "arq-file.md"), "--format", "json",
-                  "--env", f"arq={envs['temporal']}",
-                  "--pass-env", "ARQ_PREFIX", "--pass-env", "CELERY_PREFIX",
-                  env={"ARQ_PREFIX": str(envs["temporal"].resolve()),
-                       "CELERY_PREFIX": str(envs["celery"].resolve())})
+    out = run_cmd(
+        str(ENVSEL / "references" / "arq-file.md"),
+        "--format",
+        "json",
+        "--env",
+        f"arq={envs['temporal']}",
+        "--pass-env",
+        "ARQ_PREFIX",
+        "--pass-env",
+        "CELERY_PREFIX",
+        env={
+            "ARQ_PREFIX": str(envs["temporal"].resolve()),
+            "CELERY_PREFIX": str(envs["celery"].resolve()),
+        },
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_no_envs_configured_uses_current_interpreter(tmp_path):
     skill = tmp_path / "skill"
     shutil.copytree(ENVSEL, skill)  # under /tmp: no pyproject.toml above it
-    out = run_cmd(str(skill / "SKILL.md"), "--format", "json", "--pass-env", "EXPECTED_PREFIX",
-                  env={"EXPECTED_PREFIX": str(Path(sys.prefix).resolve())}, cwd=tmp_path)
+    out = run_cmd(
+        str(skill / "SKILL.md"),
+        "--format",
+        "json",
+        "--pass-env",
+        "EXPECTED_PREFIX",
+        env={"EXPECTED_PREFIX": str(Path(sys.prefix).resolve())},
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.doc["summary"]["passed"] == 1
 

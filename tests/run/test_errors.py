@@ -20,17 +20,23 @@ def test_folder_without_skills(tmp_path):
 
 
 def test_bad_env_option():
-    _one_line_error(run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--env", "celery"), "NAME=PATH")
+    _one_line_error(
+        run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--env", "celery"), "NAME=PATH"
+    )
 
 
 def test_env_option_without_interpreter(tmp_path):
-    _one_line_error(run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--env", f"celery={tmp_path}"),
-                    "no interpreter")
+    _one_line_error(
+        run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--env", f"celery={tmp_path}"),
+        "no interpreter",
+    )
 
 
 def test_bad_temporal_address():
-    _one_line_error(run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--temporal-address", "nonsense"),
-                    "--temporal-address must be HOST:PORT")
+    _one_line_error(
+        run_cmd(str(FIXTURES / "features" / "SKILL.md"), "--temporal-address", "nonsense"),
+        "--temporal-address must be HOST:PORT",
+    )
 
 
 def test_broken_config(tmp_path):

@@ -23,9 +23,18 @@ def tmpdir_of_run(tmp_path_factory):
 def outcome(pid_file, tmpdir_of_run):
     # TMPDIR: the run's work folders and Redis folder land here, so leftovers are visible.
     # SKILL_AUDIT_SECRET: set for the command but not passed, so snippets must not see it.
-    return run_cmd(str(FEATURES), "--format", "json", "--pass-env", "PID_FILE",
-                   env={"PID_FILE": str(pid_file), "TMPDIR": str(tmpdir_of_run),
-                        "SKILL_AUDIT_SECRET": "must-not-leak"})
+    return run_cmd(
+        str(FEATURES),
+        "--format",
+        "json",
+        "--pass-env",
+        "PID_FILE",
+        env={
+            "PID_FILE": str(pid_file),
+            "TMPDIR": str(tmpdir_of_run),
+            "SKILL_AUDIT_SECRET": "must-not-leak",
+        },
+    )
 
 
 def test_work_folders_are_removed(outcome, tmpdir_of_run):
@@ -47,7 +56,11 @@ def test_json_summary_and_exit_code(outcome):
     assert doc["summary"]["passed"] == statuses.count("PASS")
     assert doc["summary"]["failed"] == statuses.count("FAIL")
     assert doc["summary"]["skipped"] == statuses.count("SKIP")
-    assert {f["path"].rsplit("/", 1)[-1] for f in doc["files"]} >= {"SKILL.md", "modules.md", "timeouts.md"}
+    assert {f["path"].rsplit("/", 1)[-1] for f in doc["files"]} >= {
+        "SKILL.md",
+        "modules.md",
+        "timeouts.md",
+    }
     for block in doc["blocks"]:
         assert set(block) >= {"path", "line", "kind", "status", "seconds", "reason", "output"}
 
@@ -98,8 +111,11 @@ def test_timeout_kills_the_block_process_group(outcome, pid_file):
 
 
 def test_grammar_errors_fail_and_are_never_skipped(outcome):
-    for line, text in ((7, "unknown token 'bogus-token'"), (11, "needs a value"),
-                       (15, "either run or background")):
+    for line, text in (
+        (7, "unknown token 'bogus-token'"),
+        (11, "needs a value"),
+        (15, "either run or background"),
+    ):
         block = outcome.block("grammar.md", line)
         assert block["status"] == "FAIL" and text in block["reason"], block
 
@@ -112,7 +128,9 @@ def test_compile_only_and_partial(outcome):
     partial = outcome.block("grammar.md", 28)
     assert (partial["status"], partial["kind"]) == ("SKIP", "partial")
     # `text` fences and plain `bash` fences are not executed and not reported
-    assert not [b for b in outcome.doc["blocks"] if b["path"].endswith("grammar.md") and b["line"] > 28]
+    assert not [
+        b for b in outcome.doc["blocks"] if b["path"].endswith("grammar.md") and b["line"] > 28
+    ]
 
 
 def test_background_blocks(outcome):
@@ -122,7 +140,9 @@ def test_background_blocks(outcome):
     assert early["status"] == "FAIL" and "exited early (exit code 3)" in early["reason"]
     assert "dying early on purpose" in early["output"]
     never = outcome.block("background.md", 36)
-    assert never["status"] == "FAIL" and "'never printed' did not appear within 1s" in never["reason"]
+    assert (
+        never["status"] == "FAIL" and "'never printed' did not appear within 1s" in never["reason"]
+    )
     assert outcome.block("background.md", 42)["status"] == "PASS"
     stops = outcome.block("background.md", 47)
     assert stops["status"] == "FAIL" and "not reached" not in stops["output"]
@@ -179,9 +199,12 @@ def test_progress_line_on_a_terminal():
     from conftest import ROOT
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "skill_audit.runner",
-                             str(FEATURES / "references" / "traceback.md")],
-                            cwd=ROOT, stdout=follower, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skill_audit.runner", str(FEATURES / "references" / "traceback.md")],
+        cwd=ROOT,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(follower)
     chunks = []
     while True:

@@ -4,9 +4,9 @@ dedicated database is used."""
 from __future__ import annotations
 
 import pytest
+from skill_audit.runtime import resp, services
 
 from tests.run.conftest import FIXTURES, run_cmd
-from skill_audit.runtime import resp, services
 
 
 @pytest.fixture
@@ -39,8 +39,9 @@ def test_user_redis_is_not_flushed(envs, user_redis):
 
 def test_allow_flush_flushes_only_the_dedicated_database(envs, user_redis):
     _seed(user_redis)
-    out = run_cmd(str(FIXTURES / "redisurl"), "--format", "json", "--redis-url", user_redis,
-                  "--allow-flush")
+    out = run_cmd(
+        str(FIXTURES / "redisurl"), "--format", "json", "--redis-url", user_redis, "--allow-flush"
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert not _exists(user_redis, 15, "kept-before-run")
     assert _exists(user_redis, 15, "written-by-snippet")

@@ -60,8 +60,13 @@ def test_existing_temporal_server(envs):
 
     svc = services.start_temporal()
     try:
-        out = run_cmd(str(SERVICES / "references" / "temporal.md"), "--format", "json",
-                      "--temporal-address", svc.extra["address"])
+        out = run_cmd(
+            str(SERVICES / "references" / "temporal.md"),
+            "--format",
+            "json",
+            "--temporal-address",
+            svc.extra["address"],
+        )
     finally:
         svc.stop()
     assert out.doc["services"]["temporal"]["mode"] == "external"
@@ -72,7 +77,10 @@ def test_existing_temporal_server(envs):
 def test_unreachable_temporal_server():
     from skill_audit.runtime import services
 
-    out = run_cmd(str(SERVICES / "references" / "temporal.md"),
-                  "--temporal-address", f"127.0.0.1:{services.free_port()}")
+    out = run_cmd(
+        str(SERVICES / "references" / "temporal.md"),
+        "--temporal-address",
+        f"127.0.0.1:{services.free_port()}",
+    )
     assert out.returncode == 2 and "--temporal-address" in out.stderr
     assert "Traceback" not in out.stderr

@@ -19,12 +19,28 @@ from tests.run.conftest import FIXTURES, ROOT, processes_with_env
 def test_interrupt_leaves_no_process(envs, tmp_path, sig, code):
     marker = f"SKILL_AUDIT_TEST_MARKER={uuid.uuid4().hex}"
     started = tmp_path / "started"
-    env = {**os.environ, "SKILL_AUDIT_TEST_MARKER": marker.split("=", 1)[1],
-           "STARTED_FILE": str(started)}
+    env = {
+        **os.environ,
+        "SKILL_AUDIT_TEST_MARKER": marker.split("=", 1)[1],
+        "STARTED_FILE": str(started),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skill_audit.runner", str(FIXTURES / "interrupt"),
-         "--pass-env", "SKILL_AUDIT_TEST_MARKER", "--pass-env", "STARTED_FILE"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "skill_audit.runner",
+            str(FIXTURES / "interrupt"),
+            "--pass-env",
+            "SKILL_AUDIT_TEST_MARKER",
+            "--pass-env",
+            "STARTED_FILE",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not started.exists():

@@ -41,9 +41,18 @@ class NodeTools:
     def bin(self, name: str) -> Path:
         return self.prefix / "node_modules" / ".bin" / name
 
-    def run(self, name: str, *args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.bin(name)), *args], cwd=cwd, env=self.env(), text=True,
-                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    def run(
+        self, name: str, *args: str, cwd: Path, timeout: float = 180
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.bin(name)), *args],
+            cwd=cwd,
+            env=self.env(),
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +68,18 @@ def node_tools() -> NodeTools:
     npm_cli = _node_dir() / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
     proc = subprocess.run(
         [str(tools.node), str(npm_cli), "install", "--no-fund", "--no-audit", "--loglevel=error"],
-        cwd=prefix, env=tools.env(), text=True, capture_output=True, timeout=600,
+        cwd=prefix,
+        env=tools.env(),
+        text=True,
+        capture_output=True,
+        timeout=600,
     )
     if proc.returncode != 0:
-        pytest.fail(f"npm install of {', '.join(_deps())} failed (is the npm registry reachable?): "
-                    f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}", pytrace=False)
+        pytest.fail(
+            f"npm install of {', '.join(_deps())} failed (is the npm registry reachable?): "
+            f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}",
+            pytrace=False,
+        )
     (prefix / ".ready").write_text("ok\n")
     return tools
 
@@ -79,8 +95,12 @@ def _deps() -> list[str]:
 def repo_export(tmp_path_factory) -> Path:
     """The repository as a clone would have it: tracked and untracked-but-not-ignored files."""
     dest = tmp_path_factory.mktemp("export") / "async-jobs-repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.split(b"\0")
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     for raw in files:
         if not raw:
             continue

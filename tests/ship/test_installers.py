@@ -26,8 +26,17 @@ def _linked_references() -> list[str]:
 @pytest.fixture(scope="module")
 def installed(node_tools, repo_export, tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("project")
-    proc = node_tools.run("skills", "add", str(repo_export), "--skill", "async-jobs",
-                          "-a", "claude-code", "-y", cwd=project)
+    proc = node_tools.run(
+        "skills",
+        "add",
+        str(repo_export),
+        "--skill",
+        "async-jobs",
+        "-a",
+        "claude-code",
+        "-y",
+        cwd=project,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return project
 
@@ -45,7 +54,9 @@ def test_skills_add_copies_skill_md_and_every_reference(installed):
 def test_skills_add_skips_a_skill_whose_yaml_does_not_parse(node_tools, tmp_path):
     broken = tmp_path / "src" / "broken-skill"
     broken.mkdir(parents=True)
-    (broken / "SKILL.md").write_text("---\nname: broken-skill\ndescription: Use when: it breaks\n---\n# B\n")
+    (broken / "SKILL.md").write_text(
+        "---\nname: broken-skill\ndescription: Use when: it breaks\n---\n# B\n"
+    )
     project = tmp_path / "project"
     project.mkdir()
     node_tools.run("skills", "add", str(broken.parent), "-a", "claude-code", "-y", cwd=project)
@@ -54,8 +65,12 @@ def test_skills_add_skips_a_skill_whose_yaml_does_not_parse(node_tools, tmp_path
 
 def test_skill_audit_check_passes_on_the_installed_copy(installed, skill_audit_cmd):
     skill = installed / ".claude" / "skills" / "async-jobs"
-    proc = subprocess.run([*skill_audit_cmd, "check", str(skill), "--format", "json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*skill_audit_cmd, "check", str(skill), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["findings"] == []
@@ -63,8 +78,9 @@ def test_skill_audit_check_passes_on_the_installed_copy(installed, skill_audit_c
 
 def test_agentskills_validate_accepts_the_installed_copy(installed):
     skill = installed / ".claude" / "skills" / "async-jobs"
-    proc = subprocess.run([str(AGENTSKILLS), "validate", str(skill)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [str(AGENTSKILLS), "validate", str(skill)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Valid skill" in proc.stdout + proc.stderr
 
@@ -73,19 +89,31 @@ def test_agentskills_validate_rejects_flow_style(tmp_path):
     skill = tmp_path / "flow-skill"
     skill.mkdir()
     (skill / "SKILL.md").write_text(
-        "---\nname: flow-skill\ndescription: Flow style. Use when testing.\nmetadata: {a: b}\n---\n# F\n")
-    proc = subprocess.run([str(AGENTSKILLS), "validate", str(skill)], capture_output=True,
-                          text=True, timeout=120)
+        "---\nname: flow-skill\ndescription: Flow style. Use when testing.\nmetadata: {a: b}\n---\n# F\n"
+    )
+    proc = subprocess.run(
+        [str(AGENTSKILLS), "validate", str(skill)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode != 0
 
 
 def _plugin_validate(node_tools, target: Path, *extra: str) -> tuple[int, dict]:
-    proc = node_tools.run("claude", "plugin", "validate", "--strict", *extra, "--json", str(target),
-                          cwd=target if target.is_dir() else target.parent)
+    proc = node_tools.run(
+        "claude",
+        "plugin",
+        "validate",
+        "--strict",
+        *extra,
+        "--json",
+        str(target),
+        cwd=target if target.is_dir() else target.parent,
+    )
     try:
         return proc.returncode, json.loads(proc.stdout)
     except json.JSONDecodeError:
-        pytest.fail(f"claude plugin validate printed no JSON: {proc.stdout[-500:]}{proc.stderr[-500:]}")
+        pytest.fail(
+            f"claude plugin validate printed no JSON: {proc.stdout[-500:]}{proc.stderr[-500:]}"
+        )
 
 
 def _problems(report: dict) -> list:
@@ -118,6 +146,8 @@ def test_claude_plugin_validate_strict_on_the_installed_skills(node_tools, insta
 def test_claude_plugin_validate_rejects_a_skill_with_broken_yaml(node_tools, tmp_path):
     skill = tmp_path / ".claude" / "skills" / "bad-yaml"
     skill.mkdir(parents=True)
-    (skill / "SKILL.md").write_text("---\nname: bad-yaml\ndescription: Use when testing\n  bad: indent\n---\n# B\n")
-    code, report = _plugin_validate(node_tools, tmp_path / ".claude" / "skills")
+    (skill / "SKILL.md").write_text(
+        "---\nname: bad-yaml\ndescription: Use when testing\n  bad: indent\n---\n# B\n"
+    )
+    code, _report = _plugin_validate(node_tools, tmp_path / ".claude" / "skills")
     assert code != 0

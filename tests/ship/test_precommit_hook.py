@@ -21,15 +21,22 @@ description: "Formats demo data. Use when a user asks for demo data."
 Say hello.
 """
 # Both invocation flags: neither the user nor the model can ever invoke this skill.
-UNREACHABLE = GOOD.replace("---\n# Demo", "user-invocable: false\ndisable-model-invocation: true\n---\n# Demo")
+UNREACHABLE = GOOD.replace(
+    "---\n# Demo", "user-invocable: false\ndisable-model-invocation: true\n---\n# Demo"
+)
 
 
 def _sample_repo(path: Path, skill_md: str) -> Path:
     skill = path / "skills" / "demo-skill"
     skill.mkdir(parents=True)
     (skill / "SKILL.md").write_text(skill_md)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "sample"]):
         subprocess.run(cmd, cwd=path, check=True, env=env, capture_output=True)
     return path
@@ -37,8 +44,14 @@ def _sample_repo(path: Path, skill_md: str) -> Path:
 
 def _try_repo(sample: Path, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
-    return subprocess.run([str(PRE_COMMIT), "try-repo", str(ROOT), "skill-audit", "--all-files"],
-                          cwd=sample, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(PRE_COMMIT), "try-repo", str(ROOT), "skill-audit", "--all-files"],
+        cwd=sample,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,12 @@ def test_readme_config_example_is_accepted(tmp_path):
     skill = tmp_path / "demo-skill"
     skill.mkdir()
     (skill / "SKILL.md").write_text(
-        '---\nname: demo-skill\ndescription: "Says hello. Use when a greeting is needed."\n---\n# Demo\n\nHello.\n')
-    proc = subprocess.run([sys.executable, "-m", "skill_audit", "check", str(skill)],
-                          capture_output=True, text=True, timeout=60)
+        '---\nname: demo-skill\ndescription: "Says hello. Use when a greeting is needed."\n---\n# Demo\n\nHello.\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "skill_audit", "check", str(skill)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -19,15 +19,28 @@ def test_there_is_a_skill_audit_workflow():
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_the_github_workflow_schema(workflow):
-    proc = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                           str(workflow)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_has_no_zizmor_findings(workflow):
-    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", str(workflow)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", str(workflow)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings" in proc.stdout + proc.stderr
 
@@ -37,7 +50,12 @@ def test_zizmor_does_flag_a_bad_workflow(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "on: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - uses: actions/checkout@main\n      - run: echo ${{ github.event.pull_request.title }}\n")
-    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", str(bad)],
-                          capture_output=True, text=True, timeout=120)
+        "      - uses: actions/checkout@main\n      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0

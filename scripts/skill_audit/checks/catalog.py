@@ -27,22 +27,54 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
-from skill_audit.checks.links import Resolver, is_external, path_mentions, resolve, resolver, split_fragment
+from skill_audit.checks.links import (
+    Resolver,
+    is_external,
+    path_mentions,
+    resolve,
+    resolver,
+    split_fragment,
+)
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
 IMPACTS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
-NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
 
 _RULE_FILE_HEADER_RE = re.compile(r"^rule[ -]files?$")
 _RULE_HEADER_RE = re.compile(r"^rules?$")
@@ -60,15 +92,63 @@ _COUNT_RE = re.compile(
     r"(?P<mid>(?:\s+[A-Za-z][\w-]*){0,2}?)"
     r"\s+(?P<noun>rule[- ]files?|rules?|reference[- ]files?|categor(?:y|ies)|capabilit(?:y|ies))\b"
     r"(?!\s+of\b)",  # "two categories of failure", "3 rules of thumb" count something else
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _NEWLINE_RE = re.compile("\n")
 _NOUN_STEMS = ("rule", "categor", "capabilit", "reference")
 _WINDOW = 80  # characters before a noun searched for its number (and two modifier words)
 # A number after these counts a subset, or is not a count of the noun at all.
-_SUBSET_BEFORE = frozenset("first last top next other remaining more additional extra another few "
-                           "least most over under than every each per".split())
-_NOT_MODIFIER = frozenset("of in per for and or to the from with than at by on as is are be new "
-                          "more other additional extra remaining".split())
+_SUBSET_BEFORE = frozenset(
+    [
+        "first",
+        "last",
+        "top",
+        "next",
+        "other",
+        "remaining",
+        "more",
+        "additional",
+        "extra",
+        "another",
+        "few",
+        "least",
+        "most",
+        "over",
+        "under",
+        "than",
+        "every",
+        "each",
+        "per",
+    ]
+)
+_NOT_MODIFIER = frozenset(
+    [
+        "of",
+        "in",
+        "per",
+        "for",
+        "and",
+        "or",
+        "to",
+        "the",
+        "from",
+        "with",
+        "than",
+        "at",
+        "by",
+        "on",
+        "as",
+        "is",
+        "are",
+        "be",
+        "new",
+        "more",
+        "other",
+        "additional",
+        "extra",
+        "remaining",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -121,10 +201,14 @@ def find_catalog(skill) -> Catalog | None:
         categories: set[str] = set()
         counted = 0
         trusted = False  # a link, a path or an existing bare-named file makes it a catalogue
-        for number, (row, line) in enumerate(zip(table.rows, table.row_lines)):
+        for number, (row, line) in enumerate(zip(table.rows, table.row_lines, strict=True)):
             line_text = doc.lines[line - 1] if 0 < line <= len(doc.lines) else ""
             cell = row[rule_col] if rule_col < len(row) else ""
-            impact = _cell_text(row[impact_col]) if impact_col is not None and impact_col < len(row) else None
+            impact = (
+                _cell_text(row[impact_col])
+                if impact_col is not None and impact_col < len(row)
+                else None
+            )
             number_cell = _cell_text(cell)
             if number_cell.isdigit():  # "| Retries | 3 | ..." states how many rules, not which
                 counted += int(number_cell)
@@ -134,8 +218,10 @@ def find_catalog(skill) -> Catalog | None:
                 if not named:
                     continue  # e.g. a "**Total: ...**" line glued to the table: not a category
                 trusted = trusted or explicit or any(os.path.isfile(path) for _, path, _ in named)
-                rules.extend(RuleRef(name, path, line, _column(line_text, needle), impact or None)
-                             for name, path, needle in named)
+                rules.extend(
+                    RuleRef(name, path, line, _column(line_text, needle), impact or None)
+                    for name, path, needle in named
+                )
             category = row[cat_col] if cat_col is not None and cat_col < len(row) else ""
             categories.add(_cell_text(_LINK_RE.sub(r"\1", category)).lower() or f"row {number}")
         if trusted:
@@ -146,6 +232,7 @@ def find_catalog(skill) -> Catalog | None:
 def _rules_column(header: list[str]) -> int | None:
     """The column that names the rules: "Rule file(s)" first, then "File(s)" beside a "Rule"
     column (names in one, paths in the other), then "Rules", then "Rule"."""
+
     def first(pattern: re.Pattern) -> int | None:
         return next((i for i, h in enumerate(header) if pattern.match(h)), None)
 
@@ -185,15 +272,20 @@ def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bo
             if not _SLUG_RE.match(name):
                 continue
             rel = name if name.endswith(".md") else f"{name}.md"
-            out.append((Path(rel).stem, os.path.normpath(os.path.join(res.root, "references", rel)), name))
+            out.append(
+                (Path(rel).stem, os.path.normpath(os.path.join(res.root, "references", rel)), name)
+            )
     return out, explicit
 
 
 def _reference_files(skill) -> list[str]:
     """Markdown files directly inside references/ (the candidate rule files), normalised."""
     refs = os.path.join(os.path.normpath(str(skill.root)), "references")
-    return sorted(os.path.normpath(str(d.path)) for d in skill.references
-                  if os.path.dirname(os.path.normpath(str(d.path))) == refs)
+    return sorted(
+        os.path.normpath(str(d.path))
+        for d in skill.references
+        if os.path.dirname(os.path.normpath(str(d.path))) == refs
+    )
 
 
 # --------------------------------------------------------------------------- counts
@@ -307,7 +399,10 @@ def count_mismatch(skill) -> Iterator[Hit]:
     if catalog is not None:
         n_rules = catalog.rule_count
         where = f"the rule table (line {catalog.line})"
-        actual["rules"] = (n_rules, where + (" counts {n} rule{s}" if catalog.counted else " names {n} rule file{s}"))
+        actual["rules"] = (
+            n_rules,
+            where + (" counts {n} rule{s}" if catalog.counted else " names {n} rule file{s}"),
+        )
         actual["rule files"] = actual["rules"]
         actual["categories"] = (catalog.categories, where + " has {n} categor{ies}")
     else:
@@ -344,8 +439,12 @@ def rule_file_missing(skill) -> Iterator[Hit]:
         return
     for rule in catalog.rules:
         if not os.path.isfile(rule.path):
-            yield Hit(skill.skill_md.path, rule.line, rule.column,
-                      f"rule {rule.name!r}: {skill.rel(Path(rule.path))} does not exist")
+            yield Hit(
+                skill.skill_md.path,
+                rule.line,
+                rule.column,
+                f"rule {rule.name!r}: {skill.rel(Path(rule.path))} does not exist",
+            )
 
 
 @check("RC003", "rule-not-in-table", Severity.ERROR)
@@ -371,8 +470,12 @@ def rule_not_in_table(skill) -> Iterator[Hit]:
     named = {r.path for r in catalog.rules}
     for path in _rule_folder_files(skill, catalog):
         if path not in named:
-            yield Hit(skill.skill_md.path, catalog.line, 1,
-                      f"{skill.rel(Path(path))} is not named in the rule table")
+            yield Hit(
+                skill.skill_md.path,
+                catalog.line,
+                1,
+                f"{skill.rel(Path(path))} is not named in the rule table",
+            )
 
 
 def _rule_folder_files(skill, catalog: Catalog) -> list[str]:
@@ -380,15 +483,20 @@ def _rule_folder_files(skill, catalog: Catalog) -> list[str]:
     when it names none that exist), skipping `_`-prefixed helpers such as _template.md."""
     root = os.path.normpath(str(skill.root))
     folders = {os.path.dirname(r.path) for r in catalog.rules if os.path.isfile(r.path)}
-    folders = {f for f in folders if f.startswith(root + os.sep)} or {os.path.join(root, "references")}
+    folders = {f for f in folders if f.startswith(root + os.sep)} or {
+        os.path.join(root, "references")
+    }
     out = []
     for folder in sorted(folders):
         try:
             entries = list(os.scandir(folder))
         except OSError:
             continue
-        out.extend(os.path.normpath(e.path) for e in entries
-                   if e.name.endswith(".md") and not e.name.startswith("_") and e.is_file())
+        out.extend(
+            os.path.normpath(e.path)
+            for e in entries
+            if e.name.endswith(".md") and not e.name.startswith("_") and e.is_file()
+        )
     return sorted(out)
 
 
@@ -412,8 +520,12 @@ def duplicate_rule(skill) -> Iterator[Hit]:
     first: dict[str, int] = {}
     for rule in catalog.rules:
         if rule.path in first:
-            yield Hit(skill.skill_md.path, rule.line, rule.column,
-                      f"rule {rule.name!r} is already named on line {first[rule.path]}")
+            yield Hit(
+                skill.skill_md.path,
+                rule.line,
+                rule.column,
+                f"rule {rule.name!r} is already named on line {first[rule.path]}",
+            )
         else:
             first[rule.path] = rule.line
 
@@ -469,13 +581,20 @@ def _files_under(skill, folder: str) -> list[str]:
     already built it; otherwise only that folder is walked, never the whole skill)."""
     base = os.path.join(os.path.normpath(str(skill.root)), folder)
     if "all_files" in vars(skill):
-        return [p for p in map(os.path.normpath, map(str, skill.all_files)) if p.startswith(base + os.sep)]
+        return [
+            p
+            for p in map(os.path.normpath, map(str, skill.all_files))
+            if p.startswith(base + os.sep)
+        ]
     if not os.path.isdir(base) or os.path.islink(base):
         return []
     out = []
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                             and not os.path.islink(os.path.join(dirpath, d)))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d))
+        )
         out.extend(os.path.join(dirpath, f) for f in sorted(filenames))
     return out
 
@@ -516,13 +635,22 @@ def nested_reference(skill) -> Iterator[Hit]:
         here = os.path.normpath(str(doc.path))
         seen: set[tuple[int, str]] = set()
         for target, line, col, raw in _targets(skill, doc):
-            if target == here or target in top or not target.startswith(refs + os.sep) \
-                    or not os.path.exists(target):
+            if (
+                target == here
+                or target in top
+                or not target.startswith(refs + os.sep)
+                or not os.path.exists(target)
+            ):
                 continue  # a missing target is LK001/LK004's finding
             if (line, target) not in seen:
                 seen.add((line, target))
-                yield Hit(doc.path, line, col, f"{raw} leads to a reference that SKILL.md does not link; "
-                                               "keep references one level deep")
+                yield Hit(
+                    doc.path,
+                    line,
+                    col,
+                    f"{raw} leads to a reference that SKILL.md does not link; "
+                    "keep references one level deep",
+                )
 
 
 # --------------------------------------------------------------------------- rule frontmatter
@@ -550,7 +678,11 @@ def _rule_docs(skill) -> dict[str, MarkdownDoc]:
         return out
     for doc in skill.references:
         fm = doc.frontmatter
-        if fm.present and fm.data is not None and ("impact" in fm.data or "verified-against" in fm.data):
+        if (
+            fm.present
+            and fm.data is not None
+            and ("impact" in fm.data or "verified-against" in fm.data)
+        ):
             out[os.path.normpath(str(doc.path))] = doc
     return out
 
@@ -591,18 +723,26 @@ def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
             yield Hit(doc.path, fm.error_line or 1, 1, f"frontmatter: {fm.error}")
             continue
         if fm.data is None:
-            yield Hit(doc.path, fm.start_line or 1, 1, "frontmatter must be a mapping of keys to values")
+            yield Hit(
+                doc.path, fm.start_line or 1, 1, "frontmatter must be a mapping of keys to values"
+            )
             continue
         data, where = fm.data, fm.line_of
         title = data.get("title")
         if not isinstance(title, str) or not title.strip():
-            yield Hit(doc.path, where("title"), 1, "frontmatter needs `title:` (a non-empty string)")
+            yield Hit(
+                doc.path, where("title"), 1, "frontmatter needs `title:` (a non-empty string)"
+            )
         impact = data.get("impact")
         if impact not in IMPACTS:
             shown = "missing" if impact is None else repr(impact)
-            yield Hit(doc.path, where("impact"), 1, f"impact is {shown}; use one of {', '.join(IMPACTS)}")
+            yield Hit(
+                doc.path, where("impact"), 1, f"impact is {shown}; use one of {', '.join(IMPACTS)}"
+            )
         if "env" in data and not (isinstance(data["env"], str) and data["env"].strip()):
-            yield Hit(doc.path, where("env"), 1, "env must be a non-empty string (an environment name)")
+            yield Hit(
+                doc.path, where("env"), 1, "env must be a non-empty string (an environment name)"
+            )
         if "verified-against" in data:
             yield from _verified_against(doc, fm)
 
@@ -610,20 +750,36 @@ def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
 def _verified_against(doc, fm) -> Iterator[Hit]:
     entry = next((e for e in fm.entries if e.key == "verified-against"), None)
     node = entry.node if entry else None
-    if not isinstance(node, yaml.MappingNode) or not isinstance(fm.data.get("verified-against"), dict):
-        yield Hit(doc.path, fm.line_of("verified-against"), 1,
-                  "verified-against must be a mapping of package name to version string")
+    if not isinstance(node, yaml.MappingNode) or not isinstance(
+        fm.data.get("verified-against"), dict
+    ):
+        yield Hit(
+            doc.path,
+            fm.line_of("verified-against"),
+            1,
+            "verified-against must be a mapping of package name to version string",
+        )
         return
     for key_node, value_node in node.value:
-        plain = isinstance(value_node, yaml.ScalarNode) and value_node.tag == "tag:yaml.org,2002:str"
+        plain = (
+            isinstance(value_node, yaml.ScalarNode) and value_node.tag == "tag:yaml.org,2002:str"
+        )
         key_ok = isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str"
         if not key_ok:
-            yield Hit(doc.path, _node_line(fm, key_node), key_node.start_mark.column + 1,
-                      "verified-against keys must be package names (strings)")
+            yield Hit(
+                doc.path,
+                _node_line(fm, key_node),
+                key_node.start_mark.column + 1,
+                "verified-against keys must be package names (strings)",
+            )
         elif not plain or not value_node.value.strip():
-            yield Hit(doc.path, _node_line(fm, value_node), value_node.start_mark.column + 1,
-                      f"verified-against {key_node.value}: the version must be a string; quote it "
-                      f"(\"{getattr(value_node, 'value', '') if isinstance(value_node, yaml.ScalarNode) else ''}\")")
+            yield Hit(
+                doc.path,
+                _node_line(fm, value_node),
+                value_node.start_mark.column + 1,
+                f"verified-against {key_node.value}: the version must be a string; quote it "
+                f'("{getattr(value_node, "value", "") if isinstance(value_node, yaml.ScalarNode) else ""}")',
+            )
 
 
 @check("RC007", "impact-mismatch", Severity.WARNING)
@@ -653,11 +809,25 @@ def impact_mismatch(skill) -> Iterator[Hit]:
         if rule.impact.upper() not in IMPACTS:
             if rule.line not in reported_rows:
                 reported_rows.add(rule.line)
-                yield Hit(skill.skill_md.path, rule.line, 1,
-                          f"impact {rule.impact!r} is not one of {', '.join(IMPACTS)}")
+                yield Hit(
+                    skill.skill_md.path,
+                    rule.line,
+                    1,
+                    f"impact {rule.impact!r} is not one of {', '.join(IMPACTS)}",
+                )
             continue
         doc = docs.get(rule.path)
-        declared = doc.frontmatter.data.get("impact") if doc is not None and doc.frontmatter.data else None
-        if isinstance(declared, str) and declared.upper() in IMPACTS and declared.upper() != rule.impact.upper():
-            yield Hit(skill.skill_md.path, rule.line, rule.column,
-                      f"rule {rule.name!r}: the table says {rule.impact}, {doc.rel} says impact: {declared}")
+        declared = (
+            doc.frontmatter.data.get("impact") if doc is not None and doc.frontmatter.data else None
+        )
+        if (
+            isinstance(declared, str)
+            and declared.upper() in IMPACTS
+            and declared.upper() != rule.impact.upper()
+        ):
+            yield Hit(
+                skill.skill_md.path,
+                rule.line,
+                rule.column,
+                f"rule {rule.name!r}: the table says {rule.impact}, {doc.rel} says impact: {declared}",
+            )

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tomllib
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import yaml
 
@@ -153,7 +153,11 @@ def data_error(fence: Fence) -> tuple[int, int, str] | None:
         col = mark.column + 1 if mark else 1
         return _at(fence, line), col, f"invalid YAML: {' '.join(problem.split())}"
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
-        return fence.code_line, 1, f"invalid {kind.upper()}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        return (
+            fence.code_line,
+            1,
+            f"invalid {kind.upper()}: {' '.join(str(exc).split()) or type(exc).__name__}",
+        )
     return None
 
 
@@ -214,9 +218,14 @@ def _script_and_lines(fence: Fence) -> tuple[str, list[int]]:
 
 def _run_bash(script: str) -> tuple[int, str]:
     try:
-        proc = subprocess.run([_bash(), "--norc", "--noprofile", "-n", "/dev/stdin"],
-                              input=script.encode("utf-8", "replace"), env=_bash_env(),
-                              capture_output=True, timeout=_BASH_TIMEOUT, check=False)
+        proc = subprocess.run(
+            [_bash(), "--norc", "--noprofile", "-n", "/dev/stdin"],
+            input=script.encode("utf-8", "replace"),
+            env=_bash_env(),
+            capture_output=True,
+            timeout=_BASH_TIMEOUT,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return 2, f"/dev/stdin: line 1: bash -n did not finish in {_BASH_TIMEOUT:.0f} s"
     except OSError as exc:  # e.g. fork failed: say so on the block rather than crash the run
@@ -232,7 +241,9 @@ def _first_error(stderr: str) -> tuple[int, str]:
             return int(m.group(1)), m.group(2).strip()
     for raw in stderr.splitlines():
         if raw.strip():  # e.g. "bash: warning: here-document at line 3 delimited by end-of-file"
-            msg = raw.split(": ", 1)[-1].strip() if raw.startswith(("bash:", "/dev/stdin:")) else raw
+            msg = (
+                raw.split(": ", 1)[-1].strip() if raw.startswith(("bash:", "/dev/stdin:")) else raw
+            )
             at = re.search(r"at line (\d+)", msg)
             return (int(at.group(1)) if at else 1), msg
     return 1, "bash -n failed"
@@ -251,9 +262,12 @@ _ITEM = rf"(?:{_REDIRECT}|{_WORD})"
 _CMD = rf"{_ITEM}(?:[ \t]+{_ITEM})*"
 _SIMPLE_LINE_RE = re.compile(
     rf"^[ \t]*(?:{_CMD}(?:[ \t]*(?:&&|\|\||\||;)[ \t]+{_CMD}|[ \t]+&[ \t]+{_CMD})*(?:[ \t]*[;&])?)?"
-    rf"(?:[ \t]+\\)?[ \t]*(?:(?<=[ \t])#.*|^[ \t]*#.*)?$")
-_RESERVED_RE = re.compile(r"(?:^|[ \t;&|])(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|in|function"
-                          r"|select|time|coproc|\[\[|\]\]|\{|\}|!)(?=[ \t;&|]|$)")
+    rf"(?:[ \t]+\\)?[ \t]*(?:(?<=[ \t])#.*|^[ \t]*#.*)?$"
+)
+_RESERVED_RE = re.compile(
+    r"(?:^|[ \t;&|])(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|in|function"
+    r"|select|time|coproc|\[\[|\]\]|\{|\}|!)(?=[ \t;&|]|$)"
+)
 _QUOTED_RE = re.compile(r"""'[^']*'|"[^"]*\"""")
 
 
@@ -280,8 +294,9 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
     The batch then runs again without it, starting with the scripts bash has not reached yet
     and ending with those it had: only a fully clean run clears a script (so a quote left open
     by an earlier script cannot hide that script's own error), yet each run starts on new
-    text, so a batch with errors costs about two passes over its text, not one per error. Blame that does not hold up falls back to bisection. A clean batch costs one
-    process; each bad script two more.
+    text, so a batch with errors costs about two passes over its text, not one per error.
+    Blame that does not hold up falls back to bisection. A clean batch costs one process; each
+    bad script two more.
     """
     found: dict[int, tuple[int, str]] = {}
 
@@ -305,7 +320,7 @@ def _bash_errors(scripts: list[str]) -> dict[int, tuple[int, str]]:
                 visit(indices[:mid])
                 visit(indices[mid:])
                 return
-            indices = indices[blamed + 1:] + indices[:blamed]
+            indices = indices[blamed + 1 :] + indices[:blamed]
 
     todo = [i for i, script in enumerate(scripts) if not trivially_valid(script)]
     if todo and _bash():
@@ -372,7 +387,7 @@ def shell_syntax_error(skill) -> Iterator[Hit]:
     fences = fences_of(skill, "shell")
     prepared = [_script_and_lines(f) for f in fences]
     _judge_scripts([script for script, _ in prepared])
-    for fence, (script, mapping) in zip(fences, prepared):
+    for fence, (script, mapping) in zip(fences, prepared, strict=True):
         verdict = _bash_verdicts.get(script)
         if verdict:
             line, message = verdict
@@ -457,8 +472,12 @@ def duplicate_module_name(skill) -> Iterator[Hit]:
             if fence.spec.kind is not Kind.MODULE or not module:
                 continue
             if module in first:
-                yield Hit(fence.path, fence.line, 1,
-                          f"module {module} is already defined by the block at line {first[module]}")
+                yield Hit(
+                    fence.path,
+                    fence.line,
+                    1,
+                    f"module {module} is already defined by the block at line {first[module]}",
+                )
             else:
                 first[module] = fence.line
 
@@ -468,8 +487,12 @@ def _defines_workflow(tree: ast.Module) -> bool:
         if isinstance(node, ast.ClassDef):
             for dec in node.decorator_list:
                 target = dec.func if isinstance(dec, ast.Call) else dec
-                if isinstance(target, ast.Attribute) and target.attr == "defn" and \
-                        isinstance(target.value, ast.Name) and target.value.id == "workflow":
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "defn"
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "workflow"
+                ):
                     return True
     return False
 
@@ -478,9 +501,13 @@ def _unguarded_asyncio_run(tree: ast.Module) -> ast.Call | None:
     """A top-level `asyncio.run(...)` statement (not under `if __name__ == "__main__":`)."""
     for node in tree.body:
         call = node.value if isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) else None
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
-                call.func.attr == "run" and isinstance(call.func.value, ast.Name) and \
-                call.func.value.id == "asyncio":
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "run"
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "asyncio"
+        ):
             return call
     return None
 
@@ -517,6 +544,10 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
         if _defines_workflow(tree):
             call = _unguarded_asyncio_run(tree)
             if call is not None:
-                yield Hit(fence.path, _at(fence, call.lineno), call.col_offset + 1,
-                          "asyncio.run() at module level in a module that defines a workflow; "
-                          "guard it with if __name__ == \"__main__\":")
+                yield Hit(
+                    fence.path,
+                    _at(fence, call.lineno),
+                    call.col_offset + 1,
+                    "asyncio.run() at module level in a module that defines a workflow; "
+                    'guard it with if __name__ == "__main__":',
+                )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import yaml
 
@@ -20,7 +20,9 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _TRIGGER_RE = re.compile(
     r"\b(when|whenever|if you|if the user|use (it |this )?(for|to|on|with|in)|trigger(s|ed)?|"
-    r"invoke|asks? (about|for|to)|working (on|with)|before|after)\b", re.IGNORECASE)
+    r"invoke|asks? (about|for|to)|working (on|with)|before|after)\b",
+    re.IGNORECASE,
+)
 
 
 def _mapping(skill: Skill) -> tuple[MarkdownDoc, Frontmatter] | None:
@@ -44,11 +46,15 @@ def _node_at(fm: Frontmatter, path) -> yaml.Node | None:
     key_node = None
     for part in list(path)[1:]:
         if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            pair = next(
+                ((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None
+            )
             if pair is None:
                 return key_node or node
             key_node, node = pair
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             key_node, node = None, node.value[part]
         else:
             break
@@ -87,8 +93,14 @@ def _yaml_type(value) -> str:
     return f"a YAML {type(value).__name__}"  # e.g. !!set, !!binary
 
 
-_WANT = {"string": "a string", "boolean": "a boolean (true/false)", "object": "a mapping",
-         "array": "a list", "integer": "an integer", "number": "a number"}
+_WANT = {
+    "string": "a string",
+    "boolean": "a boolean (true/false)",
+    "object": "a mapping",
+    "array": "a list",
+    "integer": "an integer",
+    "number": "a number",
+}
 
 
 @check("FM001", "frontmatter-missing", Severity.ERROR)
@@ -113,7 +125,11 @@ def frontmatter_missing(skill: Skill) -> Iterator[Hit]:
     doc = skill.skill_md
     if doc is not None and not doc.frontmatter.present:
         first = doc.lines[0] if doc.lines else ""
-        hint = " (blank lines before `---` are not allowed)" if not first.strip() and "---" in doc.lines[:5] else ""
+        hint = (
+            " (blank lines before `---` are not allowed)"
+            if not first.strip() and "---" in doc.lines[:5]
+            else ""
+        )
         yield Hit(doc.path, 1, 1, f"SKILL.md has no YAML frontmatter: line 1 must be `---`{hint}")
 
 
@@ -140,8 +156,10 @@ def frontmatter_invalid_yaml(skill: Skill) -> Iterator[Hit]:
     fm = doc.frontmatter
     message = fm.error
     if "mapping values are not allowed" in message:
-        message += ("; an unquoted ': ' inside a value: quote the value (strict parsers such as "
-                    "Codex and pi, and Claude Code before 2.1.69, reject it)")
+        message += (
+            "; an unquoted ': ' inside a value: quote the value (strict parsers such as "
+            "Codex and pi, and Claude Code before 2.1.69, reject it)"
+        )
     yield Hit(doc.path, fm.error_line or 1, 1, message)
 
 
@@ -162,11 +180,21 @@ def frontmatter_not_mapping(skill: Skill) -> Iterator[Hit]:
         Write `key: value` lines at the top level (no leading `- `).
     """
     doc = skill.skill_md
-    if doc is None or not doc.frontmatter.closed or doc.frontmatter.error or doc.frontmatter.is_mapping:
+    if (
+        doc is None
+        or not doc.frontmatter.closed
+        or doc.frontmatter.error
+        or doc.frontmatter.is_mapping
+    ):
         return
     value = doc.frontmatter.value
     what = "empty" if value is None else _yaml_type(value)
-    yield Hit(doc.path, doc.frontmatter.start_line, 1, f"frontmatter must be a mapping of keys, but it is {what}")
+    yield Hit(
+        doc.path,
+        doc.frontmatter.start_line,
+        1,
+        f"frontmatter must be a mapping of keys, but it is {what}",
+    )
 
 
 @check("FM004", "duplicate-key", Severity.ERROR)
@@ -188,8 +216,12 @@ def duplicate_key(skill: Skill) -> Iterator[Hit]:
     if found:
         doc, fm = found
         for dup in fm.duplicates:
-            yield Hit(doc.path, dup.line, dup.column,
-                      f"duplicate key `{dup.path}` (first at line {dup.first_line}); PyYAML keeps the last value")
+            yield Hit(
+                doc.path,
+                dup.line,
+                dup.column,
+                f"duplicate key `{dup.path}` (first at line {dup.first_line}); PyYAML keeps the last value",
+            )
 
 
 @check("FM005", "frontmatter-schema", Severity.ERROR)
@@ -215,7 +247,10 @@ def frontmatter_schema(skill: Skill) -> Iterator[Hit]:
         return
     doc, fm = found
     data = {str(k): v for k, v in fm.data.items()}
-    errors = sorted(validator(skill.config.profile).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        validator(skill.config.profile).iter_errors(data),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     for error in errors:
         if error.validator == "additionalProperties" and not error.absolute_path:
             continue  # unknown top-level keys are FM006
@@ -232,7 +267,11 @@ def _schema_message(error, path) -> str:
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         return f"required key `{missing[0] if missing else error.message}` is missing"
     if kind == "type":
-        want = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
+        want = (
+            error.validator_value
+            if isinstance(error.validator_value, str)
+            else error.validator_value[0]
+        )
         return f"`{where}` must be {_WANT.get(want, want)}, not {_yaml_type(value)}"
     if kind == "oneOf":
         return f"`{where}` must be a string or a list of strings, not {_yaml_type(value)}"
@@ -241,8 +280,10 @@ def _schema_message(error, path) -> str:
     if kind == "minLength":
         return f"`{where}` must not be empty"
     if kind == "pattern":
-        return (f"`{where}` {value!r} must be lower-case letters, digits and single hyphens "
-                f"(pattern {error.validator_value})")
+        return (
+            f"`{where}` {value!r} must be lower-case letters, digits and single hyphens "
+            f"(pattern {error.validator_value})"
+        )
     if kind == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"`{where}` must be one of {allowed}, not {value!r}"
@@ -277,10 +318,18 @@ def unknown_key(skill: Skill) -> Iterator[Hit]:
     for entry in fm.entries:
         key = str(entry.key)
         if key not in known:
-            hint = " (put it under `metadata` as a string)" if key in ("version", "author", "tags") else ""
-            yield Hit(doc.path, entry.line, entry.column,
-                      f"unknown key `{key}` for profile {profile}{hint}",
-                      Severity.ERROR if strict else None)
+            hint = (
+                " (put it under `metadata` as a string)"
+                if key in ("version", "author", "tags")
+                else ""
+            )
+            yield Hit(
+                doc.path,
+                entry.line,
+                entry.column,
+                f"unknown key `{key}` for profile {profile}{hint}",
+                Severity.ERROR if strict else None,
+            )
 
 
 @check("FM007", "name-mismatch", Severity.ERROR)
@@ -310,8 +359,12 @@ def name_mismatch(skill: Skill) -> Iterator[Hit]:
         hint = ""
         if not from_config and (skill.root / "pyproject.toml").is_file():
             hint = " (a skill at a repository root: set `name` in [tool.skill-audit] of its pyproject.toml)"
-        yield Hit(doc.path, fm.line_of("name"), 1,
-                  f"name `{name}` does not match {source} `{skill.expected_name}`{hint}")
+        yield Hit(
+            doc.path,
+            fm.line_of("name"),
+            1,
+            f"name `{name}` does not match {source} `{skill.expected_name}`{hint}",
+        )
 
 
 @check("FM008", "unreachable-skill", Severity.ERROR)
@@ -333,11 +386,17 @@ def unreachable_skill(skill: Skill) -> Iterator[Hit]:
     if not found:
         return
     doc, fm = found
-    if _flag(fm.data.get("user-invocable", True)) is False and \
-            _flag(fm.data.get("disable-model-invocation", False)) is True:
-        yield Hit(doc.path, fm.line_of("disable-model-invocation"), 1,
-                  f"`user-invocable: false` (line {fm.line_of('user-invocable')}) with "
-                  "`disable-model-invocation: true`: nobody can invoke this skill")
+    if (
+        _flag(fm.data.get("user-invocable", True)) is False
+        and _flag(fm.data.get("disable-model-invocation", False)) is True
+    ):
+        yield Hit(
+            doc.path,
+            fm.line_of("disable-model-invocation"),
+            1,
+            f"`user-invocable: false` (line {fm.line_of('user-invocable')}) with "
+            "`disable-model-invocation: true`: nobody can invoke this skill",
+        )
 
 
 @check("FM009", "agent-without-fork", Severity.WARNING)
@@ -358,7 +417,9 @@ def agent_without_fork(skill: Skill) -> Iterator[Hit]:
     if found:
         doc, fm = found
         if "agent" in fm.data and fm.data.get("context") != "fork":
-            yield Hit(doc.path, fm.line_of("agent"), 1, "`agent` has no effect without `context: fork`")
+            yield Hit(
+                doc.path, fm.line_of("agent"), 1, "`agent` has no effect without `context: fork`"
+            )
 
 
 @check("FM010", "listing-truncated", Severity.WARNING)
@@ -384,9 +445,13 @@ def listing_truncated(skill: Skill) -> Iterator[Hit]:
     total = sum(len(p) for p in parts if isinstance(p, str))
     limit = skill.config.limits.listing_chars
     if total > limit:
-        yield Hit(doc.path, fm.line_of("description"), 1,
-                  f"description + when_to_use is {total:,} characters; Claude Code truncates the "
-                  f"listing entry at {limit:,}")
+        yield Hit(
+            doc.path,
+            fm.line_of("description"),
+            1,
+            f"description + when_to_use is {total:,} characters; Claude Code truncates the "
+            f"listing entry at {limit:,}",
+        )
 
 
 @check("FM011", "description-no-trigger", Severity.WARNING)
@@ -413,9 +478,13 @@ def description_no_trigger(skill: Skill) -> Iterator[Hit]:
     description = fm.data.get("description")
     if description is None:
         if skill.config.profile == "claude-code":
-            yield Hit(doc.path, fm.start_line, 1,
-                      "no `description`: Claude Code falls back to the first paragraph and other "
-                      "clients skip the skill")
+            yield Hit(
+                doc.path,
+                fm.start_line,
+                1,
+                "no `description`: Claude Code falls back to the first paragraph and other "
+                "clients skip the skill",
+            )
         return
     if not isinstance(description, str):
         return
@@ -423,8 +492,12 @@ def description_no_trigger(skill: Skill) -> Iterator[Hit]:
     if isinstance(when, str) and when.strip():
         return
     if not _TRIGGER_RE.search(description):
-        yield Hit(doc.path, fm.line_of("description"), 1,
-                  "description has no trigger (e.g. \"Use when ...\"); the model cannot tell when to load the skill")
+        yield Hit(
+            doc.path,
+            fm.line_of("description"),
+            1,
+            'description has no trigger (e.g. "Use when ..."); the model cannot tell when to load the skill',
+        )
 
 
 @check("FM012", "yaml-portability", Severity.WARNING)
@@ -455,22 +528,36 @@ def yaml_portability(skill: Skill) -> Iterator[Hit]:
     for entry in fm.entries:
         node = entry.node
         for flow in _flow_nodes(node):
-            yield Hit(doc.path, flow.start_mark.line + offset, flow.start_mark.column + 1,
-                      f"flow-style YAML in `{entry.key}`: skills-ref (`agentskills validate`, strictyaml) "
-                      "rejects it; use a block list")
+            yield Hit(
+                doc.path,
+                flow.start_mark.line + offset,
+                flow.start_mark.column + 1,
+                f"flow-style YAML in `{entry.key}`: skills-ref (`agentskills validate`, strictyaml) "
+                "rejects it; use a block list",
+            )
         if entry.key not in PROSE_KEYS or not isinstance(node, yaml.ScalarNode):
             continue
         if node.style in ("|", ">"):
-            yield Hit(doc.path, entry.line, entry.column,
-                      f"block scalar `{entry.key}: {node.style}`: older Claude Code showed a literal "
-                      f"'{node.style}' and skillseal warns; use one quoted line")
+            yield Hit(
+                doc.path,
+                entry.line,
+                entry.column,
+                f"block scalar `{entry.key}: {node.style}`: older Claude Code showed a literal "
+                f"'{node.style}' and skillseal warns; use one quoted line",
+            )
         elif not node.style:  # plain (None from PyYAML, "" from libyaml)
             line_index = node.end_mark.line + offset - 1
-            tail = doc.lines[line_index][node.end_mark.column:] if line_index < len(doc.lines) else ""
+            tail = (
+                doc.lines[line_index][node.end_mark.column :] if line_index < len(doc.lines) else ""
+            )
             if tail.lstrip().startswith("#"):
-                yield Hit(doc.path, line_index + 1, node.end_mark.column + 1,
-                          f"` #` ends the unquoted `{entry.key}`: the rest of the line is a comment "
-                          "and is dropped by every YAML parser; quote the value")
+                yield Hit(
+                    doc.path,
+                    line_index + 1,
+                    node.end_mark.column + 1,
+                    f"` #` ends the unquoted `{entry.key}`: the rest of the line is a comment "
+                    "and is dropped by every YAML parser; quote the value",
+                )
 
 
 def _flow_nodes(node: yaml.Node) -> Iterator[yaml.Node]:
@@ -486,6 +573,9 @@ def _flow_nodes(node: yaml.Node) -> Iterator[yaml.Node]:
             if current.flow_style:
                 yield current
                 continue
-            children = current.value if isinstance(current, yaml.SequenceNode) else \
-                [v for pair in current.value for v in pair]
+            children = (
+                current.value
+                if isinstance(current, yaml.SequenceNode)
+                else [v for pair in current.value for v in pair]
+            )
             stack.extend(reversed(children))

@@ -19,16 +19,18 @@ import os
 import re
 import time
 import weakref
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
-KNOWN_PLACEHOLDERS = frozenset({"CLAUDE_SKILL_DIR", "CLAUDE_SESSION_ID", "CLAUDE_EFFORT", "CLAUDE_PROJECT_DIR"})
+KNOWN_PLACEHOLDERS = frozenset(
+    {"CLAUDE_SKILL_DIR", "CLAUDE_SESSION_ID", "CLAUDE_EFFORT", "CLAUDE_PROJECT_DIR"}
+)
 PLUGIN_PLACEHOLDERS = frozenset({"CLAUDE_PLUGIN_ROOT", "CLAUDE_PLUGIN_DATA"})
 SKILL_DIRS = ("references", "scripts", "assets")
 
@@ -38,7 +40,9 @@ _PATH_CHARS = r"[^\s`'\"()\[\]<>{}*?|,;:$]"
 # Read("…") / Read('…') / Read(file_path="…"), not obj.Read(…)
 _READ_RE = re.compile(r"""(?<![\w.])Read\(\s*(?:file_path\s*=\s*)?(["'])([^"'\n]+)\1""")
 _SKILL_DIR_PATH_RE = re.compile(r"\$\{CLAUDE_(?:SKILL_DIR|PLUGIN_ROOT)\}/" + _PATH_CHARS + "*")
-_BARE_PATH_RE = re.compile(r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*")
+_BARE_PATH_RE = re.compile(
+    r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*"
+)
 _GLOB_CHARS = frozenset("*?[{<$")
 _TEMPLATE_RE = re.compile(r"[*?<>{}\[\]$]")
 _NEWLINE_RE = re.compile("\n")
@@ -76,13 +80,19 @@ class Resolver:
             doc = self.docs.get(path)
             if doc is None and os.path.isfile(path):  # a regular file only: never open a FIFO
                 text, error = read_text(Path(path), self.skill.config.limits.max_file_bytes)
-                doc = MarkdownDoc(Path(path), path, text) if text is not None and not error else None
+                doc = (
+                    MarkdownDoc(Path(path), path, text) if text is not None and not error else None
+                )
             self._anchors[path] = doc.anchors() if doc is not None else None
         return self._anchors[path]
 
     def fragment_problem(self, target: str, fragment: str, shown: str) -> str | None:
         """Message when `#fragment` does not resolve in markdown file `target`, else None."""
-        if not fragment or not target.lower().endswith((".md", ".markdown")) or os.path.isdir(target):
+        if (
+            not fragment
+            or not target.lower().endswith((".md", ".markdown"))
+            or os.path.isdir(target)
+        ):
             return None
         anchors = self.anchors(target)
         if anchors is None or fragment in anchors or fragment.lower() in anchors:
@@ -90,7 +100,11 @@ class Resolver:
         return f"{shown}: no heading or anchor #{fragment} in {self.rel(target)}"
 
     def rel(self, path: str) -> str:
-        return os.path.relpath(path, self.root).replace(os.sep, "/") if _inside(path, self.root) else path
+        return (
+            os.path.relpath(path, self.root).replace(os.sep, "/")
+            if _inside(path, self.root)
+            else path
+        )
 
 
 @per_skill
@@ -140,24 +154,52 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
             if not path:  # same-file anchor
                 anchors = res.anchors(here) or set()
                 if fragment and fragment not in anchors and fragment.lower() not in anchors:
-                    yield "LK002", Hit(doc.path, link.line, link.column,
-                                       f"{what} #{fragment}: no heading or anchor with that slug in this file")
+                    yield (
+                        "LK002",
+                        Hit(
+                            doc.path,
+                            link.line,
+                            link.column,
+                            f"{what} #{fragment}: no heading or anchor with that slug in this file",
+                        ),
+                    )
                 continue
             if os.path.isabs(path):
-                yield "LK003", Hit(doc.path, link.line, link.column,
-                                   f"{what} {target}: absolute path; it will not exist where the skill is installed")
+                yield (
+                    "LK003",
+                    Hit(
+                        doc.path,
+                        link.line,
+                        link.column,
+                        f"{what} {target}: absolute path; it will not exist where the skill is installed",
+                    ),
+                )
                 continue
             resolved = resolve(path, base, res)
             if resolved is None:
                 continue  # LK005/LK006 report the placeholder
             if not _inside(resolved, res.root):
-                yield "LK003", Hit(doc.path, link.line, link.column,
-                                   f"{what} {target} points outside the skill folder"
-                                   + ("" if os.path.exists(resolved) else " (and does not exist)"))
+                yield (
+                    "LK003",
+                    Hit(
+                        doc.path,
+                        link.line,
+                        link.column,
+                        f"{what} {target} points outside the skill folder"
+                        + ("" if os.path.exists(resolved) else " (and does not exist)"),
+                    ),
+                )
                 continue
             if not os.path.exists(resolved):
-                yield "LK001", Hit(doc.path, link.line, link.column,
-                                   f"{what} {target}: {res.rel(resolved)} does not exist")
+                yield (
+                    "LK001",
+                    Hit(
+                        doc.path,
+                        link.line,
+                        link.column,
+                        f"{what} {target}: {res.rel(resolved)} does not exist",
+                    ),
+                )
                 continue
             problem = res.fragment_problem(resolved, fragment, f"{what} {target}")
             if problem:
@@ -253,7 +295,9 @@ def link_outside_skill(skill) -> Iterator[Hit]:
 # --------------------------------------------------------------------------- path mentions
 
 
-_mentions_cache: "weakref.WeakKeyDictionary[MarkdownDoc, list[PathMention]]" = weakref.WeakKeyDictionary()
+_mentions_cache: weakref.WeakKeyDictionary[MarkdownDoc, list[PathMention]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def path_mentions(doc: MarkdownDoc) -> list[PathMention]:
@@ -302,7 +346,9 @@ def _path_mentions(doc: MarkdownDoc) -> list[PathMention]:
                 continue  # a glob or template such as references/<rule>.md
             raw = m.group(0).rstrip(".")
             line = code.line + content.count("\n", 0, m.start())
-            found.setdefault((line, raw), PathMention(raw, line, code.column + m.start(), "inline code"))
+            found.setdefault(
+                (line, raw), PathMention(raw, line, code.column + m.start(), "inline code")
+            )
     return sorted(found.values(), key=lambda p: (p.line, p.column))
 
 
@@ -323,12 +369,26 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
             plugin = res.skill.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
             boundary = os.path.normpath(str(plugin)) if plugin else res.root
             if not _inside(resolved, boundary):
-                yield "LK003", Hit(doc.path, mention.line, mention.column,
-                                   f"{shown} points outside the skill folder")
+                yield (
+                    "LK003",
+                    Hit(
+                        doc.path,
+                        mention.line,
+                        mention.column,
+                        f"{shown} points outside the skill folder",
+                    ),
+                )
                 continue
             if not os.path.exists(resolved):
-                yield "LK004", Hit(doc.path, mention.line, mention.column,
-                                   f"{shown}: {res.rel(resolved)} does not exist")
+                yield (
+                    "LK004",
+                    Hit(
+                        doc.path,
+                        mention.line,
+                        mention.column,
+                        f"{shown}: {res.rel(resolved)} does not exist",
+                    ),
+                )
                 continue
             problem = res.fragment_problem(resolved, fragment, shown)
             if problem:
@@ -389,8 +449,13 @@ def unknown_placeholder(skill) -> Iterator[Hit]:
     """
     for doc, name, line, col in _placeholders(skill):
         if name not in KNOWN_PLACEHOLDERS and name not in PLUGIN_PLACEHOLDERS:
-            yield Hit(doc.path, line, col, f"${{{name}}} is not a placeholder Claude Code substitutes "
-                                           "(known: " + ", ".join(sorted(KNOWN_PLACEHOLDERS | PLUGIN_PLACEHOLDERS)) + ")")
+            yield Hit(
+                doc.path,
+                line,
+                col,
+                f"${{{name}}} is not a placeholder Claude Code substitutes "
+                "(known: " + ", ".join(sorted(KNOWN_PLACEHOLDERS | PLUGIN_PLACEHOLDERS)) + ")",
+            )
 
 
 @check("LK006", "plugin-placeholder-outside-plugin", Severity.WARNING)
@@ -413,8 +478,13 @@ def plugin_placeholder_outside_plugin(skill) -> Iterator[Hit]:
         return
     for doc, name, line, col in _placeholders(skill):
         if name in PLUGIN_PLACEHOLDERS:
-            yield Hit(doc.path, line, col, f"${{{name}}} is only substituted in plugin skills, and this "
-                                           "skill is not inside a plugin (.claude-plugin/plugin.json)")
+            yield Hit(
+                doc.path,
+                line,
+                col,
+                f"${{{name}}} is only substituted in plugin skills, and this "
+                "skill is not inside a plugin (.claude-plugin/plugin.json)",
+            )
 
 
 # --------------------------------------------------------------------------- external URLs
@@ -449,7 +519,7 @@ def _fetch(url: str, timeout: float) -> tuple[int | None, str | None]:
     for method in ("HEAD", "GET"):
         request = urllib.request.Request(url, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http(s) only)
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
                 return resp.status, None
         except urllib.error.HTTPError as exc:
             if method == "HEAD" and exc.code in (403, 405, 501):
@@ -467,8 +537,13 @@ def _is_broken(status: int | None, error: str | None) -> bool:
     return error is not None or status is None or status in (404, 410) or status >= 500
 
 
-def check_external(skills: Iterable, timeout: float = 10.0, workers: int = 8,
-                   cache_dir: Path | None = None, ttl: float = 86400.0) -> list[Hit]:
+def check_external(
+    skills: Iterable,
+    timeout: float = 10.0,
+    workers: int = 8,
+    cache_dir: Path | None = None,
+    ttl: float = 86400.0,
+) -> list[Hit]:
     """Fetch every external http(s) link of `skills` once (HEAD, then GET if refused) with
     `workers` threads and a per-request `timeout`; return a Hit per broken link occurrence.
 
@@ -491,7 +566,7 @@ def check_external(skills: Iterable, timeout: float = 10.0, workers: int = 8,
     results: dict[str, tuple[int | None, str | None]] = {}
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-            for url, result in zip(todo, pool.map(lambda u: _fetch(u, timeout), todo)):
+            for url, result in zip(todo, pool.map(lambda u: _fetch(u, timeout), todo), strict=True):
                 results[url] = result
     hits = []
     for ref in refs:

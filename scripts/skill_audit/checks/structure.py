@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.model import Skill
@@ -60,7 +60,12 @@ def broken_symlink(skill: Skill) -> Iterator[Hit]:
                 target = os.readlink(path)
             except OSError:
                 target = "?"
-            yield Hit(path, 1, 1, f"symlink `{skill.rel(path)}` -> `{target}` does not resolve (missing or a loop)")
+            yield Hit(
+                path,
+                1,
+                1,
+                f"symlink `{skill.rel(path)}` -> `{target}` does not resolve (missing or a loop)",
+            )
 
 
 @check("ST003", "skill-md-too-long", Severity.WARNING)
@@ -107,8 +112,12 @@ def body_token_budget(skill: Skill) -> Iterator[Hit]:
     tokens = estimate_tokens(doc.body)
     limit = skill.config.limits.body_tokens
     if tokens > limit:
-        yield Hit(doc.path, doc.body_start_line, 1,
-                  f"body is about {tokens:,} tokens (characters/4); the budget is {limit:,}")
+        yield Hit(
+            doc.path,
+            doc.body_start_line,
+            1,
+            f"body is about {tokens:,} tokens (characters/4); the budget is {limit:,}",
+        )
 
 
 @check("ST005", "reference-token-budget", Severity.WARNING)
@@ -130,7 +139,12 @@ def reference_token_budget(skill: Skill) -> Iterator[Hit]:
     for doc in skill.references:
         tokens = estimate_tokens(doc.text)
         if tokens > limit:
-            yield Hit(doc.path, 1, 1, f"{doc.rel} is about {tokens:,} tokens (characters/4); the budget is {limit:,}")
+            yield Hit(
+                doc.path,
+                1,
+                1,
+                f"{doc.rel} is about {tokens:,} tokens (characters/4); the budget is {limit:,}",
+            )
 
 
 @check("ST006", "metadata-token-budget", Severity.INFO)
@@ -156,8 +170,12 @@ def metadata_token_budget(skill: Skill) -> Iterator[Hit]:
     tokens = estimate_tokens(text)
     limit = skill.config.limits.metadata_tokens
     if tokens > limit:
-        yield Hit(doc.path, doc.frontmatter.line_of("description"), 1,
-                  f"name + description is about {tokens:,} tokens (characters/4); the budget is {limit:,}")
+        yield Hit(
+            doc.path,
+            doc.frontmatter.line_of("description"),
+            1,
+            f"name + description is about {tokens:,} tokens (characters/4); the budget is {limit:,}",
+        )
 
 
 @check("ST007", "empty-file", Severity.WARNING)
@@ -179,8 +197,14 @@ def empty_file(skill: Skill) -> Iterator[Hit]:
         Write the instructions, or delete the empty file and its links.
     """
     doc = skill.skill_md
-    if doc is not None and not doc.body.strip() and not (doc.frontmatter.present and not doc.frontmatter.closed):
-        yield Hit(doc.path, max(1, min(doc.body_start_line, len(doc.lines))), 1, "SKILL.md has no body")
+    if (
+        doc is not None
+        and not doc.body.strip()
+        and not (doc.frontmatter.present and not doc.frontmatter.closed)
+    ):
+        yield Hit(
+            doc.path, max(1, min(doc.body_start_line, len(doc.lines))), 1, "SKILL.md has no body"
+        )
     for ref in skill.references:
         if not ref.text.strip():
             yield Hit(ref.path, 1, 1, f"{ref.rel} is empty")
@@ -216,4 +240,9 @@ def invalid_suppression(skill: Skill) -> Iterator[Hit]:
         for line, column, verb, names in sup.directives:
             for name in names:
                 if not any(code.startswith(name) for code in codes):
-                    yield Hit(doc.path, line, column, f"`{verb} {name}`: no check code starts with {name!r}")
+                    yield Hit(
+                        doc.path,
+                        line,
+                        column,
+                        f"`{verb} {name}`: no check code starts with {name!r}",
+                    )

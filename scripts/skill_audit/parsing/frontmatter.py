@@ -90,9 +90,10 @@ def parse_frontmatter(lines: list[str]) -> Frontmatter:
         return Frontmatter()
     start, end = span
     if end == 0:
-        return Frontmatter(present=True, start_line=1, error="frontmatter has no closing '---' line",
-                           error_line=1)
-    raw = "\n".join(lines[start:end - 1])
+        return Frontmatter(
+            present=True, start_line=1, error="frontmatter has no closing '---' line", error_line=1
+        )
+    raw = "\n".join(lines[start : end - 1])
     fm = Frontmatter(present=True, closed=True, raw=raw, start_line=start, end_line=end)
     offset = start + 1  # file line of YAML line 1
     if len(raw) > MAX_BYTES:
@@ -174,8 +175,10 @@ def _check_expansion(root: yaml.Node) -> tuple[str, int] | None:
             on_stack.discard(key)
             total = 1 + sum(sizes[id(c)] for c in _children(node))
             if total > MAX_NODES:
-                return (f"YAML aliases expand to more than {MAX_NODES:,} nodes (alias bomb?)",
-                        node.start_mark.line)
+                return (
+                    f"YAML aliases expand to more than {MAX_NODES:,} nodes (alias bomb?)",
+                    node.start_mark.line,
+                )
             sizes[key] = total
             continue
         if key in sizes:
@@ -218,12 +221,17 @@ def _duplicates(root: yaml.MappingNode, offset: int) -> list[Duplicate]:
         if isinstance(node, yaml.MappingNode):
             first: dict[tuple[str, str], int] = {}
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if (
+                    isinstance(key_node, yaml.ScalarNode)
+                    and key_node.tag != "tag:yaml.org,2002:merge"
+                ):
                     ident = (key_node.tag, key_node.value)
                     line = key_node.start_mark.line + offset
                     path = f"{prefix}{key_node.value}"
                     if ident in first:
-                        found.append(Duplicate(path, line, key_node.start_mark.column + 1, first[ident]))
+                        found.append(
+                            Duplicate(path, line, key_node.start_mark.column + 1, first[ident])
+                        )
                     else:
                         first[ident] = line
                     stack.append((value_node, path + "."))

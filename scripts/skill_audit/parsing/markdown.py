@@ -124,7 +124,7 @@ class _Locator:
 
     def find(self, *needles: str, offset: int = 0) -> tuple[int, int]:
         if self.segment is None:
-            self.segment = "\n".join(self.lines[self.start:self.end])
+            self.segment = "\n".join(self.lines[self.start : self.end])
         for needle in needles:
             if not needle:
                 continue

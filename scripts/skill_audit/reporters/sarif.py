@@ -10,7 +10,9 @@ from skill_audit import __version__
 from skill_audit.diagnostics import Severity
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 
 
 def _rule(spec) -> dict:
@@ -41,10 +43,14 @@ def render(report) -> str:
             "ruleId": d.code,
             "level": _LEVEL[d.severity],
             "message": {"text": d.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": _location(d.path),
-                "region": {"startLine": d.line, "startColumn": d.column},
-            }}],
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": _location(d.path),
+                        "region": {"startLine": d.line, "startColumn": d.column},
+                    }
+                }
+            ],
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
@@ -52,12 +58,20 @@ def render(report) -> str:
     doc = {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "skill-audit", "version": __version__, "semanticVersion": __version__,
-                                "rules": [_rule(spec) for spec in report.checks]}},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "skill-audit",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": [_rule(spec) for spec in report.checks],
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

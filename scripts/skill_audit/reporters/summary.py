@@ -27,8 +27,10 @@ def plural(n: int, word: str) -> str:
 
 def summary_line(report) -> str:
     s = summary(report)
-    line = (f"Checked {plural(s['skills'], 'skill')} ({plural(s['files'], 'file')}): "
-            f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['info']:,} info.")
+    line = (
+        f"Checked {plural(s['skills'], 'skill')} ({plural(s['files'], 'file')}): "
+        f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['info']:,} info."
+    )
     if s["fences"]:
         parts = ", ".join(f"{n:,} {kind}" for kind, n in s["fences"].items())
         line += f" Fences: {parts}."

@@ -6,8 +6,10 @@ from skill_audit.reporters.summary import summary_line
 
 
 def render(report) -> str:
-    lines = [f"{d.path}:{d.line}:{d.column}: {d.code} [{d.severity.label}] {_one_line(d.message)} ({d.name})"
-             for d in report.diagnostics]
+    lines = [
+        f"{d.path}:{d.line}:{d.column}: {d.code} [{d.severity.label}] {_one_line(d.message)} ({d.name})"
+        for d in report.diagnostics
+    ]
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 

@@ -13,8 +13,7 @@ import time
 
 import click
 
-from skill_audit.runner.plan import (EnvResolver, PlanError, build_plans, default_jobs,
-                                     prepare_envs)
+from skill_audit.runner.plan import EnvResolver, PlanError, build_plans, default_jobs, prepare_envs
 from skill_audit.runner.report import JsonReport, TextReport
 from skill_audit.runner.session import RunOptions, ServiceSetupError, Session
 from skill_audit.runtime.envs import EnvError
@@ -41,27 +40,72 @@ def _env_pairs(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("run")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report format.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Markdown files run in parallel (default: CPUs, at most 4).")
-@click.option("--env", "env_overrides", multiple=True, metavar="NAME=PATH",
-              help="Use an existing virtualenv for env NAME instead of building it.")
-@click.option("--pass-env", multiple=True, metavar="NAME",
-              help="Also pass this environment variable to snippets (scrubbed otherwise).")
-@click.option("--redis-url", metavar="URL",
-              help="Use this (loopback) Redis instead of starting one; never flushed unless "
-                   "--allow-flush. Files then run one at a time.")
-@click.option("--redis-db", type=click.IntRange(min=0), default=15, show_default=True,
-              help="The dedicated database used on --redis-url (replaces the URL's own).")
-@click.option("--allow-flush", is_flag=True,
-              help="FLUSHDB the --redis-db database before each markdown file.")
-@click.option("--temporal-address", metavar="HOST:PORT",
-              help="Use this (loopback) Temporal server instead of starting a dev server.")
-@click.option("--cache-dir", type=click.Path(file_okay=False),
-              help="Where envs are built (default: .skill-audit/ next to pyproject.toml).")
-def run_command(paths, fmt, jobs, env_overrides, pass_env, redis_url, redis_db, allow_flush,
-                temporal_address, cache_dir):
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Markdown files run in parallel (default: CPUs, at most 4).",
+)
+@click.option(
+    "--env",
+    "env_overrides",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Use an existing virtualenv for env NAME instead of building it.",
+)
+@click.option(
+    "--pass-env",
+    multiple=True,
+    metavar="NAME",
+    help="Also pass this environment variable to snippets (scrubbed otherwise).",
+)
+@click.option(
+    "--redis-url",
+    metavar="URL",
+    help="Use this (loopback) Redis instead of starting one; never flushed unless "
+    "--allow-flush. Files then run one at a time.",
+)
+@click.option(
+    "--redis-db",
+    type=click.IntRange(min=0),
+    default=15,
+    show_default=True,
+    help="The dedicated database used on --redis-url (replaces the URL's own).",
+)
+@click.option(
+    "--allow-flush", is_flag=True, help="FLUSHDB the --redis-db database before each markdown file."
+)
+@click.option(
+    "--temporal-address",
+    metavar="HOST:PORT",
+    help="Use this (loopback) Temporal server instead of starting a dev server.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    help="Where envs are built (default: .skill-audit/ next to pyproject.toml).",
+)
+def run_command(
+    paths,
+    fmt,
+    jobs,
+    env_overrides,
+    pass_env,
+    redis_url,
+    redis_db,
+    allow_flush,
+    temporal_address,
+    cache_dir,
+):
     """Execute the snippets of the skills or markdown files at PATHS (default: .).
 
     This RUNS THE SKILL'S CODE: Python blocks, `bash run` and `bash background` blocks, in
@@ -77,18 +121,28 @@ def run_command(paths, fmt, jobs, env_overrides, pass_env, redis_url, redis_db, 
         previous = None
     try:
         try:
-            resolver = EnvResolver(_env_pairs(env_overrides),
-                                   Path(cache_dir).resolve() if cache_dir else None,
-                                   log=lambda msg: click.echo(msg, err=True))
+            resolver = EnvResolver(
+                _env_pairs(env_overrides),
+                Path(cache_dir).resolve() if cache_dir else None,
+                log=lambda msg: click.echo(msg, err=True),
+            )
             plans = build_plans(list(paths) or ["."], resolver)
             prepare_envs(plans, resolver)
-            session = Session(plans, resolver,
-                              RunOptions(jobs=jobs or default_jobs(), redis_url=redis_url,
-                                         redis_db=redis_db, allow_flush=allow_flush,
-                                         temporal_address=temporal_address,
-                                         pass_env=tuple(pass_env)),
-                              on_file=report.file_done, on_block=report.block_done,
-                              on_start=report.started)
+            session = Session(
+                plans,
+                resolver,
+                RunOptions(
+                    jobs=jobs or default_jobs(),
+                    redis_url=redis_url,
+                    redis_db=redis_db,
+                    allow_flush=allow_flush,
+                    temporal_address=temporal_address,
+                    pass_env=tuple(pass_env),
+                ),
+                on_file=report.file_done,
+                on_block=report.block_done,
+                on_start=report.started,
+            )
             started = time.monotonic()
             results = session.run()
         except (PlanError, EnvError, ServiceError, ServiceSetupError) as exc:

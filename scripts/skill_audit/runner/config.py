@@ -59,6 +59,8 @@ def parse_run_tables(table: dict, pyproject: Path) -> Project:
     default = run.get("default-env")
     if default is not None and (not isinstance(default, str) or default not in parsed):
         known = ", ".join(sorted(parsed)) or "none configured"
-        raise ConfigError(f"{where}.run].default-env {default!r} is not an env in "
-                          f"[tool.skill-audit.envs] ({known})")
+        raise ConfigError(
+            f"{where}.run].default-env {default!r} is not an env in "
+            f"[tool.skill-audit.envs] ({known})"
+        )
     return Project(pyproject=pyproject, default_env=default, envs=parsed)

@@ -106,8 +106,15 @@ class FileRun:
                     if self.ctx.on_block:
                         self.ctx.on_block(block)
         except resp.RespError as exc:
-            result.blocks.append(BlockResult(self.plan.display, 1, "services", FAIL,
-                                             reason=f"cannot prepare Redis database: {exc}"))
+            result.blocks.append(
+                BlockResult(
+                    self.plan.display,
+                    1,
+                    "services",
+                    FAIL,
+                    reason=f"cannot prepare Redis database: {exc}",
+                )
+            )
         except Cancelled:
             pass
         finally:
@@ -141,17 +148,27 @@ class FileRun:
         out["SKILL_AUDIT_RUN_ID"] = self.file_run_id
         out["PYTHONPATH"] = str(self.workdir)
         out["PYTHONUNBUFFERED"] = "1"
-        out["PATH"] = os.pathsep.join(p for p in (str(env.bin_dir), out.get("PATH", os.defpath)) if p)
+        out["PATH"] = os.pathsep.join(
+            p for p in (str(env.bin_dir), out.get("PATH", os.defpath)) if p
+        )
         if env.executable is None:
             out["VIRTUAL_ENV"] = str(env.root)
         return out
 
     # -- fences --------------------------------------------------------------------------
 
-    def _result(self, fence: Fence, status: str, seconds: float = 0.0, reason: str | None = None,
-                output: str = "", env: str | None = None) -> BlockResult:
-        return BlockResult(self.plan.display, fence.line, kind_label(fence), status, seconds,
-                           reason, output, env)
+    def _result(
+        self,
+        fence: Fence,
+        status: str,
+        seconds: float = 0.0,
+        reason: str | None = None,
+        output: str = "",
+        env: str | None = None,
+    ) -> BlockResult:
+        return BlockResult(
+            self.plan.display, fence.line, kind_label(fence), status, seconds, reason, output, env
+        )
 
     def _block(self, fence: Fence) -> BlockResult | None:
         spec = fence.spec
@@ -203,8 +220,13 @@ class FileRun:
         self._mapping[str(target)] = self.plan.display
         problem = self._compile(source, str(target))
         if problem:
-            return self._result(fence, FAIL, reason="module does not compile",
-                                output=rewrite_paths(problem, self._mapping), env=env_name)
+            return self._result(
+                fence,
+                FAIL,
+                reason="module does not compile",
+                output=rewrite_paths(problem, self._mapping),
+                env=env_name,
+            )
         result = self._result(fence, PASS, env=env_name)
         result.imported = False
         self._modules.append(_Module(result, target.stem))
@@ -230,8 +252,9 @@ class FileRun:
         log = self.workdir / RUNNER_DIR / f"out_L{fence.line}.log"
         started = time.monotonic()
         with open(log, "wb") as fh:
-            proc = self.ctx.tracker.popen(cmd, cwd=self.workdir, env=self._environ(env),
-                                          stdout=fh, stderr=subprocess.STDOUT)
+            proc = self.ctx.tracker.popen(
+                cmd, cwd=self.workdir, env=self._environ(env), stdout=fh, stderr=subprocess.STDOUT
+            )
         timed_out = False
         try:
             proc.wait(timeout=spec.timeout)
@@ -262,7 +285,9 @@ class FileRun:
         parts = [tail(output, OUTPUT_LINES)] if output.strip() else ["(no output)"]
         for bg in self._background:
             state = "running" if bg.proc.poll() is None else _exit_reason(bg.proc.returncode)
-            text = rewrite_paths(bg.log.read_text(encoding="utf-8", errors="replace"), self._mapping)
+            text = rewrite_paths(
+                bg.log.read_text(encoding="utf-8", errors="replace"), self._mapping
+            )
             if text.strip():
                 parts.append(f"--- background block at line {bg.fence.line} ({state}), last lines:")
                 parts.append(tail(text, 10))
@@ -273,9 +298,13 @@ class FileRun:
         log = self.workdir / RUNNER_DIR / f"bg_L{fence.line}.log"
         started = time.monotonic()
         with open(log, "wb") as fh:
-            proc = self.ctx.tracker.popen(["bash", "-c", shell_script(spec.lang, fence.code)],
-                                          cwd=self.workdir, env=self._environ(env),
-                                          stdout=fh, stderr=subprocess.STDOUT)
+            proc = self.ctx.tracker.popen(
+                ["bash", "-c", shell_script(spec.lang, fence.code)],
+                cwd=self.workdir,
+                env=self._environ(env),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
         background = _Background(fence, proc, log)
         self._background.append(background)
         problem = self._wait_ready(proc, log, spec.ready, spec.timeout)
@@ -285,8 +314,9 @@ class FileRun:
             return background.result
         self.ctx.tracker.stop(proc, grace=BLOCK_GRACE)
         output = rewrite_paths(log.read_text(encoding="utf-8", errors="replace"), self._mapping)
-        return self._result(fence, FAIL, seconds, problem, tail(output, OUTPUT_LINES) or "(no output)",
-                            env.name)
+        return self._result(
+            fence, FAIL, seconds, problem, tail(output, OUTPUT_LINES) or "(no output)", env.name
+        )
 
     def _note_early_exits(self) -> None:
         """A background process must live until the end of its file: one that ended on its
@@ -294,14 +324,19 @@ class FileRun:
         for bg in self._background:
             if bg.result is None or bg.result.status != PASS or bg.proc.poll() is None:
                 continue
-            output = rewrite_paths(bg.log.read_text(encoding="utf-8", errors="replace"), self._mapping)
+            output = rewrite_paths(
+                bg.log.read_text(encoding="utf-8", errors="replace"), self._mapping
+            )
             bg.result.status = FAIL
-            bg.result.reason = (f"background process exited before the end of the file "
-                                f"({_exit_reason(bg.proc.returncode)})")
+            bg.result.reason = (
+                f"background process exited before the end of the file "
+                f"({_exit_reason(bg.proc.returncode)})"
+            )
             bg.result.output = tail(output, OUTPUT_LINES) or "(no output)"
 
-    def _wait_ready(self, proc: subprocess.Popen, log: Path, ready: str | None,
-                    timeout: float) -> str | None:
+    def _wait_ready(
+        self, proc: subprocess.Popen, log: Path, ready: str | None, timeout: float
+    ) -> str | None:
         deadline = time.monotonic() + (SETTLE if ready is None else timeout)
         seen = b""
         needle = ready.encode() if ready else None
@@ -310,7 +345,7 @@ class FileRun:
                 if self.ctx.cancel.is_set():
                     raise Cancelled()
                 if needle is not None:
-                    seen = (seen + fh.read())[-(len(needle) + 65536):]
+                    seen = (seen + fh.read())[-(len(needle) + 65536) :]
                     if needle in seen:
                         return None
                 if proc.poll() is not None:

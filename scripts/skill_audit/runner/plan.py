@@ -84,7 +84,9 @@ def plan_file(path: Path) -> FilePlan:
         if fm.data and "env" in fm.data:
             value = fm.data["env"]
             if not isinstance(value, str) or not value:
-                raise PlanError(f"{display}:{fm.line_of('env')}: frontmatter env must be an env name")
+                raise PlanError(
+                    f"{display}:{fm.line_of('env')}: frontmatter env must be an env name"
+                )
             env = value
     return FilePlan(path, display, tuple(doc.fences), env, project)
 
@@ -107,7 +109,9 @@ class EnvResolver:
     first use), else the interpreter skill-audit runs in when the project declares none."""
 
     def __init__(self, overrides: dict[str, str], cache_dir: Path | None = None, log=None) -> None:
-        self._overrides = {name: envs_mod.existing_env(name, path) for name, path in overrides.items()}
+        self._overrides = {
+            name: envs_mod.existing_env(name, path) for name, path in overrides.items()
+        }
         self._cache_dir = cache_dir
         self._log = log
         self._built: dict[tuple[Path | None, str | None], envs_mod.Env] = {}
@@ -135,8 +139,9 @@ class EnvResolver:
         if key not in self._built:
             cache = self._cache_dir or plan.project.cache_dir
             try:
-                self._built[key] = envs_mod.ensure_env(cache, name, list(plan.project.envs[name]),
-                                                       log=self._log)
+                self._built[key] = envs_mod.ensure_env(
+                    cache, name, list(plan.project.envs[name]), log=self._log
+                )
             except envs_mod.EnvError as exc:
                 raise PlanError(str(exc)) from None
         return self._built[key]

@@ -63,7 +63,7 @@ class TextReport:
     def _show(self) -> None:
         if self.progress:
             width = shutil.get_terminal_size().columns - 1  # never wrap: \r must reach it all
-            line = f"[{self._done} blocks done] running {self._current}"[:max(width, 10)]
+            line = f"[{self._done} blocks done] running {self._current}"[: max(width, 10)]
             self.stream.write(f"\r\x1b[K{line}")
             self.stream.flush()
             self._shown = True
@@ -84,8 +84,10 @@ class TextReport:
                     for line in block.output.splitlines():
                         self.stream.write(f"    {line}\n")
             env = f", env {result.env}" if result.env else ""
-            self.stream.write(f"---- {result.path}: {_plural(len(result.blocks), 'block')} in "
-                              f"{result.seconds:.2f}s{env}\n")
+            self.stream.write(
+                f"---- {result.path}: {_plural(len(result.blocks), 'block')} in "
+                f"{result.seconds:.2f}s{env}\n"
+            )
             self.stream.flush()
             self._show()
 

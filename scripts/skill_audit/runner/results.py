@@ -20,9 +20,16 @@ class BlockResult:
     imported: bool | None = None  # modules: whether any later process imported it
 
     def to_dict(self) -> dict:
-        out = {"path": self.path, "line": self.line, "kind": self.kind, "status": self.status,
-               "seconds": round(self.seconds, 3), "reason": self.reason, "output": self.output,
-               "env": self.env}
+        out = {
+            "path": self.path,
+            "line": self.line,
+            "kind": self.kind,
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "reason": self.reason,
+            "output": self.output,
+            "env": self.env,
+        }
         if self.kind == "module":
             out["imported"] = self.imported
         return out
@@ -40,5 +47,11 @@ class FileResult:
         return sum(1 for b in self.blocks if b.status == status)
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "env": self.env, "seconds": round(self.seconds, 3),
-                "passed": self.count(PASS), "failed": self.count(FAIL), "skipped": self.count(SKIP)}
+        return {
+            "path": self.path,
+            "env": self.env,
+            "seconds": round(self.seconds, 3),
+            "passed": self.count(PASS),
+            "failed": self.count(FAIL),
+            "skipped": self.count(SKIP),
+        }

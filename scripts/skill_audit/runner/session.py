@@ -14,6 +14,7 @@ because it keeps to one dedicated database.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -58,8 +59,10 @@ class ServiceInfo:
     temporal_seconds: float | None = None
 
     def to_dict(self) -> dict:
-        return {"redis": {"mode": self.redis, "start_seconds": _r(self.redis_seconds)},
-                "temporal": {"mode": self.temporal, "start_seconds": _r(self.temporal_seconds)}}
+        return {
+            "redis": {"mode": self.redis, "start_seconds": _r(self.redis_seconds)},
+            "temporal": {"mode": self.temporal, "start_seconds": _r(self.temporal_seconds)},
+        }
 
 
 def _r(value: float | None) -> float | None:
@@ -67,8 +70,11 @@ def _r(value: float | None) -> float | None:
 
 
 def scrubbed_env(pass_env: tuple[str, ...]) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items()
-            if k in ALLOWED_ENV or k.startswith("LC_") or k in pass_env}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ALLOWED_ENV or k.startswith("LC_") or k in pass_env
+    }
     keep.setdefault("PATH", os.defpath)
     return keep
 
@@ -80,8 +86,10 @@ def require_loopback(host: str, what: str) -> None:
         raise ServiceSetupError(f"{what}: cannot resolve host {host!r}") from None
     for info in infos:
         if not ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback:
-            raise ServiceSetupError(f"{what}: {host!r} is not a loopback address; "
-                                    "skill-audit run only talks to services on this machine")
+            raise ServiceSetupError(
+                f"{what}: {host!r} is not a loopback address; "
+                "skill-audit run only talks to services on this machine"
+            )
 
 
 @dataclass
@@ -110,8 +118,17 @@ class Session:
         pool = ThreadPoolExecutor(max_workers=self._jobs() + 2, thread_name_prefix="skill-audit")
         try:
             base_env = self._wait(pool.submit(self._start_services))
-            ctx = RunContext(self.tracker, self.resolver, base_env, self._redis_base(),
-                             self._flush(), self.run_id, self.cancel, self.on_block, self.on_start)
+            ctx = RunContext(
+                self.tracker,
+                self.resolver,
+                base_env,
+                self._redis_base(),
+                self._flush(),
+                self.run_id,
+                self.cancel,
+                self.on_block,
+                self.on_start,
+            )
             slots = self._slots()
             self._pending = list(range(len(self.plans)))
             self._cond = threading.Condition()
@@ -167,10 +184,9 @@ class Session:
         extra = []
         for plan, needed in zip(self.plans, self._needs_temporal, strict=True):
             if needed:
-                try:
+                # env problems were reported at plan time
+                with contextlib.suppress(Exception):
                     extra.append(self.resolver.get(plan, plan.env).bin_dir)
-                except Exception:  # env problems were reported at plan time
-                    pass
         svc = services.start_temporal(services.temporal_binary(extra))
         self.info.temporal_seconds = time.monotonic() - started
         self.info.temporal = "embedded"
@@ -204,7 +220,9 @@ class Session:
         try:
             socket.create_connection((parts.hostname, port), timeout=5).close()
         except OSError as exc:
-            raise ServiceSetupError(f"--temporal-address {address}: {exc.strerror or exc}") from None
+            raise ServiceSetupError(
+                f"--temporal-address {address}: {exc.strerror or exc}"
+            ) from None
 
     def _redis_base(self) -> str | None:
         if self.options.redis_url:

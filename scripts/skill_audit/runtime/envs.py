@@ -97,8 +97,15 @@ def _build(env: Env, requirements: list[str], log) -> Env:
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(root)
         if requirements:
-            cmd = [str(env.python), "-m", "pip", "install", "--quiet",
-                   "--disable-pip-version-check", *requirements]
+            cmd = [
+                str(env.python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]

@@ -36,10 +36,14 @@ def parse_redis_url(url: str) -> RedisAddress:
         port = parts.port or 6379
     except ValueError:
         raise ValueError(f"bad port or database number in {url!r}") from None
-    return RedisAddress(parts.hostname or "127.0.0.1", port, db,
-                        unquote(parts.username) if parts.username else None,
-                        unquote(parts.password) if parts.password else None,
-                        parts.scheme == "rediss")
+    return RedisAddress(
+        parts.hostname or "127.0.0.1",
+        port,
+        db,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+        parts.scheme == "rediss",
+    )
 
 
 def with_db(url: str, db: int) -> str:
@@ -94,7 +98,9 @@ def execute(url: str, *commands: tuple[str, ...], timeout: float = 5.0) -> list:
         reader = _Reader(sock)
         prelude: list[tuple[str, ...]] = []
         if addr.password is not None:
-            auth = ("AUTH", addr.username, addr.password) if addr.username else ("AUTH", addr.password)
+            auth = (
+                ("AUTH", addr.username, addr.password) if addr.username else ("AUTH", addr.password)
+            )
             prelude.append(auth)
         if addr.db:
             prelude.append(("SELECT", str(addr.db)))

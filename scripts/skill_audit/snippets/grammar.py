@@ -40,7 +40,9 @@ SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
 DEFAULT_TIMEOUT = 60.0
 
 _PYTHON_TOKENS = frozenset({"file", "compile-only", "expect-fail", "timeout", "env", "partial"})
-_SHELL_TOKENS = frozenset({"run", "background", "ready", "timeout", "env", "expect-fail", "partial"})
+_SHELL_TOKENS = frozenset(
+    {"run", "background", "ready", "timeout", "env", "expect-fail", "partial"}
+)
 _NEEDS_VALUE = frozenset({"file", "compile-only", "timeout", "env", "ready", "partial"})
 _FLAG_ONLY = frozenset({"run", "background"})
 
@@ -111,7 +113,9 @@ def parse_info(info: str) -> FenceSpec:
     if "partial" in values:
         if len(values) > 1:
             errors.append("partial cannot be combined with other tokens")
-        return FenceSpec(lang=lang, kind=Kind.PARTIAL, reason=values["partial"], errors=tuple(errors))
+        return FenceSpec(
+            lang=lang, kind=Kind.PARTIAL, reason=values["partial"], errors=tuple(errors)
+        )
 
     kind = _python_kind(values, errors) if lang in PYTHON_LANGS else _shell_kind(values, errors)
     return FenceSpec(
@@ -194,7 +198,11 @@ def _other_fence(lang: str, tokens: list[str]) -> FenceSpec:
         key, sep, value = token.partition("=")
         if key == "partial":
             if not (sep and value):
-                return FenceSpec(lang=lang, kind=Kind.OTHER, errors=("token 'partial' needs a value (partial=...)",))
+                return FenceSpec(
+                    lang=lang,
+                    kind=Kind.OTHER,
+                    errors=("token 'partial' needs a value (partial=...)",),
+                )
             return FenceSpec(lang=lang, kind=Kind.PARTIAL, reason=value)
     return FenceSpec(lang=lang, kind=Kind.OTHER)
 
