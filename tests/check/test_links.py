@@ -250,3 +250,11 @@ def test_anchors_into_markdown_outside_references_are_checked(tmp_path):
     assert [h.message for h in links.broken_anchor(skill)] == [
         "link assets/guide.md#setup: no heading or anchor #setup in assets/guide.md"
     ]
+
+
+def test_a_path_in_a_code_span_that_crosses_a_line_break_keeps_its_source_column():
+    # Found by the property test above: the span's text has a space where the source has a
+    # line break, so offsets into the text are not columns of the source.
+    d = doc("intro `see\n   references/x.md` end\n")
+    [mention] = links.path_mentions(d)
+    assert (mention.raw, mention.line, mention.column) == ("references/x.md", 2, 4)

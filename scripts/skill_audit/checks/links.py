@@ -345,11 +345,22 @@ def _path_mentions(doc: MarkdownDoc) -> list[PathMention]:
             if m.end() < len(content) and content[m.end()] in _GLOB_CHARS:
                 continue  # a glob or template such as references/<rule>.md
             raw = m.group(0).rstrip(".")
-            line = code.line + content.count("\n", 0, m.start())
-            found.setdefault(
-                (line, raw), PathMention(raw, line, code.column + m.start(), "inline code")
-            )
+            # The span's text is not its source (CommonMark turns line breaks into spaces and
+            # drops continuation-line indentation), but a path has no spaces, so it appears
+            # verbatim in the source after the span's start: find it there.
+            line, col = position(_source_offset(text, code.line, code.column, m.group(0)))
+            found.setdefault((line, raw), PathMention(raw, line, col, "inline code"))
     return sorted(found.values(), key=lambda p: (p.line, p.column))
+
+
+def _source_offset(text: str, line: int, column: int, needle: str) -> int:
+    """Offset of `needle` at or after (line, column) in `text`; the span's start if absent."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.index("\n", start) + 1
+    start += column - 1
+    found = text.find(needle, start)
+    return found if found >= 0 else start
 
 
 @per_skill

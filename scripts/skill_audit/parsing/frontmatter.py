@@ -2,8 +2,8 @@
 
 Safe means: PyYAML's safe loader (the C one when available), every top-level key's file line,
 duplicate keys found on the composed node tree (PyYAML itself keeps the last one silently),
-and hostile input turned into an `error` instead of a crash: the event stream is scanned first,
-so deep nesting is refused before libyaml's recursive composer could overflow the C stack, and
+and hostile input turned into an `error` instead of a crash: the text is measured first, so
+deep nesting is refused before PyYAML or libyaml's recursive composer sees it, and
 aliases are expanded by counting (memoised on node identity), so an alias bomb or a recursive
 alias is refused before anything walks the data.
 """
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from skill_audit.parsing.yaml_depth import nesting_problem
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is built in
 
@@ -147,10 +149,15 @@ def _one_line(exc: Exception) -> str:
 def yaml_nesting_problem(raw: str) -> tuple[str, int] | None:
     """(message, 0-based YAML line) when `raw` nests deeper than MAX_DEPTH, else None.
 
-    Uses the event parser, which is not recursive, so hostile input is refused before
-    libyaml's recursive composer could overflow the C stack. Anyone loading untrusted YAML
-    (frontmatter, yaml fences) calls this first; syntax errors propagate as yaml.YAMLError.
+    The text is measured first (`yaml_depth`), so the refusal is ours whatever PyYAML version
+    is installed (6.0.4 added a limit of its own with its own wording). The event parser, which
+    is not recursive, then confirms the depth of what the text scan let through. Anyone loading
+    untrusted YAML (frontmatter, yaml fences) calls this first; syntax errors propagate as
+    yaml.YAMLError.
     """
+    problem = nesting_problem(raw, MAX_DEPTH)
+    if problem:
+        return problem
     depth = 0
     for event in yaml.parse(raw, Loader=SAFE_LOADER):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):

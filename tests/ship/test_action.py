@@ -1,0 +1,149 @@
+"""The composite action other skill repositories use (`uses: OWNER/REPO@v0`): valid against the
+action-metadata schema, clean under zizmor, and its steps do what they say when executed here
+the way the runner would (inputs reach the scripts as environment variables)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ACTION = ROOT / "action.yml"
+pytestmark = pytest.mark.xdist_group("action")
+
+GOOD = '---\nname: greeter\ndescription: "Greets people. Use when a greeting is needed."\n---\n# Greeter\n'
+BROKEN_LINK = GOOD + "\nSee [the guide](references/missing.md).\n"
+RUNNABLE = GOOD + '\n```python\nprint("hello from a snippet")\n```\n'
+
+
+def _metadata() -> dict:
+    return yaml.safe_load(ACTION.read_text())
+
+
+def test_action_matches_the_action_metadata_schema():
+    proc = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_action_has_no_zizmor_findings():
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", str(ACTION)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class LocalRunner:
+    """Runs the action's `run:` steps with bash, as a GitHub runner would."""
+
+    def __init__(self, temp: Path):
+        self.temp = temp
+        self.steps = _metadata()["runs"]["steps"]
+        self.defaults = {k: str(v.get("default", "")) for k, v in _metadata()["inputs"].items()}
+
+    def _expand(self, value: str, inputs: dict) -> str:
+        def one(match: re.Match) -> str:
+            expr = match.group(1).strip()
+            if expr.startswith("inputs."):
+                return inputs[expr.removeprefix("inputs.")]
+            return {"github.action_path": str(ROOT), "runner.temp": str(self.temp)}[expr]
+
+        return re.sub(r"\$\{\{(.*?)\}\}", one, str(value))
+
+    def _wanted(self, step: dict, inputs: dict) -> bool:
+        cond = step.get("if")
+        if cond is None:
+            return True
+        match = re.fullmatch(r"inputs\.([\w-]+) == '(\w+)'", cond.strip())
+        assert match, f"the local runner does not understand the condition {cond!r}"
+        return inputs[match.group(1)] == match.group(2)
+
+    def run(
+        self, cwd: Path, only: str | None = None, **given: str
+    ) -> list[subprocess.CompletedProcess]:
+        inputs = {**self.defaults, **{k.replace("_", "-"): v for k, v in given.items()}}
+        done = []
+        for step in self.steps:
+            if "run" not in step or not self._wanted(step, inputs):
+                continue
+            if only and step.get("name") != only:
+                continue
+            env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+            env.update({k: self._expand(v, inputs) for k, v in step.get("env", {}).items()})
+            proc = subprocess.run(
+                ["bash", "-c", step["run"]],
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            done.append(proc)
+            if proc.returncode != 0:
+                break
+        return done
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory) -> LocalRunner:
+    local = LocalRunner(tmp_path_factory.mktemp("runner-temp"))
+    [install] = local.run(ROOT, only="Install skill-audit", run="true")
+    assert install.returncode == 0, install.stderr[-2000:]
+    return local
+
+
+def _skill(tmp_path: Path, text: str) -> Path:
+    skill = tmp_path / "greeter"
+    skill.mkdir()
+    (skill / "SKILL.md").write_text(text)
+    return skill
+
+
+def test_check_step_passes_a_clean_skill(runner, tmp_path):
+    _skill(tmp_path, GOOD)
+    [check] = runner.run(tmp_path, only="skill-audit check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "::error" not in check.stdout
+
+
+def test_check_step_annotates_a_broken_link_and_fails(runner, tmp_path):
+    _skill(tmp_path, BROKEN_LINK)
+    [check] = runner.run(tmp_path, only="skill-audit check")
+    assert check.returncode == 1
+    assert re.search(r"^::error file=greeter/SKILL\.md,line=7", check.stdout, re.M), check.stdout
+
+
+def test_args_and_format_inputs_reach_the_command(runner, tmp_path):
+    _skill(tmp_path, BROKEN_LINK)
+    [check] = runner.run(tmp_path, only="skill-audit check", format="json", args="--ignore LK001")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.lstrip().startswith("{")
+
+
+def test_run_input_executes_the_snippets(runner, tmp_path):
+    _skill(tmp_path, RUNNABLE)
+    steps = runner.run(tmp_path, run="true")
+    names = [p.args for p in steps]
+    assert len(names) == 3, "install, check and run steps"
+    assert all(p.returncode == 0 for p in steps), steps[-1].stdout + steps[-1].stderr
+    assert re.search(r"\b1 passed, 0 failed", steps[-1].stdout + steps[-1].stderr)
+
+
+def test_run_step_is_skipped_by_default(runner, tmp_path):
+    _skill(tmp_path, RUNNABLE)
+    steps = runner.run(tmp_path)
+    assert len(steps) == 2, "install and check only"
