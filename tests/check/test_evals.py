@@ -158,3 +158,13 @@ def test_readme_check_catalogue_lists_every_check_with_its_name():
     table = table[: table.index("\n### ")]
     listed = dict(re.findall(r"`([A-Z]{2}[0-9]{3})` ([a-z0-9-]+)", table))
     assert listed == {code: spec.name for code, spec in load_checks().items()}
+
+
+def test_trigger_proxy_judgements_cover_the_current_trigger_set():
+    # Editing evals/trigger-set.json without re-judging would leave stale proxy scores.
+    import runpy
+
+    score = runpy.run_path(str(REPO / "benchmarks/trigger_proxy/score.py"), run_name="score")
+    rows = score["load"]()
+    assert len(rows) == len(json.loads((REPO / "evals/trigger-set.json").read_text()))
+    assert all(isinstance(r["before"], list) and isinstance(r["after"], list) for r in rows)
