@@ -18,10 +18,10 @@ Write a check as a function of one `skill_audit.model.Skill` that yields
         \"\"\"
 
 Codes are two capital letters and three digits (families: FM frontmatter, ST structure and
-budgets, RC rule catalogue and counts, LK links, CS code blocks); names are kebab-case; both
-are unique. The docstring's four sections feed `skill-audit rule CODE` and docs/checks.md.
-A check module only needs to live in `skill_audit/checks/`: the package imports all of them.
-Checks must not raise on bad input: a crash in a check is reported as an internal error.
+budgets, RC rule catalogue and counts, LK links, CS code blocks, EV eval files); names are
+kebab-case; both are unique. The docstring's four sections feed `skill-audit rule CODE` and
+docs/checks.md. A check module only needs to live in `skill_audit/checks/`: the package
+imports all of them. Checks must not raise on bad input: a crash in a check is reported as an internal error.
 
 A check whose cost is mostly per call (a subprocess) can add `prepare=fn`: the engine calls
 `fn(skills)` once with every skill one process is about to check, so the cost is paid once
@@ -51,6 +51,7 @@ FAMILIES = {
     "RC": "rule catalogue and counts",
     "LK": "links",
     "CS": "code blocks",
+    "EV": "eval files",
 }
 DOC_SECTIONS = ("What it does", "Why", "Example", "Fix")
 

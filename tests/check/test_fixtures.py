@@ -61,6 +61,12 @@ EXPECTED = {
     "CS005": [(S, 8)],
     "CS006": [(S, 12)],
     "CS007": [(S, 21)],
+    "EV001": [("evals/evals.json", 2), ("evals/trigger-set.json", 4)],
+    "EV002": [("evals/evals.json", 4), ("evals/evals.json", 5), ("evals/trigger-set.json", 3)],
+    "EV003": [("evals/evals.json", 2)],
+    "EV004": [("evals/evals.json", 6), ("evals/trigger-set.json", 4)],
+    "EV005": [("evals/evals.json", 7), ("evals/evals.json", 9)],
+    "EV006": [("evals/trigger-set.json", 1)],
 }
 
 
