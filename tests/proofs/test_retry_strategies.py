@@ -1,8 +1,10 @@
 """Proofs for references/retry-strategies.md against a real Redis and real celery workers.
 
 Every test loads the modules the rule file defines (celery_app, gateway, orders_db,
-payment_tasks) and starts the worker with the command of the file's own background block.
-Retry countdowns are read from the worker's own log lines ("retry: Retry in Ns").
+payment_tasks, rate_limit, partner_tasks) and starts workers with the file's own background
+command or, where a fault needs it, a `proof_app` that adds the fault hook. The partner API is a
+real HTTP server on a free loopback port. Retry countdowns are read from the worker's own log
+lines ("retry: Retry in Ns").
 """
 
 from __future__ import annotations
