@@ -7,6 +7,7 @@ the worker with the command of the file's own background block.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from celery_lab import drive_calls, wait_for_output
 
@@ -277,3 +278,57 @@ def test_errback_arity_and_chord_header_errbacks(lab):
     assert excs == ["ChordError", "LookupError", "LookupError"], out["failures"]
     body_calls = [e for e in out["failures"] if e.startswith(out["body_id"])]
     assert len(body_calls) == 1 and "ChordError" in body_calls[0]
+
+
+def test_header_errbacks_need_on_error_on_the_chord(lab):
+    _start(lab)
+    out = _drive(
+        lab,
+        """
+        app.conf.task_allow_error_cb_on_chord_header = True
+        header = [line_total.s("book", 1), line_total.s("lamp", 1), line_total.s("vase", 1)]
+        calls = {}
+        for where, sig in (("body", chord(header, invoice_total.s().on_error(log_failure.s()))),
+                           ("chord", chord(header, invoice_total.s()).on_error(log_failure.s()))):
+            audit.delete("failures")
+            outcome(lambda: sig.apply_async().get(timeout=10))
+            wait_len("failures", 3, timeout=5)  # returns early only once all three arrived
+            calls[where] = sorted(v.decode().split(" ", 1)[1].split("(")[0]
+                                  for v in audit.lrange("failures", 0, -1))
+        print(json.dumps(calls))
+    """,
+    )
+    # On the body the errback only hears of the chord; on the chord, of each failing header too.
+    assert out["body"] == ["ChordError"]
+    assert out["chord"] == ["ChordError", "LookupError", "LookupError"]
+
+
+def test_chord_unlock_polls_until_its_max_retries(lab):
+    # A file:// backend has no chord counter: celery.chord_unlock polls, max_retries=None.
+    file_backend = {"CELERY_RESULT_BACKEND": f"file://{lab.workdir}/results"}
+    (lab.workdir / "results").mkdir()
+    worker = _start(lab, extra_env=file_backend)
+    out = _drive(
+        lab,
+        """
+        # The ignored header result never arrives, so neither chord can ever complete.
+        header = [line_total.s("book", 1).set(ignore_result=True), line_total.s("pen", 1)]
+        bounded = chord(header, invoice_total.s().on_error(log_failure.s())).apply_async(max_retries=2)
+        unbounded = chord(header, invoice_total.s().on_error(log_failure.s())).apply_async()
+        failures = wait_len("failures", 1)
+        time.sleep(1)  # the unbounded one keeps polling; an errback would land by now
+        print(json.dumps({"bounded": bounded.id, "unbounded": unbounded.id,
+                          "failures": wait_len("failures", 2, timeout=0.1)}))
+    """,
+        extra_env=file_backend,
+    )
+    assert len(out["failures"]) == 1, out
+    failed_id, _, error = out["failures"][0].partition(" ")
+    assert failed_id == out["bounded"]
+    assert error.startswith("ChordError(") and "chord_unlock could not be retried" in error
+    log = lab.output(worker)
+    polls = sorted(
+        Counter(re.findall(r"celery\.chord_unlock\[([0-9a-f-]+)\] retry: Retry in", log)).values()
+    )
+    # The bounded poller gave up after its 2 retries; the default one is still going.
+    assert len(polls) == 2 and polls[0] == 2 and polls[1] > 2, log[-3000:]

@@ -1,16 +1,21 @@
 """Proofs for references/retry-strategies.md against a real Redis and real celery workers.
 
 Every test loads the modules the rule file defines (celery_app, gateway, orders_db,
-payment_tasks) and starts the worker with the command of the file's own background block.
-Retry countdowns are read from the worker's own log lines ("retry: Retry in Ns").
+payment_tasks, rate_limit, partner_tasks) and starts workers with the file's own background
+command or, where a fault needs it, a `proof_app` that adds the fault hook. The partner API is a
+real HTTP server on a free loopback port. Retry countdowns are read from the worker's own log
+lines ("retry: Retry in Ns").
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from celery_lab import drive_calls
+import pytest
+from celery_lab import WORKER, RedisProbe, drive_calls, wait_until, write_proof_app
 
 RULE_FILE = "references/retry-strategies.md"
 
@@ -133,37 +138,102 @@ def test_max_retries_reraises_and_declined_is_not_retried(lab):
     assert out["charges"] == []
 
 
-def test_idempotency_key_blocks_duplicate_delivery(lab):
-    worker = _start(lab)
-    succeeded = r"\[{}\] succeeded"
-    # The same message delivered twice (same task id), as after a redelivery.
-    out = _drive(
-        lab,
-        """
-        for _ in range(2):
-            charge_order.apply_async((5, 1999), task_id="charge-order-5")
-        print(json.dumps({}))
-    """,
-    )
-    log = _wait_for(lab, worker, succeeded.format("charge-order-5"), count=2)
-    runs = re.findall(r"\[charge-order-5\] succeeded in [\d.e-]+s: '([^']+)'", log)
-    assert sorted(runs) == ["ch_5", "duplicate"], runs
+# Proof only: freeze inside gateway.charge (before or after the provider charges) when
+# fault:freeze says so, so the test can SIGKILL the worker exactly there; fault:slow widens the
+# window in which duplicate deliveries overlap.
+FAULT_HOOK = """
+import time
 
+import gateway
+from gateway import r
+
+_charge = gateway.charge
+
+
+def charge(*args, **kwargs):
+    if r.get("fault:slow"):
+        time.sleep(0.5)
+    if r.get("fault:freeze") == "before":
+        r.rpush("fault:frozen", "before")
+        time.sleep(60)
+    result = _charge(*args, **kwargs)
+    if r.get("fault:freeze") == "after":
+        r.rpush("fault:frozen", "after")
+        time.sleep(60)
+    return result
+
+
+gateway.charge = charge
+"""
+# kombu restores a dead worker's unacked messages after visibility_timeout, checked on a sweep
+# every unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default).
+FAST_REDELIVERY = {
+    "visibility_timeout": 2,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
+
+
+def _fault_lab(lab, edit=None) -> RedisProbe:
+    (lab.workdir / "fault_hook.py").write_text(FAULT_HOOK)
+    write_proof_app(lab, RULE_FILE, ["payment_tasks", "fault_hook"], FAST_REDELIVERY)
+    if edit:
+        tasks = lab.workdir / "payment_tasks.py"
+        tasks.write_text(edit(tasks.read_text()))
+    return RedisProbe(lab.redis_url)
+
+
+@pytest.mark.parametrize(
+    ("task", "freeze", "charges"),
+    [
+        ("charge_order", "before", 1),
+        ("charge_order", "after", 1),
+        ("charge_order_claim_first", "before", 0),  # the incorrect pattern: the charge is lost
+    ],
+)
+def test_crash_after_claim_charges_exactly_once(lab, task, freeze, charges):
+    probe = _fault_lab(lab)
+    first = lab.start("celery", WORKER, ready="ready.")
+    probe("SET", "fault:freeze", freeze)
+    _drive(lab, f"{task}.apply_async((5, 1999), task_id='charge-order-5')\nprint('{{}}')")
+    wait_until(
+        lambda: probe("LLEN", "fault:frozen"), 15, f"the worker to freeze {freeze} the charge"
+    )
+    claim = probe("GET", "idem:charge:5")
+    lab.kill(first)  # SIGKILL main process and pool: the message stays unacked in Redis
+    probe("DEL", "fault:freeze")
+    lab.start("celery", WORKER, ready="ready.")
     out = _drive(
         lab,
         """
-        again = outcome(lambda: charge_order.delay(5, 1999).get(timeout=10))  # enqueued twice by the app
-        other = outcome(lambda: charge_order.delay(6, 1999).get(timeout=10))  # a different order
-        r.delete("idem:charge:5")  # as if the key had expired before a late redelivery
-        expired = outcome(lambda: charge_order.delay(5, 1999).get(timeout=10))
-        print(json.dumps({"again": again, "other": other, "expired": expired,
-                          "charges": r.lrange("gateway:charges", 0, -1)}))
+        from celery_app import app
+        result = outcome(lambda: app.AsyncResult("charge-order-5").get(timeout=25))
+        print(json.dumps({"result": result, "charges": r.lrange("gateway:charges", 0, -1)}))
     """,
+        timeout=40,
     )
-    assert out["again"] == ["ok", "duplicate"]
-    assert out["other"] == ["ok", "ch_6"]
-    assert out["expired"] == ["ok", "ch_5"]  # without the key the side effect repeats
-    assert sorted(out["charges"]) == ["idem:charge:5", "idem:charge:5", "idem:charge:6"]
+    assert claim in ("claimed:charge-order-5", "charge-order-5")  # the crash left a claim
+    assert out["charges"] == ["idem:charge:5"] * charges, out
+    assert out["result"] == ["ok", "ch_5" if charges else "duplicate"], out
+
+
+def test_concurrent_duplicates_charge_once(lab):
+    probe = _fault_lab(lab)
+    lab.start("celery", WORKER.replace("--concurrency=1", "--concurrency=4"), ready="ready.")
+    probe("SET", "fault:slow", "1")
+    out = _drive(
+        lab,
+        """
+        # A redelivery of a running task (same id) and a client that enqueued twice more.
+        same = [charge_order.apply_async((6, 1999), task_id="charge-order-6") for _ in range(2)]
+        others = [charge_order.delay(6, 1999) for _ in range(2)]
+        results = [outcome(lambda: res.get(timeout=20)) for res in same + others]
+        print(json.dumps({"results": results, "charges": r.lrange("gateway:charges", 0, -1)}))
+    """,
+        timeout=40,
+    )
+    assert out["charges"] == ["idem:charge:6"], out
+    assert out["results"] == [["ok", "ch_6"]] * 4, out
 
 
 def test_final_failures_are_recorded_once(lab):
@@ -255,3 +325,156 @@ def test_enqueue_inside_transaction_misses_the_row(lab):
     assert out["after"] == ["ok", "receipt for order 1 sent to bo@example.com"]
     assert out["sent_before_commit"] == 0
     assert out["on_commit"] == ["ok", "receipt for order 2 sent to cy@example.com"]
+
+
+class PartnerServer:
+    """The partner API: a real HTTP server on a free loopback port. It answers scripted statuses
+    per order, else 200, or 429 once 10 calls arrived within the last second (its real limit),
+    and records every arrival."""
+
+    LIMIT = 10
+
+    def __init__(self) -> None:
+        self.script: dict[str, list[tuple[int, str | None]]] = {}
+        self.arrivals: list[tuple[float, str, int]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                now = time.monotonic()
+                order = self.path.rsplit("/", 1)[-1]
+                with server._lock:
+                    recent = sum(1 for t, _, _ in server.arrivals if now - t < 1.0)
+                    if server.script.get(order):
+                        status, retry_after = server.script[order].pop(0)
+                    elif recent >= server.LIMIT:
+                        status, retry_after = 429, "1"
+                    else:
+                        status, retry_after = 200, None
+                    server.arrivals.append((now, order, status))
+                self.send_response(status)
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def statuses(self, order: str) -> list[int]:
+        return [status for _, o, status in self.arrivals if o == order]
+
+    def max_in_rolling_second(self) -> int:
+        times = sorted(t for t, _, _ in self.arrivals)
+        return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
+
+
+@pytest.fixture
+def partner():
+    server = PartnerServer()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+# Proof only: the rule file's naive per-second counter in place of FleetLimiter.acquire.
+NAIVE_LIMIT = """
+import time
+
+import partner_tasks
+import rate_limit
+
+
+def naive_acquire(max_wait):
+    deadline = time.monotonic() + max_wait
+    while not rate_limit.naive_slot(partner_tasks.r, "partner-api", limit=10):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+partner_tasks.partner_limit.acquire = naive_acquire
+"""
+
+
+@pytest.mark.parametrize("limiter", ["gcra", "naive"])
+def test_fleet_limiter_holds_under_concurrent_workers(lab, partner, limiter):
+    modules = ["partner_tasks"]
+    if limiter == "naive":
+        (lab.workdir / "naive_limit.py").write_text(NAIVE_LIMIT)
+        modules.append("naive_limit")
+    write_proof_app(lab, RULE_FILE, modules)
+    env = {"PARTNER_URL": partner.url}
+    for _ in range(2):  # two workers of three processes each
+        lab.start("celery", WORKER.replace("=1", "=3"), ready="ready.", extra_env=env)
+    out = _drive(
+        lab,
+        """
+        from partner_tasks import push_order
+        while not 0.3 < time.time() % 1 < 0.6:  # start mid-second: the counter's worst case
+            time.sleep(0.01)
+        results = [push_order.delay(n) for n in range(30)]
+        print(json.dumps([outcome(lambda: res.get(timeout=30)) for res in results]))
+    """,
+        timeout=60,
+        extra_env=env,
+    )
+    busiest = partner.max_in_rolling_second()
+    throttled = sum(1 for _, _, status in partner.arrivals if status == 429)
+    if limiter == "gcra":
+        assert out == [["ok", 200]] * 30, out
+        assert busiest <= PartnerServer.LIMIT, f"{busiest} calls in one rolling second"
+        assert throttled == 0
+    else:  # the counter lets a full limit through on each side of a second boundary
+        assert busiest > PartnerServer.LIMIT and throttled > 0, (busiest, throttled)
+
+
+@pytest.mark.parametrize("throttle_cap", ["separate", "shared"])
+def test_http_status_retry_mapping(lab, partner, throttle_cap):
+    def shared_cap(text):  # the naive variant: 429s count against the task's max_retries=3
+        line = "cap = THROTTLED_MAX_RETRIES if exc.code == 429 else None"
+        assert line in text
+        return text.replace(line, "cap = None")
+
+    lab.load_markdown(RULE_FILE)
+    if throttle_cap == "shared":
+        tasks = lab.workdir / "partner_tasks.py"
+        tasks.write_text(shared_cap(tasks.read_text()))
+    env = {"PARTNER_URL": partner.url}
+    command, ready = lab.background_command(RULE_FILE)
+    worker = lab.start("celery", command, ready=ready, extra_env=env)
+    partner.script = {
+        "404": [(404, None)],
+        "500": [(500, None), (502, None)],
+        "429": [(429, "2"), (429, "0"), (429, "0"), (429, "0")],
+    }
+    out = _drive(
+        lab,
+        """
+        from partner_tasks import push_order
+        sent = {order: push_order.delay(order) for order in ("404", "500", "429")}
+        print(json.dumps({"ids": {o: res.id for o, res in sent.items()},
+                          "results": {o: outcome(lambda: res.get(timeout=20)) for o, res in sent.items()}}))
+    """,
+        timeout=40,
+        extra_env=env,
+    )
+    log = lab.output(worker)
+    results, ids = out["results"], out["ids"]
+    assert results["404"] == ["PartnerError", "order 404: HTTP 404"]
+    assert partner.statuses("404") == [404]  # a 4xx is not retried
+    assert results["500"] == ["ok", 200] and partner.statuses("500") == [500, 502, 200]
+    assert _countdowns(log, ids["500"]) == [1, 2]  # backoff 2**retries
+    assert _countdowns(log, ids["429"])[0] == 2  # Retry-After, not the 1 s backoff
+    if throttle_cap == "separate":
+        assert results["429"] == ["ok", 200] and partner.statuses("429") == [429] * 4 + [200]
+    else:  # the fourth 429 exceeds max_retries=3 although the API is healthy
+        assert results["429"] == ["PartnerError", "order 429: HTTP 429"], results

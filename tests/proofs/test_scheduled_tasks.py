@@ -252,3 +252,55 @@ print(json.dumps({"id": later.id, "queued": store.llen("celery")}))
         20,
         "both workers to receive the one countdown message",
     )
+
+
+# Proof only: the rule file's sync_inventory with a 3 s lock; its time limit 2 s, or none at all.
+# Imported by the worker and the driver alike: the sender puts the task's limits in the message.
+SHORT_LOCK_APP = """
+import beat_app
+from beat_app import app, sync_inventory
+
+beat_app.SYNC_LOCK_TIMEOUT = 3
+sync_inventory.soft_time_limit = None
+sync_inventory.time_limit = %s
+"""
+
+
+@pytest.mark.parametrize("time_limit", ["2", "None"])
+def test_time_limit_keeps_a_hung_run_inside_its_lock(lab, time_limit):
+    (lab.workdir / "short_lock.py").write_text(SHORT_LOCK_APP % time_limit)
+    lab.start("celery", WORKER.replace("beat_app", "short_lock"), ready="ready.")
+    out = lab.json_result(
+        "celery",
+        """
+import json, time
+import short_lock
+from beat_app import store, sync_inventory
+
+def outcome(res):
+    try:
+        return ["ok", res.get(timeout=15)]
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+
+hung = sync_inventory.delay(seconds=6)  # a run that hangs past the 3 s lock
+deadline = time.monotonic() + 10
+while not store.exists("lock:sync-inventory"):
+    assert time.monotonic() < deadline, "the hung run never took the lock"
+    time.sleep(0.05)
+while store.exists("lock:sync-inventory"):  # until the lock expires (3 s)
+    assert time.monotonic() < deadline + 5, "the lock never expired"
+    time.sleep(0.05)
+next_run = outcome(sync_inventory.delay())  # the next beat send
+hung_still_running = not hung.ready()
+print(json.dumps({"next_run": next_run, "overlap": hung_still_running, "hung": outcome(hung)}))
+""",
+        timeout=60,
+    )
+    assert out["next_run"] == ["ok", "synced"], out
+    if time_limit == "2":  # killed at the hard limit, before its lock expired: no overlap
+        assert not out["overlap"], out
+        assert out["hung"][0] == "TimeLimitExceeded", out
+    else:  # no limit: the next run starts beside it and its own release() fails
+        assert out["overlap"], out
+        assert out["hung"][0] == "LockNotOwnedError", out
