@@ -123,10 +123,12 @@ def test_priority_ignored_once_prefetched(lab):
     # Same app and task, two workers side by side: the markdown's multiplier 1, and 4.
     lab.start("celery", WORKER + " -Q one", ready="ready.")
     lab.start("celery", WORKER + " -Q four --prefetch-multiplier=4", ready="ready.")
+    # The long job must outlast the two publishing drivers below even on a loaded machine
+    # (each starts an interpreter); 2 s was too short on 2 busy cores.
     for queue in ("one", "four"):
         drive(
             lab,
-            f'reindex_product.apply_async(({queue!r} + "-long", 2), priority=5, queue={queue!r})',
+            f'reindex_product.apply_async(({queue!r} + "-long", 6), priority=5, queue={queue!r})',
         )
     wait_until(
         lambda: not probe("EXISTS", "one:5") and not probe("EXISTS", "four:5"),
@@ -149,7 +151,7 @@ for queue in ("one", "four"):
     reindex_product.apply_async((f"{queue}-urgent",), priority=0, queue=queue)
 """,
     )
-    wait_until(lambda: len(ran(probe)) == 10, 20, "all ten jobs")
+    wait_until(lambda: len(ran(probe)) == 10, 30, "all ten jobs")
     assert ran(probe, "reindex:one-") == [
         "reindex:one-long",
         "reindex:one-urgent",
