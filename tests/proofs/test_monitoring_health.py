@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import os
 import re
+import signal
 import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
-from celery_lab import wait_until
+from celery_lab import RedisProbe, wait_until
 from skill_audit.runtime.services import free_port
 
 RULE_FILE = "references/monitoring-health.md"
@@ -241,3 +242,99 @@ def test_arq_check(lab):
     assert wait_until(lambda: lab.json_result("arq", ARQ_CHECK) == 0, 15, "the health key")
     lab.stop(worker)  # SIGTERM: a clean shutdown deletes the key at once (TTL would be 11 s)
     assert lab.json_result("arq", ARQ_CHECK) == 1
+
+
+# Rule 8: SIGTERM during a deploy, against a running acks_late task.
+DEPLOY_WORKER = "celery -A {app} worker --concurrency=1 " + FLAGS
+
+
+def start_deploy_worker(lab, soft_timeout: float | None = None, remap: bool = False):
+    """A worker running the markdown's deploy_tasks; `soft_timeout` shrinks its 20 s soft
+    shutdown so a cancelled task can be watched within the test."""
+    app = "deploy_tasks"
+    if soft_timeout is not None:
+        app = "deploy_proof"
+        (lab.workdir / "deploy_proof.py").write_text(
+            "from deploy_tasks import app, rebuild_invoice  # noqa: F401\n"
+            f"app.conf.worker_soft_shutdown_timeout = {soft_timeout}\n"
+        )
+    env = {"REMAP_SIGTERM": "SIGQUIT"} if remap else {}
+    return lab.start("celery", DEPLOY_WORKER.format(app=app), ready="ready.", extra_env=env)
+
+
+def start_invoice(lab, probe, invoice_id: int, seconds: float) -> str:
+    task_id = lab.json_result(
+        "celery",
+        "import json\nfrom deploy_tasks import rebuild_invoice\n"
+        f"print(json.dumps(rebuild_invoice.delay({invoice_id}, {seconds}).id))",
+    )
+    wait_until(lambda: probe("LLEN", f"invoice:{invoice_id}:starts"), 15, "the task to start")
+    return task_id
+
+
+def invoice_outcome(lab, task_id: str, timeout: float = 15) -> dict:
+    return lab.json_result(
+        "celery",
+        f"""
+import json
+from deploy_tasks import app
+r = app.AsyncResult({task_id!r})
+try:
+    print(json.dumps({{"state": "SUCCESS", "value": r.get(timeout={timeout})}}))
+except Exception as exc:
+    print(json.dumps({{"state": r.state, "error": type(exc).__name__}}))
+""",
+    )
+
+
+def sigterm(worker, group: bool) -> None:
+    """Kubernetes/`docker stop` signal PID 1; dumb-init (default), `tini -g` and `kill 0`
+    signal its whole process group, pool children included."""
+    if group:
+        os.killpg(worker.pid, signal.SIGTERM)
+    else:
+        os.kill(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=30)
+
+
+def test_sigterm_to_main_process_finishes_running_task(lab):
+    probe = RedisProbe(lab.redis_url)
+    worker = start_deploy_worker(lab)
+    task_id = start_invoice(lab, probe, 1, seconds=3)
+    sigterm(worker, group=False)
+    assert invoice_outcome(lab, task_id) == {"state": "SUCCESS", "value": "invoice-1.pdf"}
+    assert probe("LLEN", "invoice:1:starts") == probe("LLEN", "invoice:1:done") == 1
+
+
+def test_sigterm_to_process_group_loses_acks_late_task(lab):
+    probe = RedisProbe(lab.redis_url)
+    worker = start_deploy_worker(lab)
+    task_id = start_invoice(lab, probe, 2, seconds=3)
+    sigterm(worker, group=True)
+    out = invoice_outcome(lab, task_id)
+    assert out == {"state": "FAILURE", "error": "WorkerLostError"}, out
+    # Acked despite acks_late: nothing is left that could ever re-deliver it.
+    assert (probe("LLEN", "invoices"), probe("HLEN", "unacked")) == (0, 0)
+    assert probe("LLEN", "invoice:2:done") == 0
+
+
+def test_remapped_sigterm_to_group_finishes_within_soft_timeout(lab):
+    probe = RedisProbe(lab.redis_url)
+    # Soft shutdown sleeps its whole timeout once a task runs: 4 s here instead of 20.
+    worker = start_deploy_worker(lab, soft_timeout=4, remap=True)
+    task_id = start_invoice(lab, probe, 3, seconds=1.5)
+    sigterm(worker, group=True)
+    assert invoice_outcome(lab, task_id) == {"state": "SUCCESS", "value": "invoice-3.pdf"}
+    assert probe("LLEN", "invoice:3:starts") == 1
+
+
+def test_remapped_sigterm_requeues_task_longer_than_soft_timeout(lab):
+    probe = RedisProbe(lab.redis_url)
+    worker = start_deploy_worker(lab, soft_timeout=1, remap=True)
+    task_id = start_invoice(lab, probe, 4, seconds=4)
+    sigterm(worker, group=True)
+    assert probe("LLEN", "invoice:4:done") == 0  # cancelled after the 1 s soft shutdown
+    assert probe("LLEN", "invoices") == 1  # back in the queue at once, not in `unacked`
+    start_deploy_worker(lab)  # the next pod
+    assert invoice_outcome(lab, task_id) == {"state": "SUCCESS", "value": "invoice-4.pdf"}
+    assert probe("LLEN", "invoice:4:starts") == 2
