@@ -7,11 +7,13 @@ import os
 import re
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 from celery_lab import RedisProbe, wait_until
+from skill_audit.runtime import services
 from skill_audit.runtime.services import free_port
 
 RULE_FILE = "references/monitoring-health.md"
@@ -338,3 +340,74 @@ def test_remapped_sigterm_requeues_task_longer_than_soft_timeout(lab):
     start_deploy_worker(lab)  # the next pod
     assert invoice_outcome(lab, task_id) == {"state": "SUCCESS", "value": "invoice-4.pdf"}
     assert probe("LLEN", "invoice:4:starts") == 2
+
+
+# Rule 9: a Redis restart under a running worker.
+class RestartableRedis:
+    """A Redis server of our own on a fixed free port, so it can die and come back there."""
+
+    def __init__(self) -> None:
+        self.port = services.free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                services.redis_binary(),
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self._answers, 10, "Redis to answer PING")
+
+    def _answers(self) -> bool:
+        try:
+            return RedisProbe(self.url)("PING") == "PONG"
+        except Exception:  # refused while it starts
+            return False
+
+    def crash(self) -> None:
+        services.kill_group(self.proc, grace=0)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "REDIS_URL": self.url,
+            "CELERY_BROKER_URL": self.url,
+            "CELERY_RESULT_BACKEND": self.url,
+        }
+
+
+CONSUMING = (
+    "import json\nfrom consumer_probe import consuming\nprint(json.dumps(consuming(timeout=8)))"
+)
+
+
+@pytest.mark.parametrize("reconnect", [True, False])
+def test_worker_consumes_after_redis_restart(lab, reconnect):
+    redis = RestartableRedis()
+    redis.start()
+    try:
+        app = "deploy_tasks"  # the markdown's settings
+        if not reconnect:  # naive variant: no reconnect after a lost connection
+            app = "deploy_no_retry"
+            (lab.workdir / "deploy_no_retry.py").write_text(
+                "from deploy_tasks import app, canary, rebuild_invoice  # noqa: F401\n"
+                "app.conf.broker_connection_retry = False\n"
+            )
+        worker = lab.start(
+            "celery", DEPLOY_WORKER.format(app=app), ready="ready.", extra_env=redis.env()
+        )
+        assert lab.json_result("celery", CONSUMING, extra_env=redis.env()) is True
+        redis.crash()
+        time.sleep(2)  # the broker is away for a moment, as in a restart or failover
+        redis.start()
+        consumed = lab.json_result("celery", CONSUMING, extra_env=redis.env(), timeout=40)
+        assert consumed is reconnect, lab.output(worker)[-2000:]
+        if not reconnect:
+            assert "Shutting down" in lab.output(worker)
+    finally:
+        redis.crash()
