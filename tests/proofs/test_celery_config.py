@@ -80,11 +80,14 @@ print(json.dumps({"done": done, "forged_state": forged.state}))
     wait_for_output(lab, worker, "Refusing to deserialize untrusted content of type pickle")
 
 
-def _kill_worker_mid_task(lab, probe: RedisProbe, report_id: int) -> str:
+def _kill_worker_mid_task(lab, probe: RedisProbe, report_id: int, early_ack=False) -> str:
     """Run a 1.5 s export and SIGKILL the whole worker (main and pool) while it runs."""
     worker = lab.start("celery", WORKER, ready="ready.")
     task_id = send(lab, f'export_report.apply_async(({report_id},), {{"seconds": 1.5}})')
     wait_until(lambda: runs(probe, report_id), 15, "the first run")
+    if early_ack:  # the main process acks once the child reports the start: a moment later
+        wait_until(lambda: probe("HLEN", "unacked") == 0, 5, "the early ack")
+        assert probe("LLEN", "celery") == 0  # acked, not swept back
     lab.kill(worker)
     return task_id
 
@@ -101,14 +104,16 @@ def test_worker_sigkill_with_acks_late_reruns(lab):
 
 def test_worker_sigkill_without_acks_late_loses_task(lab):
     # Fault case: the markdown's app with task_acks_late turned off.
-    probe = setup(lab, transport=fast_restore(1), task_acks_late=False)
-    task_id = _kill_worker_mid_task(lab, probe, 11)
+    # 3 s: a loaded machine can take over 1 s from delivery to the early ack, and a sweep
+    # would put the message back meanwhile.
+    probe = setup(lab, transport=fast_restore(3), task_acks_late=False)
+    task_id = _kill_worker_mid_task(lab, probe, 11, early_ack=True)
     assert (probe("HLEN", "unacked"), probe("LLEN", "celery")) == (0, 0)  # acked: gone
     lab.start("celery", WORKER, ready="ready.")
     out = drive(
         lab,
         f"""
-time.sleep(3)  # past the 1 s visibility timeout and several restore sweeps
+time.sleep(4)  # past the 3 s visibility timeout and several restore sweeps
 export_report.delay(12).get(timeout=15)  # the new worker is consuming
 print(json.dumps(AsyncResult("{task_id}").state))
 """,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -411,3 +414,92 @@ def test_worker_consumes_after_redis_restart(lab, reconnect):
             assert "Shutting down" in lab.output(worker)
     finally:
         redis.crash()
+
+
+class HalfOpenProxy:
+    """A TCP proxy in front of Redis that can turn the connections which carried BRPOP into
+    black holes: bytes go in, nothing comes out, no FIN or RST, as after a failover behind a
+    NAT or load balancer. Other connections (pub/sub, commands) and new ones keep working."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.target = ("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.links: list[dict] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            link = {"brpop": False, "dead": False, "socks": [client]}
+            link["socks"].append(socket.create_connection(self.target))
+            self.links.append(link)
+            for src, dst in (link["socks"], link["socks"][::-1]):
+                threading.Thread(target=self._pump, args=(src, dst, link), daemon=True).start()
+
+    def _pump(self, src, dst, link) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                link["brpop"] = link["brpop"] or b"BRPOP" in data
+                if not link["dead"]:
+                    dst.sendall(data)
+        for sock in link["socks"]:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def kill_brpop_links(self) -> int:
+        dead = [link for link in self.links if link["brpop"]]
+        for link in dead:
+            link["dead"] = True
+        return len(dead)
+
+    def close(self) -> None:
+        self.listener.close()
+        for link in self.links:
+            for sock in link["socks"]:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+
+PING_AND_CANARY = """
+import json, socket
+from consumer_probe import consuming
+from deploy_tasks import app
+node = f"celery@{socket.gethostname()}"
+pinged = bool(app.control.ping(destination=[node], timeout=3))
+print(json.dumps([pinged, consuming(node, timeout=TIMEOUT)]))
+"""
+
+
+@pytest.mark.parametrize("health_check_interval, resumes", [(2, True), (0, False)])
+def test_half_open_broker_connection(lab, health_check_interval, resumes):
+    # 2 s instead of the markdown's 10 keeps the wait short; 0 disables the check (as kombu
+    # before 5.7 did for BRPOP).
+    proxy = HalfOpenProxy(lab.redis_url)
+    try:
+        (lab.workdir / "deploy_checked.py").write_text(
+            "from deploy_tasks import app, canary, rebuild_invoice  # noqa: F401\n"
+            "app.conf.broker_transport_options = {**app.conf.broker_transport_options,\n"
+            f"    'health_check_interval': {health_check_interval}}}\n"
+        )
+        worker = lab.start(
+            "celery",
+            DEPLOY_WORKER.format(app="deploy_checked"),
+            ready="ready.",
+            extra_env={"CELERY_BROKER_URL": proxy.url},  # the worker alone goes through it
+        )
+        check = PING_AND_CANARY.replace("TIMEOUT", "5")
+        assert lab.json_result("celery", check) == [True, True]
+        assert proxy.kill_brpop_links() >= 1
+        # A BRPOP sent just before the cut is still served by Redis for up to its 1 s timeout,
+        # and a message it pops is lost on the dead link: publish after that.
+        time.sleep(1.5)
+        after = lab.json_result("celery", PING_AND_CANARY.replace("TIMEOUT", "10"))
+        assert after == [True, resumes], lab.output(worker)[-2000:]
+        if resumes:
+            assert "dropping stale connection" in lab.output(worker)
+    finally:
+        proxy.close()
