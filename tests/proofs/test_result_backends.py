@@ -200,3 +200,46 @@ print(json.dumps({"placed": placed, "evicted": not results.exists(key),
     }  # results live only in their own store
     assert seen["evicted"], seen
     assert seen["state"] == "PENDING"  # an evicted result reads like an unknown id
+
+
+STATUS_DRIVER = """
+import json, time
+from job_status import job_status, submit_import
+from report_tasks import app
+
+def naive_status(job_id):  # what rule 7 warns against: PENDING read as "queued"
+    return {"PENDING": "queued"}.get(app.AsyncResult(job_id).state, "other")
+"""
+
+
+def test_status_endpoint_tells_unknown_from_queued(lab):
+    before = lab.json_result(
+        "celery",
+        STATUS_DRIVER
+        + """
+job_id = submit_import(rows=15)  # 3 s of work; no worker yet: really queued
+print(json.dumps({"job_id": job_id, "unknown": job_status("3f2c-no-such-job"),
+                  "queued": job_status(job_id), "naive_unknown": naive_status("3f2c-no-such-job")}))
+""",
+    )
+    assert before["unknown"] == [404, {"error": "unknown job id"}]
+    assert before["queued"] == [200, {"status": "queued"}]
+    assert before["naive_unknown"] == "queued"  # the naive mapping cannot tell them apart
+    start_worker(lab)
+    seen = lab.json_result(
+        "celery",
+        STATUS_DRIVER
+        + f"""
+seen = []
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    code, body = job_status({before["job_id"]!r})
+    seen.append(body["status"])
+    if body["status"] == "done":
+        break
+    time.sleep(0.05)
+print(json.dumps({{"seen": seen, "last": body}}))
+""",
+    )
+    assert "running" in seen["seen"] and seen["seen"][-1] == "done", seen["seen"]
+    assert seen["last"]["report"].endswith(f"{before['job_id']}.json")
