@@ -18,9 +18,11 @@ WORKER = '''
 from payment_activities import CHARGES, build_report, charge_card, export_rows
 from payment_workflows import ExportWorkflow, PaymentWorkflow, ReportWorkflow
 
+from demo_worker import SYNC_THREADS, payment_worker as rule_file_worker
+
 def payment_worker(client, q, *workflows, **options):
-    return Worker(client, task_queue=q, workflows=workflows or [PaymentWorkflow, ExportWorkflow, ReportWorkflow],
-                  activities=[build_report, charge_card, export_rows], **options)
+    """The rule file's worker (executor, slots, grace period) with the payment workflows."""
+    return rule_file_worker(client, q, *(workflows or [PaymentWorkflow, ExportWorkflow, ReportWorkflow]), **options)
 
 async def attempts(handle):
     """Attempt number of each activity's final start (the server records only the last one)."""
@@ -185,6 +187,37 @@ def test_sync_activity_needs_executor(lab):
     assert result["result"] == "cat.png resized"
 
 
+def test_sync_activities_beyond_threads_finish(lab):
+    # Five times as many blocking 0.3 s activities as threads, each allowed 1 s per attempt.
+    result = pay(
+        lab,
+        """
+        from payment_activities import resize_image
+        from temporalio import workflow
+        from temporalio.common import RetryPolicy
+
+        @workflow.defn(sandboxed=False)
+        class ThumbnailWorkflow:
+            @workflow.run
+            async def run(self, paths: list[str]) -> list[str]:
+                calls = [workflow.execute_activity(resize_image, path, start_to_close_timeout=timedelta(seconds=1),
+                                                   retry_policy=RetryPolicy(maximum_attempts=1))
+                         for path in paths]
+                return [str(r.cause) if isinstance(r, BaseException) else r
+                        for r in await asyncio.gather(*calls, return_exceptions=True)]
+
+        async def main():
+            client, q = await connect(), queue()
+            paths = [f"img-{n}.png" for n in range(5 * SYNC_THREADS)]
+            async with payment_worker(client, q, ThumbnailWorkflow):
+                return await client.execute_workflow(ThumbnailWorkflow.run, paths, id=f"t-{q}", task_queue=q)
+    """,
+    )
+    failed = [outcome for outcome in result if not outcome.endswith("resized")]
+    assert failed == []
+    assert len(result) == 40
+
+
 def test_graceful_shutdown(lab):
     result = pay(
         lab,
@@ -212,7 +245,7 @@ def test_graceful_shutdown(lab):
         async def main():
             client = await connect()
             return {"graceful": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(seconds=5)),
-                    "default": await stop_mid_export(client)}
+                    "default": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(0))}
     """,
     )
     graceful, default = result["graceful"], result["default"]

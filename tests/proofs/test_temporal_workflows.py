@@ -147,42 +147,95 @@ def test_update_validator(lab):
     assert result["result"]["charge"] == "charge-o-1"
 
 
+SAGA = """
+from order_workflows import OrderWorkflow
+from shop_activities import HOLDS, charge_card, release_stock, reserve_stock
+from temporalio import activity
+
+RELEASE_ATTEMPTS = []
+
+@activity.defn(name="release_stock")
+async def flaky_release(order_id: str, sku: str) -> None:
+    # The inventory service times out on each release's first three attempts.
+    RELEASE_ATTEMPTS.append((sku, activity.info().attempt))
+    if activity.info().attempt <= 3:
+        raise ConnectionError("inventory service timed out")
+    await release_stock(order_id, sku)
+
+async def run_order(client, q, order_id, amount, skus):
+    handle = await client.start_workflow(OrderWorkflow.run, args=[order_id, amount], id=f"{order_id}-{q}",
+                                         task_queue=q)
+    for sku in skus:
+        await handle.execute_update(OrderWorkflow.add_item, sku)
+    await handle.signal(OrderWorkflow.approve)
+    try:
+        outcome = (await handle.result())["charge"]
+    except WorkflowFailureError as err:
+        outcome = getattr(err.cause, "type", type(err.cause).__name__)
+    steps = await event_names(handle, "activity_task_scheduled_event_attributes")
+    return {"outcome": outcome, "holds_left": sorted(HOLDS),
+            "steps": [(s.activity_type.name, s.input.payloads[1].data.decode().strip('"')) for s in steps]}
+
+async def saga(release, *orders):
+    client, q = await connect(), queue()
+    async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
+                      activities=[charge_card, release, reserve_stock]):
+        return [await run_order(client, q, *order) for order in orders]
+"""
+
+
 def test_saga_compensates(lab):
+    declined, paid = drive(
+        lab,
+        SAGA
+        + textwrap.dedent("""
+        async def main():
+            return await saga(release_stock, ("big", 5000, ["sku-1", "sku-2"]), ("small", 50, ["sku-1", "sku-2"]))
+    """),
+    )
+    assert declined["outcome"] == "OrderFailed"
+    assert [name for name, _ in declined["steps"]] == ["reserve_stock"] * 2 + [
+        "charge_card",
+        "release_stock",
+        "release_stock",
+    ]
+    assert declined["steps"][3:] == [["release_stock", "sku-2"], ["release_stock", "sku-1"]]
+    assert declined["holds_left"] == []
+    assert paid["outcome"] == "charge-small"
+    assert paid["holds_left"] == ["small/sku-1", "small/sku-2"]  # a paid order keeps its stock
+
+
+def test_saga_bad_sku_releases_every_hold(lab):
+    # One SKU of the fan-out fails at once; its siblings are still reserving (200 ms each).
+    (order,) = drive(
+        lab,
+        SAGA
+        + textwrap.dedent("""
+        async def main():
+            return await saga(release_stock, ("mixed", 50, ["sku-1", "bad-2", "sku-3"]))
+    """),
+    )
+    assert order["holds_left"] == []
+    assert order["outcome"] == "OrderFailed"
+    released = [sku for name, sku in order["steps"] if name == "release_stock"]
+    assert released == ["sku-3", "bad-2", "sku-1"]  # every started step, in reverse
+
+
+def test_saga_flaky_compensation_completes(lab):
     result = drive(
         lab,
-        """
-        from order_workflows import OrderWorkflow
-        from shop_activities import charge_card, release_stock, reserve_stock
-
-        async def run_order(client, q, order_id, amount):
-            handle = await client.start_workflow(OrderWorkflow.run, args=[order_id, amount], id=f"{order_id}-{q}",
-                                                 task_queue=q)
-            for sku in ("sku-1", "sku-2"):
-                await handle.execute_update(OrderWorkflow.add_item, sku)
-            await handle.signal(OrderWorkflow.approve)
-            try:
-                outcome = (await handle.result())["charge"]
-            except WorkflowFailureError as err:
-                outcome = err.cause.type
-            steps = await event_names(handle, "activity_task_scheduled_event_attributes")
-            return {"outcome": outcome, "steps": [s.activity_type.name for s in steps]}
-
+        SAGA
+        + textwrap.dedent("""
         async def main():
-            client, q = await connect(), queue()
-            async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
-                              activities=[charge_card, release_stock, reserve_stock]):
-                return {"declined": await run_order(client, q, "big", 5000),
-                        "paid": await run_order(client, q, "small", 50)}
-    """,
+            (order,) = await saga(flaky_release, ("declined", 5000, ["sku-1", "sku-2", "sku-3"]))
+            return {"order": order, "release_attempts": RELEASE_ATTEMPTS}
+    """),
     )
-    declined = result["declined"]
-    assert declined["outcome"] == "PaymentFailed"
-    assert declined["steps"][:2] == ["reserve_stock", "reserve_stock"]
-    assert declined["steps"][2:] == ["charge_card", "release_stock", "release_stock"]
-    assert result["paid"] == {
-        "outcome": "charge-small",
-        "steps": ["reserve_stock", "reserve_stock", "charge_card"],
-    }
+    order = result["order"]
+    assert order["holds_left"] == []  # every release got through despite three failures each
+    assert order["outcome"] == "OrderFailed"
+    final_attempts = {sku: attempt for sku, attempt in result["release_attempts"]}
+    assert final_attempts == {"sku-1": 4, "sku-2": 4, "sku-3": 4}
 
 
 def test_duplicate_workflow_id(lab):
@@ -251,7 +304,7 @@ def test_patch_replay(lab):
                 handle = await client.start_workflow(flow.run, sku, id=f"ship-{q}", task_queue=q)
                 result = await handle.result()
                 steps = await event_names(handle, "activity_task_scheduled_event_attributes")
-                return result, [s.input.payloads[0].data.decode() for s in steps], await handle.fetch_history()
+                return result, [s.input.payloads[1].data.decode() for s in steps], await handle.fetch_history()
 
         async def main():
             client = await connect()
