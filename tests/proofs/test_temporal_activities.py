@@ -295,3 +295,89 @@ def test_activity_environment_and_time_skipping(lab):
     assert result["payment"].endswith("on attempt 3")
     assert result["skipped_hours"] >= 6  # six hours of workflow time, no real waiting
     assert result["local"].endswith("on attempt 3")
+
+
+# A worker process for ExportWorkflow. It prints each heartbeat the activity *calls* (the real
+# heartbeat still runs), so the proof can compare that with what the server *received*.
+EXPORT_WORKER = """
+import asyncio, os, sys
+from temporalio import activity
+
+send_heartbeat = activity.heartbeat
+
+def traced_heartbeat(*details):
+    print("heartbeat called", *details, flush=True)
+    send_heartbeat(*details)
+
+activity.heartbeat = traced_heartbeat
+
+from temporalio.client import Client
+from demo_worker import payment_worker
+from payment_workflows import ExportWorkflow
+
+async def main():
+    client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+    async with payment_worker(client, sys.argv[1], ExportWorkflow):
+        print("worker ready", flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_crash_resumes_from_last_sent_heartbeat(lab):
+    (lab.workdir / "export_worker.py").write_text(EXPORT_WORKER)
+    q = f"export-{lab.workdir.name}"
+    worker = lab.start(
+        "temporal", f"python export_worker.py {q}", ready="worker ready", temporal=True
+    )
+    # 60 rows of 50 ms, heartbeat_timeout 2 s (throttle 1.6 s). Wait until the server holds the
+    # first heartbeat and the worker has called several more, then SIGKILL the worker.
+    before = drive(
+        lab,
+        f"""
+        from payment_workflows import ExportWorkflow
+
+        async def main():
+            client = await connect()
+            handle = await client.start_workflow(ExportWorkflow.run, 60, id="export-{q}", task_queue="{q}")
+            for _ in range(100):  # bounded: 10 s
+                pending = (await handle.describe()).raw_description.pending_activities
+                if pending and pending[0].heartbeat_details.payloads:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            pending = (await handle.describe()).raw_description.pending_activities
+            return {{"server_details": int(pending[0].heartbeat_details.payloads[0].data)}}
+    """,
+    )
+    lab.kill(worker)
+    called = [
+        int(line.split()[-1])
+        for line in lab.output(worker).splitlines()
+        if line.startswith("heartbeat called")
+    ]
+    after = drive(
+        lab,
+        f"""
+        from demo_worker import payment_worker
+        from payment_workflows import ExportWorkflow
+        from temporalio.api.enums.v1 import TimeoutType
+
+        async def main():
+            client = await connect()
+            handle = client.get_workflow_handle("export-{q}")
+            async with payment_worker(client, "{q}", ExportWorkflow):
+                async with asyncio.timeout(30):
+                    result = await handle.result()
+            started = await event_names(handle, "activity_task_started_event_attributes")
+            timeout = started[-1].last_failure.timeout_failure_info.timeout_type
+            return {{"result": result, "first_attempt_ended_by": TimeoutType.Name(timeout)}}
+    """,
+    )
+    resumed_at = int(after["result"].rsplit(" ", 1)[1])
+    assert after["result"].startswith("attempt 2 resumed at row ")
+    assert resumed_at == before["server_details"]  # the last heartbeat the server received ...
+    assert max(called) > resumed_at, called  # ... not the last one the crashed attempt called
+    # The crash was noticed by heartbeat_timeout (2 s), not start_to_close_timeout (30 s).
+    assert after["first_attempt_ended_by"] == "TIMEOUT_TYPE_HEARTBEAT"
