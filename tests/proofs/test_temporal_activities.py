@@ -381,3 +381,44 @@ def test_crash_resumes_from_last_sent_heartbeat(lab):
     assert max(called) > resumed_at, called  # ... not the last one the crashed attempt called
     # The crash was noticed by heartbeat_timeout (2 s), not start_to_close_timeout (30 s).
     assert after["first_attempt_ended_by"] == "TIMEOUT_TYPE_HEARTBEAT"
+
+
+def test_payload_over_limit(lab):
+    result = pay(
+        lab,
+        """
+        from invoice_pdf import InvoicePdfWorkflow, blob_path, invoice_pdf, store_invoice_pdf
+        from temporalio.service import RPCError
+
+        async def main():
+            client, q, out = await connect(), queue(), {}
+            pdf = InvoicePdfWorkflow.run
+            async with payment_worker(client, q, InvoicePdfWorkflow, activities=[invoice_pdf, store_invoice_pdf]):
+                key = await client.execute_workflow(pdf, args=["o-1", False], id=f"k-{q}", task_queue=q)
+                out["by_key"] = {"key": key, "bytes": blob_path(key).stat().st_size}
+                inline = await client.start_workflow(pdf, args=["o-2", True], id=f"i-{q}", task_queue=q)
+                for _ in range(100):  # bounded: until the oversized result has failed twice
+                    desc = await inline.describe()
+                    pending = desc.raw_description.pending_activities
+                    if pending and pending[0].attempt >= 3:
+                        break
+                    await asyncio.sleep(0.2)
+                out["inline"] = {"status": desc.status.name, "attempt": pending[0].attempt,
+                                 "failure": pending[0].last_failure.message}
+                await inline.terminate("proof done")
+                try:
+                    await client.start_workflow(InvoicePdfWorkflow.run, args=["x" * 3_000_000, True], id=f"a-{q}",
+                                                task_queue=q)
+                    out["big_start"] = "started"
+                except RPCError as err:
+                    out["big_start"] = type(err).__name__
+            return out
+    """,
+        extra_env={"BLOB_DIR": "."},
+    )
+    assert result["by_key"] == {"key": "invoice-o-1.pdf", "bytes": result["by_key"]["bytes"]}
+    assert result["by_key"]["bytes"] > 2 * 1024 * 1024  # the data is larger than any payload may be
+    inline = result["inline"]
+    assert inline["status"] == "RUNNING" and inline["attempt"] >= 3  # retried, never delivered
+    assert inline["failure"].startswith("[TMPRL1103]")
+    assert result["big_start"] == "RPCError"  # refused at the client call, nothing started
