@@ -511,3 +511,35 @@ def test_nde_heals_after_patched_deploy(lab):
     assert result["stuck"]["failure"].startswith("[TMPRL1100] Nondeterminism error")
     assert result["healed"].endswith("/sku-1")
     assert result["steps"] == ['"sku-1"']  # the old run kept its old path
+
+
+def test_schedule_starts_workflows(lab):
+    result = drive(
+        lab,
+        """
+        from invoice_workflows import InvoiceWorkflow
+        from temporalio.client import (Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec,
+                                       ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec)
+
+        async def main():
+            client, q = await connect(), queue()
+            async with Worker(client, task_queue=q, workflows=[InvoiceWorkflow]):
+                schedule = await client.create_schedule(f"sweep-{q}", Schedule(
+                    action=ScheduleActionStartWorkflow(InvoiceWorkflow.run, "42", id=f"sweep-{q}", task_queue=q),
+                    spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=2))]),
+                    policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 15
+                while len(actions := (await schedule.describe()).info.recent_actions) < 2 and loop.time() < deadline:
+                    await asyncio.sleep(0.3)
+                results = [await client.get_workflow_handle(a.action.workflow_id,
+                                                            run_id=a.action.first_execution_run_id).result()
+                           for a in actions]
+                ids = [a.action.workflow_id for a in actions]
+                await schedule.delete()
+            return {"results": results, "ids": ids}
+    """,
+    )
+    assert len(result["results"]) >= 2 and set(result["results"]) == {42}  # fired on its own, twice
+    assert len(set(result["ids"])) == len(result["ids"])  # one workflow ID per firing
+    assert all(i.startswith("sweep-proof-") for i in result["ids"])
