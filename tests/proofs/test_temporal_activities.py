@@ -218,6 +218,48 @@ def test_sync_activities_beyond_threads_finish(lab):
     assert len(result) == 40
 
 
+def test_cancel_kills_subprocess(lab):
+    result = pay(
+        lab,
+        """
+        from media_activities import TranscodeWorkflow, transcode
+
+        def alive(pid):
+            try:
+                os.kill(pid, 0)
+                return True
+            except ProcessLookupError:
+                return False
+
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q, TranscodeWorkflow, activities=[transcode]):
+                movie = await client.start_workflow(TranscodeWorkflow.run, args=["movie.mp4", 60], id=f"m-{q}",
+                                                    task_queue=q)
+                for _ in range(100):  # bounded: until the child's pid is on the server
+                    pending = (await movie.describe()).raw_description.pending_activities
+                    if pending and pending[0].heartbeat_details.payloads:
+                        break
+                    await asyncio.sleep(0.1)
+                pid = int(pending[0].heartbeat_details.payloads[0].data)
+                alive_before = alive(pid)
+                await movie.cancel()
+                try:
+                    await movie.result()
+                    outcome = "completed"
+                except WorkflowFailureError as err:
+                    outcome = type(err.cause).__name__
+                alive_after = alive(pid)
+                if alive_after:  # an orphan: clean up after recording it
+                    os.kill(pid, 9)
+                return {"alive_before": alive_before, "outcome": outcome, "alive_after": alive_after}
+    """,
+    )
+    assert result["alive_before"] is True
+    assert result["outcome"] == "CancelledError"
+    assert result["alive_after"] is False  # the 60 s transcoder did not outlive its activity
+
+
 def test_graceful_shutdown(lab):
     result = pay(
         lab,
