@@ -18,9 +18,11 @@ WORKER = '''
 from payment_activities import CHARGES, build_report, charge_card, export_rows
 from payment_workflows import ExportWorkflow, PaymentWorkflow, ReportWorkflow
 
+from demo_worker import SYNC_THREADS, payment_worker as rule_file_worker
+
 def payment_worker(client, q, *workflows, **options):
-    return Worker(client, task_queue=q, workflows=workflows or [PaymentWorkflow, ExportWorkflow, ReportWorkflow],
-                  activities=[build_report, charge_card, export_rows], **options)
+    """The rule file's worker (executor, slots, grace period) with the payment workflows."""
+    return rule_file_worker(client, q, *(workflows or [PaymentWorkflow, ExportWorkflow, ReportWorkflow]), **options)
 
 async def attempts(handle):
     """Attempt number of each activity's final start (the server records only the last one)."""
@@ -185,6 +187,79 @@ def test_sync_activity_needs_executor(lab):
     assert result["result"] == "cat.png resized"
 
 
+def test_sync_activities_beyond_threads_finish(lab):
+    # Five times as many blocking 0.3 s activities as threads, each allowed 1 s per attempt.
+    result = pay(
+        lab,
+        """
+        from payment_activities import resize_image
+        from temporalio import workflow
+        from temporalio.common import RetryPolicy
+
+        @workflow.defn(sandboxed=False)
+        class ThumbnailWorkflow:
+            @workflow.run
+            async def run(self, paths: list[str]) -> list[str]:
+                calls = [workflow.execute_activity(resize_image, path, start_to_close_timeout=timedelta(seconds=1),
+                                                   retry_policy=RetryPolicy(maximum_attempts=1))
+                         for path in paths]
+                return [str(r.cause) if isinstance(r, BaseException) else r
+                        for r in await asyncio.gather(*calls, return_exceptions=True)]
+
+        async def main():
+            client, q = await connect(), queue()
+            paths = [f"img-{n}.png" for n in range(5 * SYNC_THREADS)]
+            async with payment_worker(client, q, ThumbnailWorkflow):
+                return await client.execute_workflow(ThumbnailWorkflow.run, paths, id=f"t-{q}", task_queue=q)
+    """,
+    )
+    failed = [outcome for outcome in result if not outcome.endswith("resized")]
+    assert failed == []
+    assert len(result) == 40
+
+
+def test_cancel_kills_subprocess(lab):
+    result = pay(
+        lab,
+        """
+        from media_activities import TranscodeWorkflow, transcode
+
+        def alive(pid):
+            try:
+                os.kill(pid, 0)
+                return True
+            except ProcessLookupError:
+                return False
+
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q, TranscodeWorkflow, activities=[transcode]):
+                movie = await client.start_workflow(TranscodeWorkflow.run, args=["movie.mp4", 60], id=f"m-{q}",
+                                                    task_queue=q)
+                for _ in range(100):  # bounded: until the child's pid is on the server
+                    pending = (await movie.describe()).raw_description.pending_activities
+                    if pending and pending[0].heartbeat_details.payloads:
+                        break
+                    await asyncio.sleep(0.1)
+                pid = int(pending[0].heartbeat_details.payloads[0].data)
+                alive_before = alive(pid)
+                await movie.cancel()
+                try:
+                    await movie.result()
+                    outcome = "completed"
+                except WorkflowFailureError as err:
+                    outcome = type(err.cause).__name__
+                alive_after = alive(pid)
+                if alive_after:  # an orphan: clean up after recording it
+                    os.kill(pid, 9)
+                return {"alive_before": alive_before, "outcome": outcome, "alive_after": alive_after}
+    """,
+    )
+    assert result["alive_before"] is True
+    assert result["outcome"] == "CancelledError"
+    assert result["alive_after"] is False  # the 60 s transcoder did not outlive its activity
+
+
 def test_graceful_shutdown(lab):
     result = pay(
         lab,
@@ -212,7 +287,7 @@ def test_graceful_shutdown(lab):
         async def main():
             client = await connect()
             return {"graceful": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(seconds=5)),
-                    "default": await stop_mid_export(client)}
+                    "default": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(0))}
     """,
     )
     graceful, default = result["graceful"], result["default"]
@@ -262,3 +337,130 @@ def test_activity_environment_and_time_skipping(lab):
     assert result["payment"].endswith("on attempt 3")
     assert result["skipped_hours"] >= 6  # six hours of workflow time, no real waiting
     assert result["local"].endswith("on attempt 3")
+
+
+# A worker process for ExportWorkflow. It prints each heartbeat the activity *calls* (the real
+# heartbeat still runs), so the proof can compare that with what the server *received*.
+EXPORT_WORKER = """
+import asyncio, os, sys
+from temporalio import activity
+
+send_heartbeat = activity.heartbeat
+
+def traced_heartbeat(*details):
+    print("heartbeat called", *details, flush=True)
+    send_heartbeat(*details)
+
+activity.heartbeat = traced_heartbeat
+
+from temporalio.client import Client
+from demo_worker import payment_worker
+from payment_workflows import ExportWorkflow
+
+async def main():
+    client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+    async with payment_worker(client, sys.argv[1], ExportWorkflow):
+        print("worker ready", flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_crash_resumes_from_last_sent_heartbeat(lab):
+    (lab.workdir / "export_worker.py").write_text(EXPORT_WORKER)
+    q = f"export-{lab.workdir.name}"
+    worker = lab.start(
+        "temporal", f"python export_worker.py {q}", ready="worker ready", temporal=True
+    )
+    # 60 rows of 50 ms, heartbeat_timeout 2 s (throttle 1.6 s). Wait until the server holds the
+    # first heartbeat and the worker has called several more, then SIGKILL the worker.
+    before = drive(
+        lab,
+        f"""
+        from payment_workflows import ExportWorkflow
+
+        async def main():
+            client = await connect()
+            handle = await client.start_workflow(ExportWorkflow.run, 60, id="export-{q}", task_queue="{q}")
+            for _ in range(100):  # bounded: 10 s
+                pending = (await handle.describe()).raw_description.pending_activities
+                if pending and pending[0].heartbeat_details.payloads:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            pending = (await handle.describe()).raw_description.pending_activities
+            return {{"server_details": int(pending[0].heartbeat_details.payloads[0].data)}}
+    """,
+    )
+    lab.kill(worker)
+    called = [
+        int(line.split()[-1])
+        for line in lab.output(worker).splitlines()
+        if line.startswith("heartbeat called")
+    ]
+    after = drive(
+        lab,
+        f"""
+        from demo_worker import payment_worker
+        from payment_workflows import ExportWorkflow
+        from temporalio.api.enums.v1 import TimeoutType
+
+        async def main():
+            client = await connect()
+            handle = client.get_workflow_handle("export-{q}")
+            async with payment_worker(client, "{q}", ExportWorkflow):
+                async with asyncio.timeout(30):
+                    result = await handle.result()
+            started = await event_names(handle, "activity_task_started_event_attributes")
+            timeout = started[-1].last_failure.timeout_failure_info.timeout_type
+            return {{"result": result, "first_attempt_ended_by": TimeoutType.Name(timeout)}}
+    """,
+    )
+    resumed_at = int(after["result"].rsplit(" ", 1)[1])
+    assert after["result"].startswith("attempt 2 resumed at row ")
+    assert resumed_at == before["server_details"]  # the last heartbeat the server received ...
+    assert max(called) > resumed_at, called  # ... not the last one the crashed attempt called
+    # The crash was noticed by heartbeat_timeout (2 s), not start_to_close_timeout (30 s).
+    assert after["first_attempt_ended_by"] == "TIMEOUT_TYPE_HEARTBEAT"
+
+
+def test_payload_over_limit(lab):
+    result = pay(
+        lab,
+        """
+        from invoice_pdf import InvoicePdfWorkflow, blob_path, invoice_pdf, store_invoice_pdf
+        from temporalio.service import RPCError
+
+        async def main():
+            client, q, out = await connect(), queue(), {}
+            pdf = InvoicePdfWorkflow.run
+            async with payment_worker(client, q, InvoicePdfWorkflow, activities=[invoice_pdf, store_invoice_pdf]):
+                key = await client.execute_workflow(pdf, args=["o-1", False], id=f"k-{q}", task_queue=q)
+                out["by_key"] = {"key": key, "bytes": blob_path(key).stat().st_size}
+                inline = await client.start_workflow(pdf, args=["o-2", True], id=f"i-{q}", task_queue=q)
+                for _ in range(100):  # bounded: until the oversized result has failed twice
+                    desc = await inline.describe()
+                    pending = desc.raw_description.pending_activities
+                    if pending and pending[0].attempt >= 3:
+                        break
+                    await asyncio.sleep(0.2)
+                out["inline"] = {"status": desc.status.name, "attempt": pending[0].attempt,
+                                 "failure": pending[0].last_failure.message}
+                await inline.terminate("proof done")
+                try:
+                    await client.start_workflow(InvoicePdfWorkflow.run, args=["x" * 3_000_000, True], id=f"a-{q}",
+                                                task_queue=q)
+                    out["big_start"] = "started"
+                except RPCError as err:
+                    out["big_start"] = type(err).__name__
+            return out
+    """,
+        extra_env={"BLOB_DIR": "."},
+    )
+    assert result["by_key"] == {"key": "invoice-o-1.pdf", "bytes": result["by_key"]["bytes"]}
+    assert result["by_key"]["bytes"] > 2 * 1024 * 1024  # the data is larger than any payload may be
+    inline = result["inline"]
+    assert inline["status"] == "RUNNING" and inline["attempt"] >= 3  # retried, never delivered
+    assert inline["failure"].startswith("[TMPRL1103]")
+    assert result["big_start"] == "RPCError"  # refused at the client call, nothing started

@@ -45,6 +45,25 @@ def test_sandbox_blocks_datetime_now(lab):
     assert result["order"]["at"].startswith("20")  # str(workflow.now())
 
 
+def test_blocking_workflow_deadlock(lab):
+    result = drive(
+        lab,
+        """
+        from clock_mistakes import QuoteWorkflow
+        from demo_worker import RUNNER
+
+        async def main():
+            client, q = await connect(), queue()
+            async with Worker(client, task_queue=q, workflows=[QuoteWorkflow], workflow_runner=RUNNER):
+                quote = await client.start_workflow(QuoteWorkflow.run, "sku-1", id=f"quote-{q}", task_queue=q)
+                return await hung_run(quote)
+    """,
+    )
+    assert result["status"] == "RUNNING"  # the run is not failed: its task is retried
+    assert result["task_attempt"] >= 2
+    assert result["failure_message"].startswith("[TMPRL1101] Potential deadlock detected")
+
+
 def test_exception_vs_application_error(lab):
     result = drive(
         lab,
@@ -147,42 +166,95 @@ def test_update_validator(lab):
     assert result["result"]["charge"] == "charge-o-1"
 
 
+SAGA = """
+from order_workflows import OrderWorkflow
+from shop_activities import HOLDS, charge_card, release_stock, reserve_stock
+from temporalio import activity
+
+RELEASE_ATTEMPTS = []
+
+@activity.defn(name="release_stock")
+async def flaky_release(order_id: str, sku: str) -> None:
+    # The inventory service times out on each release's first three attempts.
+    RELEASE_ATTEMPTS.append((sku, activity.info().attempt))
+    if activity.info().attempt <= 3:
+        raise ConnectionError("inventory service timed out")
+    await release_stock(order_id, sku)
+
+async def run_order(client, q, order_id, amount, skus):
+    handle = await client.start_workflow(OrderWorkflow.run, args=[order_id, amount], id=f"{order_id}-{q}",
+                                         task_queue=q)
+    for sku in skus:
+        await handle.execute_update(OrderWorkflow.add_item, sku)
+    await handle.signal(OrderWorkflow.approve)
+    try:
+        outcome = (await handle.result())["charge"]
+    except WorkflowFailureError as err:
+        outcome = getattr(err.cause, "type", type(err.cause).__name__)
+    steps = await event_names(handle, "activity_task_scheduled_event_attributes")
+    return {"outcome": outcome, "holds_left": sorted(HOLDS),
+            "steps": [(s.activity_type.name, s.input.payloads[1].data.decode().strip('"')) for s in steps]}
+
+async def saga(release, *orders):
+    client, q = await connect(), queue()
+    async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
+                      activities=[charge_card, release, reserve_stock]):
+        return [await run_order(client, q, *order) for order in orders]
+"""
+
+
 def test_saga_compensates(lab):
+    declined, paid = drive(
+        lab,
+        SAGA
+        + textwrap.dedent("""
+        async def main():
+            return await saga(release_stock, ("big", 5000, ["sku-1", "sku-2"]), ("small", 50, ["sku-1", "sku-2"]))
+    """),
+    )
+    assert declined["outcome"] == "OrderFailed"
+    assert [name for name, _ in declined["steps"]] == ["reserve_stock"] * 2 + [
+        "charge_card",
+        "release_stock",
+        "release_stock",
+    ]
+    assert declined["steps"][3:] == [["release_stock", "sku-2"], ["release_stock", "sku-1"]]
+    assert declined["holds_left"] == []
+    assert paid["outcome"] == "charge-small"
+    assert paid["holds_left"] == ["small/sku-1", "small/sku-2"]  # a paid order keeps its stock
+
+
+def test_saga_bad_sku_releases_every_hold(lab):
+    # One SKU of the fan-out fails at once; its siblings are still reserving (200 ms each).
+    (order,) = drive(
+        lab,
+        SAGA
+        + textwrap.dedent("""
+        async def main():
+            return await saga(release_stock, ("mixed", 50, ["sku-1", "bad-2", "sku-3"]))
+    """),
+    )
+    assert order["holds_left"] == []
+    assert order["outcome"] == "OrderFailed"
+    released = [sku for name, sku in order["steps"] if name == "release_stock"]
+    assert released == ["sku-3", "bad-2", "sku-1"]  # every started step, in reverse
+
+
+def test_saga_flaky_compensation_completes(lab):
     result = drive(
         lab,
-        """
-        from order_workflows import OrderWorkflow
-        from shop_activities import charge_card, release_stock, reserve_stock
-
-        async def run_order(client, q, order_id, amount):
-            handle = await client.start_workflow(OrderWorkflow.run, args=[order_id, amount], id=f"{order_id}-{q}",
-                                                 task_queue=q)
-            for sku in ("sku-1", "sku-2"):
-                await handle.execute_update(OrderWorkflow.add_item, sku)
-            await handle.signal(OrderWorkflow.approve)
-            try:
-                outcome = (await handle.result())["charge"]
-            except WorkflowFailureError as err:
-                outcome = err.cause.type
-            steps = await event_names(handle, "activity_task_scheduled_event_attributes")
-            return {"outcome": outcome, "steps": [s.activity_type.name for s in steps]}
-
+        SAGA
+        + textwrap.dedent("""
         async def main():
-            client, q = await connect(), queue()
-            async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
-                              activities=[charge_card, release_stock, reserve_stock]):
-                return {"declined": await run_order(client, q, "big", 5000),
-                        "paid": await run_order(client, q, "small", 50)}
-    """,
+            (order,) = await saga(flaky_release, ("declined", 5000, ["sku-1", "sku-2", "sku-3"]))
+            return {"order": order, "release_attempts": RELEASE_ATTEMPTS}
+    """),
     )
-    declined = result["declined"]
-    assert declined["outcome"] == "PaymentFailed"
-    assert declined["steps"][:2] == ["reserve_stock", "reserve_stock"]
-    assert declined["steps"][2:] == ["charge_card", "release_stock", "release_stock"]
-    assert result["paid"] == {
-        "outcome": "charge-small",
-        "steps": ["reserve_stock", "reserve_stock", "charge_card"],
-    }
+    order = result["order"]
+    assert order["holds_left"] == []  # every release got through despite three failures each
+    assert order["outcome"] == "OrderFailed"
+    final_attempts = {sku: attempt for sku, attempt in result["release_attempts"]}
+    assert final_attempts == {"sku-1": 4, "sku-2": 4, "sku-3": 4}
 
 
 def test_duplicate_workflow_id(lab):
@@ -248,10 +320,13 @@ def test_patch_replay(lab):
         async def record(client, flow, sku):
             q = queue()
             async with Worker(client, task_queue=q, workflows=[flow], activities=[reserve_stock]):
-                handle = await client.start_workflow(flow.run, sku, id=f"ship-{q}", task_queue=q)
+                handle = await client.start_workflow(flow.run, sku, id=f"ship-{q}", task_queue=q,
+                                                     start_signal="pick_up")
                 result = await handle.result()
                 steps = await event_names(handle, "activity_task_scheduled_event_attributes")
-                return result, [s.input.payloads[0].data.decode() for s in steps], await handle.fetch_history()
+                steps = ["timer"] * len(await event_names(handle, "timer_started_event_attributes")) + [
+                    s.input.payloads[1].data.decode() for s in steps]
+                return result, steps, await handle.fetch_history()
 
         async def main():
             client = await connect()
@@ -265,7 +340,7 @@ def test_patch_replay(lab):
     """,
     )
     assert result["v1_steps"] == ['"sku-1"']
-    assert result["new_steps"] == ['"gift-box"', '"sku-2"']  # new runs take the patched path
+    assert result["new_steps"] == ["timer", '"sku-2"']  # new runs take the patched path
     assert result["v1_on_v1"] == "ok"
     assert result["v1_on_v2"] == "NondeterminismError"
     assert result["v1_on_patched"] == "ok"
@@ -329,3 +404,142 @@ def test_continue_as_new(lab):
     assert all(
         run["input"][0] != "0" for run in early["runs"][1:]
     )  # each new run starts from the carried total
+
+
+def test_stuck_in_running_diagnosed(lab):
+    result = drive(
+        lab,
+        """
+        from invoice_workflows import InvoiceWorkflow
+        from shop_activities import charge_card, release_stock, reserve_stock
+        from stuck_triage import why_running
+        from temporalio import workflow
+        from temporalio.exceptions import ActivityError
+
+        @workflow.defn(sandboxed=False)
+        class ReceiptWorkflow:
+            @workflow.run
+            async def run(self, activity_queue: str) -> str:
+                # by name, as a workflow calling another team's activity does
+                return await workflow.execute_activity("send_receipt", task_queue=activity_queue or None,
+                                                       start_to_close_timeout=timedelta(seconds=5),
+                                                       schedule_to_start_timeout=timedelta(seconds=2))
+
+        async def diagnosis(client, handle):
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while (why := await why_running(client, handle)).startswith("progressing") and loop.time() < deadline:
+                await asyncio.sleep(0.3)
+            await handle.terminate("proof done")
+            return why
+
+        async def main():
+            client, q = await connect(), queue()
+            async with Worker(client, task_queue=q, workflows=[InvoiceWorkflow, ReceiptWorkflow],
+                              activities=[charge_card, release_stock, reserve_stock]):
+                runs = {
+                    "typo_queue": await client.start_workflow(InvoiceWorkflow.run, "12", id=f"t-{q}",
+                                                              task_queue=f"{q}-typo"),
+                    "unregistered_workflow": await client.start_workflow("InvoiceWorkflw", "12", id=f"u-{q}",
+                                                                         task_queue=q),
+                    "unregistered_activity": await client.start_workflow(ReceiptWorkflow.run, "", id=f"a-{q}",
+                                                                         task_queue=q),
+                }
+                out = {name: await diagnosis(client, handle) for name, handle in runs.items()}
+                try:  # the activity's own queue is misspelt: schedule_to_start_timeout ends the wait
+                    await client.execute_workflow(ReceiptWorkflow.run, f"{q}-emails-typo", id=f"s-{q}", task_queue=q)
+                except WorkflowFailureError as err:
+                    cause = err.cause.cause if isinstance(err.cause, ActivityError) else err.cause
+                    out["activity_queue_typo"] = f"{type(cause).__name__} {cause.type.name}"
+            return out
+    """,
+    )
+    assert (
+        result["typo_queue"].startswith("no worker polls task queue")
+        and "-typo'" in result["typo_queue"]
+    )
+    assert "Workflow class InvoiceWorkflw is not registered" in result["unregistered_workflow"]
+    assert result["unregistered_workflow"].startswith("workflow task attempt ")
+    assert result["unregistered_activity"].startswith("activity send_receipt attempt ")
+    assert "send_receipt" in result["unregistered_activity"]
+    assert "is not registered on this worker" in result["unregistered_activity"]
+    assert result["activity_queue_typo"] == "TimeoutError SCHEDULE_TO_START"
+
+
+def test_nde_heals_after_patched_deploy(lab):
+    result = drive(
+        lab,
+        """
+        from shipment_workflows import ShipmentV1, ShipmentV2, ShipmentV2Patched
+        from shop_activities import reserve_stock
+
+        async def wait_for(handle, field, count=1):
+            for _ in range(100):  # bounded: 20 s
+                if len(await event_names(handle, field)) >= count:
+                    return
+                await asyncio.sleep(0.2)
+
+        def worker(client, q, flow):
+            return Worker(client, task_queue=q, workflows=[flow], activities=[reserve_stock],
+                          max_cached_workflows=0)  # replay from history on every task, like a fresh deploy
+
+        async def main():
+            client, q = await connect(), queue()
+            async with worker(client, q, ShipmentV1):
+                handle = await client.start_workflow(ShipmentV1.run, "sku-1", id=f"ship-{q}", task_queue=q)
+                await wait_for(handle, "activity_task_completed_event_attributes")
+            async with worker(client, q, ShipmentV2):  # the unguarded deploy
+                await handle.signal(ShipmentV1.pick_up)
+                stuck = await hung_run_without_terminate(handle)
+            async with worker(client, q, ShipmentV2Patched):  # the fix deploys; nothing else is done
+                async with asyncio.timeout(20):
+                    healed = await handle.result()
+            steps = await event_names(handle, "activity_task_scheduled_event_attributes")
+            return {"stuck": stuck, "healed": healed, "steps": [s.input.payloads[1].data.decode() for s in steps]}
+
+        async def hung_run_without_terminate(handle):
+            for _ in range(100):
+                desc = await handle.describe()
+                if desc.raw_description.pending_workflow_task.attempt >= 2:
+                    break
+                await asyncio.sleep(0.2)
+            failures = await event_names(handle, "workflow_task_failed_event_attributes")
+            return {"status": desc.status.name, "failure": failures[-1].failure.message if failures else None}
+    """,
+    )
+    assert result["stuck"]["status"] == "RUNNING"
+    assert result["stuck"]["failure"].startswith("[TMPRL1100] Nondeterminism error")
+    assert result["healed"].endswith("/sku-1")
+    assert result["steps"] == ['"sku-1"']  # the old run kept its old path
+
+
+def test_schedule_starts_workflows(lab):
+    result = drive(
+        lab,
+        """
+        from invoice_workflows import InvoiceWorkflow
+        from temporalio.client import (Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec,
+                                       ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec)
+
+        async def main():
+            client, q = await connect(), queue()
+            async with Worker(client, task_queue=q, workflows=[InvoiceWorkflow]):
+                schedule = await client.create_schedule(f"sweep-{q}", Schedule(
+                    action=ScheduleActionStartWorkflow(InvoiceWorkflow.run, "42", id=f"sweep-{q}", task_queue=q),
+                    spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=2))]),
+                    policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 15
+                while len(actions := (await schedule.describe()).info.recent_actions) < 2 and loop.time() < deadline:
+                    await asyncio.sleep(0.3)
+                results = [await client.get_workflow_handle(a.action.workflow_id,
+                                                            run_id=a.action.first_execution_run_id).result()
+                           for a in actions]
+                ids = [a.action.workflow_id for a in actions]
+                await schedule.delete()
+            return {"results": results, "ids": ids}
+    """,
+    )
+    assert len(result["results"]) >= 2 and set(result["results"]) == {42}  # fired on its own, twice
+    assert len(set(result["ids"])) == len(result["ids"])  # one workflow ID per firing
+    assert all(i.startswith("sweep-proof-") for i in result["ids"])
