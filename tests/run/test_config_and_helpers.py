@@ -74,3 +74,11 @@ def test_rewrite_paths_prefers_the_longest_match():
     assert rewrite_paths(text, mapping) == (
         'File "references/a.md", line 12, in add\nFile "SKILL.md", line 10\nreferences/a.md:12: W'
     )
+
+
+def test_progress_line_keeps_the_location_when_cut():
+    from skill_audit.runner.report import progress_text
+
+    line = progress_text(3, 120, "skills/some/deeply/nested/references/guide.md:115", 30)
+    assert line.startswith("[3/120] …") and line.endswith("guide.md:115") and len(line) == 30
+    assert progress_text(1, 1, "SKILL.md:9", 80) == "[1/1] SKILL.md:9"
