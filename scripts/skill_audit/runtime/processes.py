@@ -6,7 +6,8 @@ An `Owner` (one `skill-audit run`, or one proof-test session) owns what it start
   That signal fires when the *thread* that forked exits, so all forks happen on one spawner
   thread that lives as long as the process;
 - every temporary folder lives under one root folder, `$TMPDIR/skill-audit-<id>`, whose
-  `owner.json` names the owning process (pid + start time);
+  `owner.json` names the owning process (pid + start time); children get `<root>/tmp` as
+  their TMPDIR, so what they leave in temp goes with the root;
 - a watchdog process (`python -m skill_audit.runtime.watchdog`) holds the read end of a pipe
   from the owner and learns each new process group. If the owner dies without saying `done`
   (kill -9, OOM), the pipe closes and the watchdog kills those groups and every process
@@ -105,12 +106,27 @@ def pids_with_env(entry: str, prefix: bool = False) -> list[int]:
     return [p.pid for p in processes() if p.pid != me and environ_has(p.pid, entry, prefix)]
 
 
-def sweep(entry: str, prefix: bool = False) -> int:
-    """SIGKILL every process carrying `entry` in its environment, until none is left (a dying
-    parent may have forked once more); return how many were killed."""
+def pids_working_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is `folder` or below it. This finds servers
+    that rewrite their process title over their environment (Redis and Valkey do)."""
+    inside = str(folder).rstrip("/") + "/"
+    out = []
+    for info in processes():
+        try:
+            cwd = os.readlink(PROC / str(info.pid) / "cwd").removesuffix(" (deleted)")
+        except OSError:
+            continue
+        if (cwd + "/").startswith(inside) and info.pid != os.getpid():
+            out.append(info.pid)
+    return out
+
+
+def sweep(entry: str, prefix: bool = False, folder: Path | None = None) -> int:
+    """SIGKILL every process carrying `entry` in its environment (or working below `folder`),
+    until none is left (a dying parent may have forked once more); return how many."""
     killed = 0
     for _ in range(5):
-        found = pids_with_env(entry, prefix)
+        found = pids_with_env(entry, prefix) + (pids_working_in(folder) if folder else [])
         if not found:
             break
         for pid in found:
@@ -312,7 +328,10 @@ class Owner:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
 
     def env(self, env: dict[str, str]) -> dict[str, str]:
-        return {**env, OWNER_VAR: self.id}
+        # Temp files of children (e.g. billiard's pymp-* folders) land under our root too.
+        tmp = self.root / "tmp"
+        tmp.mkdir(exist_ok=True)
+        return {**env, OWNER_VAR: self.id, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
 
     def spawn(
         self,
@@ -355,7 +374,7 @@ class Owner:
         """Stop everything, sweep stragglers that left their group, remove the temp root,
         and dismiss the watchdog."""
         self.stop_every(grace)
-        sweep(self.marker)
+        sweep(self.marker, folder=self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         self._tell("done")
         if self._watchdog is not None:
@@ -378,7 +397,7 @@ def sweep_dead_owners(tmp: Path | None = None) -> list[Path]:
             continue
         if is_running(pid, start):
             continue
-        sweep(f"{OWNER_VAR}={owner_id}")
+        sweep(f"{OWNER_VAR}={owner_id}", folder=root)
         shutil.rmtree(root, ignore_errors=True)
         removed.append(root)
     return removed
@@ -400,7 +419,7 @@ def watch(owner_id: str, root: Path, pipe) -> None:
         if any(p.pgid == pgid and environ_has(p.pid, marker) for p in processes()):
             with contextlib.suppress(OSError):
                 os.killpg(pgid, signal.SIGKILL)
-    sweep(marker)
+    sweep(marker, folder=root)
     shutil.rmtree(root, ignore_errors=True)
 
 
