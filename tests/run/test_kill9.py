@@ -25,9 +25,9 @@ def _start_held_run(tmp_path):
     tmpdir.mkdir()
     started = tmp_path / "started"
     env = {**os.environ, "TMPDIR": str(tmpdir), "STARTED_FILE": str(started)}
+    cmd = [sys.executable, "-m", "skill_audit.runner", str(FIXTURES / "killnine")]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skill_audit.runner", str(FIXTURES / "killnine"), "--pass-env"]
-        + ["STARTED_FILE"],
+        [*cmd, "--pass-env", "STARTED_FILE"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
