@@ -71,6 +71,11 @@ def classify(block, plan, fences, by_line) -> tuple[str, str | None]:
     found = _last(_NO_MODULE, text)
     if found:
         top = found.split(".")[0]
+        if f"/site-packages/{top}/" in text:  # the package is there, the module is not
+            return "error", (
+                f"`{top}` is installed but has no `{found}`: the snippet was written for "
+                "another version; pin the one it needs where the package is declared"
+            )
         dist = _DISTRIBUTIONS.get(top, top)
         return "missing-package", f"`{top}` is not installed: {_where_to_declare(plan, dist)}"
     found = _last(_NO_NAME, text)
@@ -78,6 +83,10 @@ def classify(block, plan, fences, by_line) -> tuple[str, str | None]:
         origin = _defined_earlier(found, block.line, plan, fences)
         if origin is not None:
             return "earlier-name", _earlier_hint(found, origin, plan, by_line)
+        return "error", (
+            f"`{found}` is defined by no earlier block of the file: an incomplete fragment "
+            '(complete it, or mark the fence partial="why")'
+        )
     found = _last(_NO_FILE, text)
     if found:
         return (
@@ -111,21 +120,30 @@ def _where_to_declare(plan: FilePlan, dist: str) -> str:
     )
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
 def defined_names(code: str) -> set[str]:
-    """Names a block binds (assignments, imports, defs, loop and with targets)."""
+    """Names a block binds at module level (assignments, imports, defs, loop and with
+    targets); names bound inside functions and classes stay there."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return set()
     names: set[str] = set()
-    for node in ast.walk(tree):
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 names.add((alias.asname or alias.name).split(".")[0])
+        if isinstance(node, _SCOPES):
+            if not isinstance(node, ast.Lambda):
+                names.add(node.name)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
     return names
 
 

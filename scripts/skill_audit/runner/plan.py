@@ -201,14 +201,14 @@ class EnvResolver:
         name = plan.env_for(fence)
         if name is not None and name in self._overrides:
             return None
+        if fence.spec.is_python and plan.mode == SHARED and plan.inline_requirements:
+            # one interpreter for the whole file: what any block declares, plus the skill's
+            extra = tuple(r for r in plan.skill_requirements if r not in plan.inline_requirements)
+            return "inline", plan.inline_requirements + extra
         if fence.spec.is_python:
-            inline = (
-                plan.inline_requirements
-                if plan.mode == SHARED
-                else tuple(deps.inline_script_deps(fence.code))
-            )
+            inline = tuple(deps.inline_script_deps(fence.code))
             if inline:
-                return "inline", inline
+                return "inline", inline  # a PEP 723 script stands alone
         if name is not None and name in plan.project.envs:
             return name, plan.project.envs[name]
         if plan.skill_requirements:
