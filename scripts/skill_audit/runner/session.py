@@ -53,7 +53,7 @@ class RunOptions:
 
 @dataclass
 class ServiceInfo:
-    redis: str = "embedded"  # embedded | external
+    redis: str = "not needed"  # embedded | external | not needed
     redis_seconds: float | None = None
     temporal: str = "not needed"  # embedded | external | not needed
     temporal_seconds: float | None = None
@@ -167,6 +167,7 @@ class Session:
         started = time.monotonic()
         svc = services.start_redis(owner=self.owner)
         self.info.redis_seconds = time.monotonic() - started
+        self.info.redis = "embedded"
         self._services.append(svc)
 
     def _temporal(self) -> None:
