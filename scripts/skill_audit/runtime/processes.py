@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import json
 import os
 import secrets
@@ -292,9 +293,14 @@ class Owner:
         self.marker = f"{OWNER_VAR}={self.id}"
         self.root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{self.id}-")).resolve()
         me = proc_info(os.getpid())
-        (self.root / OWNER_FILE).write_text(
+        owner_file = self.root / OWNER_FILE
+        owner_file.write_text(
             json.dumps({"id": self.id, "pid": os.getpid(), "start": me.start if me else None})
         )
+        # Held until this process ends (the kernel drops it then, however it ends): the proof
+        # a sweeper needs that the owner is gone, valid across PID namespaces too.
+        self._owner_fd = os.open(owner_file, os.O_RDONLY | os.O_CLOEXEC)
+        fcntl.flock(self._owner_fd, fcntl.LOCK_EX)
         self._lock = threading.Lock()
         self._live: list[subprocess.Popen] = []
         self.closed = False
@@ -377,6 +383,8 @@ class Owner:
         sweep(self.marker, folder=self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         self._tell("done")
+        with contextlib.suppress(OSError):
+            os.close(self._owner_fd)
         if self._watchdog is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._watchdog.stdin.close()
@@ -384,9 +392,25 @@ class Owner:
                 self._watchdog.wait(timeout=5)
 
 
+def _locked(path: Path) -> bool:
+    """Whether a live owner still holds the lock on its owner file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases our probe lock
+    return False
+
+
 def sweep_dead_owners(tmp: Path | None = None) -> list[Path]:
     """Remove the temp roots of owners that no longer run, and kill processes still carrying
-    their id. Only folders with a readable owner file naming a dead process are touched."""
+    their id or working in their root. Only folders whose owner file names a process that is
+    gone (by pid and start time) and whose lock nobody holds are touched."""
     tmp = Path(tmp or tempfile.gettempdir())
     removed = []
     for root in tmp.glob(f"{ROOT_PREFIX}*"):
@@ -395,7 +419,7 @@ def sweep_dead_owners(tmp: Path | None = None) -> list[Path]:
             owner_id, pid, start = str(owner["id"]), int(owner["pid"]), owner.get("start")
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if is_running(pid, start):
+        if is_running(pid, start) or _locked(root / OWNER_FILE):
             continue
         sweep(f"{OWNER_VAR}={owner_id}", folder=root)
         shutil.rmtree(root, ignore_errors=True)
