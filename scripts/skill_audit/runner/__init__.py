@@ -20,7 +20,8 @@ private copy of its skill folder (cwd; the folder and its scripts/ on PYTHONPATH
 Redis database (REDIS_URL = CELERY_BROKER_URL = CELERY_RESULT_BACKEND),
 TEMPORAL_ADDRESS when a Temporal server is up, SKILL_AUDIT_RUN_ID (unique per file and run,
 for queue names on shared servers), and nothing else from the caller's environment but PATH,
-HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR/TEMP/TMP and `--pass-env` names.
+HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and `--pass-env` names; TMPDIR/TEMP/TMP point
+into the run's own temp root and SKILL_AUDIT_OWNER names the run (for its sweeps).
 A `file=` module counts as imported when some later process wrote its bytecode cache.
 The Temporal dev server starts only when a selected file needs it: one of its Python blocks
 imports temporalio, or one of its envs lists temporalio among its requirements.
