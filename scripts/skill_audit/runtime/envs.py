@@ -116,15 +116,17 @@ def _build(env: Env, requirements: list[str], log) -> Env:
     try:
         uv = uv_binary()
         if uv:
-            _run([uv, "venv", "--quiet", "--python", sys.executable, str(root)], name, "uv venv")
-            if requirements:
-                cmd = [uv, "pip", "install", "--quiet", "--python", str(env.python)]
-                _run([*cmd, *requirements], name, "uv pip install")
+            try:
+                _with_uv(uv, env, requirements)
+            except EnvError as exc:
+                # uv does not read pip's configuration (find-links, private indexes): pip may
+                # still succeed where uv could not
+                if log:
+                    log(f"{exc}; retrying with venv + pip")
+                shutil.rmtree(root, ignore_errors=True)
+                _with_pip(env, requirements)
         else:
-            venv.EnvBuilder(with_pip=True, clear=True).create(root)
-            if requirements:
-                cmd = [str(env.python), "-m", "pip", "install", "--quiet"]
-                _run([*cmd, "--disable-pip-version-check", *requirements], name, "pip install")
+            _with_pip(env, requirements)
     except EnvError:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -133,6 +135,20 @@ def _build(env: Env, requirements: list[str], log) -> Env:
         raise EnvError(f"cannot create env {name!r} in {root}: {exc}") from None
     (root / MARKER).write_text("\n".join(requirements) + "\n")
     return env
+
+
+def _with_uv(uv: str, env: Env, requirements: list[str]) -> None:
+    _run([uv, "venv", "--quiet", "--python", sys.executable, str(env.root)], env.name, "uv venv")
+    if requirements:
+        cmd = [uv, "pip", "install", "--quiet", "--python", str(env.python)]
+        _run([*cmd, *requirements], env.name, "uv pip install")
+
+
+def _with_pip(env: Env, requirements: list[str]) -> None:
+    venv.EnvBuilder(with_pip=True, clear=True).create(env.root)
+    if requirements:
+        cmd = [str(env.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        _run([*cmd, *requirements], env.name, "pip install")
 
 
 def _run(cmd: list[str], name: str, what: str) -> None:
