@@ -46,3 +46,25 @@ def test_sweep_leaves_a_live_owner_alone_and_clears_a_dead_one(tmp_path, monkeyp
         assert live.root.exists()
     finally:
         live.close()
+
+
+def test_proof_harness_gives_drivers_what_run_gives_snippets(monkeypatch, tmp_path):
+    """A proof must not pass where `run` fails: the harness scrubs the environment the same
+    way and starts background commands with the same `bash -c`, through the same owner."""
+    from tests.proofs.conftest import Lab
+
+    monkeypatch.setenv("SKILL_AUDIT_SECRET", "must-not-reach-a-driver")
+    owner = processes.Owner(watchdog=False)
+    try:
+        lab = Lab(tmp_path, "redis://127.0.0.1:1/0", envs=None, request=None, owner=owner)
+        env = lab.env_vars()
+        assert "SKILL_AUDIT_SECRET" not in env
+        assert set(env) - set(processes.scrubbed_env()) == {
+            "PYTHONPATH",
+            "PYTHONUNBUFFERED",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_RESULT_BACKEND",
+        }
+    finally:
+        owner.close()
