@@ -3,6 +3,12 @@
 Proofs load the modules that the rule files define (`file=NAME.py` fences), so a changed
 snippet changes what is tested. Code runs in the per-framework virtualenvs declared in
 pyproject.toml (`[tool.skill-audit.envs]`), created on first use and cached.
+
+Every process is spawned the way `skill-audit run` spawns it, through one
+`runtime.processes.Owner` per test session: own process group, the same scrubbed environment
+(PATH, HOME, locale, TMPDIR... plus the test's variables, nothing else of the caller's), the
+same `bash -c COMMAND` for background commands (bash execs a single command itself, so the
+started process is the worker's main process), parent-death signal and watchdog.
 """
 
 from __future__ import annotations
@@ -13,16 +19,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 from skill_audit.runner.wrapper import python_command
 from skill_audit.runtime import envs as envs_mod
-from skill_audit.runtime import services
+from skill_audit.runtime import processes, services
 from skill_audit.snippets.extract import read_fences, write_modules
-from skill_audit.snippets.grammar import Kind
+from skill_audit.snippets.grammar import Kind, shell_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".skill-audit"
@@ -53,20 +58,33 @@ def _serve(svc: services.Service, key: str):
         svc.stop()
 
 
+@pytest.fixture(scope="session")
+def owner():
+    """Everything the proof session starts (closed at the end, or by the watchdog)."""
+    owner = processes.Owner()
+    try:
+        yield owner
+    finally:
+        owner.close()
+
+
 @pytest.fixture
-def redis_url():
-    yield from _serve(services.start_redis(), "url")
+def redis_url(owner):
+    yield from _serve(services.start_redis(owner=owner), "url")
 
 
 @pytest.fixture(scope="session")
-def temporal_address():
-    yield from _serve(services.start_temporal(), "address")
+def temporal_address(owner):
+    yield from _serve(services.start_temporal(owner=owner), "address")
 
 
 class Lab:
     """One test's work folder, environment variables and background processes."""
 
-    def __init__(self, workdir: Path, redis_url: str, envs: EnvSet, request) -> None:
+    def __init__(
+        self, workdir: Path, redis_url: str, envs: EnvSet, request, owner: processes.Owner
+    ) -> None:
+        self.owner = owner
         self.workdir = workdir
         self.redis_url = redis_url
         self.envs = envs
@@ -95,7 +113,7 @@ class Lab:
     def env_vars(
         self, extra: dict[str, str] | None = None, temporal: bool = False
     ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+        env = processes.scrubbed_env()  # what `skill-audit run` gives a snippet
         env.update(
             PYTHONPATH=str(self.workdir),
             PYTHONUNBUFFERED="1",
@@ -123,25 +141,24 @@ class Lab:
         script.write_text(code)
         # The runner's own wrapper: runpy as __main__, flush, os._exit (temporalio can crash at
         # interpreter exit, sdk-python#300).
-        proc = subprocess.Popen(
+        proc = self.owner.spawn(
             python_command(self.envs.get(env_name).python, script),
             cwd=self.workdir,
             env=self.env_vars(extra_env, temporal),
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
         )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            services.kill_group(proc, grace=1)
+            self.owner.stop(proc, grace=1)
             out, err = proc.communicate()
             raise AssertionError(
                 f"driver timed out after {timeout}s\nstdout:\n{out}\nstderr:\n{err}"
             ) from exc
         finally:
-            services.kill_group(proc, grace=1)
+            self.owner.stop(proc, grace=1)
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     def json_result(self, env_name: str, code: str, **kw):
@@ -168,28 +185,23 @@ class Lab:
         self._counter += 1
         log = self.workdir / f"bg_{self._counter}.log"
         with open(log, "wb") as fh:
-            proc = subprocess.Popen(
-                ["bash", "-c", f"exec {command}"],
-                cwd=self.workdir,
-                env=env,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+            # exactly how `skill-audit run` starts a background block
+            proc = self.owner.spawn(
+                ["bash", "-c", shell_script("bash", command)], cwd=self.workdir, env=env, stdout=fh
             )
         self._procs.append((proc, log))
-        deadline = time.monotonic() + timeout
-        while ready is not None:
+        if ready is None:
+            return proc
+        try:
+            ok = processes.wait_until(processes.text_appears(log, ready), timeout, proc=proc)
+        except processes.EarlyExit as exc:
             text = log.read_text(errors="replace")
-            if ready in text:
-                break
-            if proc.poll() is not None:
-                raise AssertionError(f"{command!r} exited {proc.returncode}:\n{text[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{command!r} not ready ({ready!r}) after {timeout}s:\n{text[-3000:]}"
-                )
-            time.sleep(0.05)
+            raise AssertionError(f"{command!r} {exc}:\n{text[-3000:]}") from None
+        if not ok:
+            text = log.read_text(errors="replace")
+            raise AssertionError(
+                f"{command!r} not ready ({ready!r}) after {timeout}s:\n{text[-3000:]}"
+            )
         return proc
 
     def output(self, proc: subprocess.Popen) -> str:
@@ -199,7 +211,7 @@ class Lab:
         raise KeyError(proc)
 
     def stop(self, proc: subprocess.Popen, grace: float = 10) -> None:
-        services.kill_group(proc, grace=grace)
+        self.owner.stop(proc, grace=grace)
 
     def kill(self, proc: subprocess.Popen) -> None:
         """SIGKILL the whole process group at once (a crash, not a shutdown)."""
@@ -208,13 +220,12 @@ class Lab:
         proc.wait(timeout=10)
 
     def close(self) -> None:
-        for proc, _ in self._procs:
-            services.kill_group(proc, grace=5)
+        self.owner.stop_many([proc for proc, _ in self._procs], grace=5)
 
 
 @pytest.fixture
-def lab(tmp_path, redis_url, envs, request):
-    lab = Lab(tmp_path, redis_url, envs, request)
+def lab(tmp_path, redis_url, envs, request, owner):
+    lab = Lab(tmp_path, redis_url, envs, request, owner)
     try:
         yield lab
     finally:

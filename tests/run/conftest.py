@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from skill_audit.runtime import processes
 from skill_audit.runtime.envs import ensure_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,25 +65,9 @@ def run_cmd(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: floa
 
 def process_alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie (PID 1 here may never reap orphans)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return processes.is_running(pid)
 
 
 def processes_with_env(entry: str) -> list[int]:
     """Live (non-zombie) PIDs whose environment holds `entry` (NAME=VALUE)."""
-    needle = entry.encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if needle in (proc / "environ").read_bytes().split(b"\0") and process_alive(
-                int(proc.name)
-            ):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+    return processes.pids_with_env(entry)

@@ -74,3 +74,22 @@ def test_rewrite_paths_prefers_the_longest_match():
     assert rewrite_paths(text, mapping) == (
         'File "references/a.md", line 12, in add\nFile "SKILL.md", line 10\nreferences/a.md:12: W'
     )
+
+
+def test_progress_line_keeps_the_location_when_cut():
+    from skill_audit.runner.report import progress_text
+
+    line = progress_text(3, 120, "skills/some/deeply/nested/references/guide.md:115", 30)
+    assert line.startswith("[3/120] …") and line.endswith("guide.md:115") and len(line) == 30
+    assert progress_text(1, 1, "SKILL.md:9", 80) == "[1/1] SKILL.md:9"
+
+
+def test_no_service_for_files_without_runnable_blocks(tmp_path):
+    from tests.run.conftest import run_cmd
+
+    doc = tmp_path / "notes.md"
+    doc.write_text('# Notes\n\n```bash\nls -l\n```\n\n```json\n{"a": 1}\n```\n')
+    out = run_cmd(str(doc), "--format", "json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.doc["services"]["redis"] == {"mode": "not needed", "start_seconds": None}
+    assert out.doc["summary"]["passed"] == 0

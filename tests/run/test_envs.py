@@ -91,3 +91,20 @@ def test_unknown_env_is_a_config_error(tmp_path):
     assert out.returncode == 2
     assert "unknown env 'nosuchenv'" in out.stderr and "Traceback" not in out.stderr
     assert out.stderr.count("\n") == 1
+
+
+def test_envs_are_built_with_uv_and_cached_by_content(tmp_path):
+    import subprocess
+
+    from skill_audit.runtime import envs as envs_mod
+
+    assert envs_mod.uv_binary(), "uv comes with the services extra"
+    env = envs_mod.ensure_env(tmp_path, "tiny", ["inflection==0.5.1"])
+    assert not (env.bin_dir / "pip").exists()  # uv made it (venv + pip would ship pip)
+    subprocess.run([str(env.python), "-c", "import inflection"], check=True)
+    marker = env.root / envs_mod.MARKER
+    built = marker.stat().st_mtime_ns
+    assert envs_mod.ensure_env(tmp_path, "tiny", ["inflection==0.5.1"]) == env
+    assert marker.stat().st_mtime_ns == built  # reused, not rebuilt
+    other = envs_mod.ensure_env(tmp_path, "tiny", ["inflection==0.5.0"])
+    assert other.root != env.root

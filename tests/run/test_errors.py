@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.run.conftest import FIXTURES, run_cmd
+import subprocess
+import sys
+
+from tests.run.conftest import FIXTURES, ROOT, run_cmd
 
 
 def _one_line_error(out, text: str) -> None:
@@ -11,8 +14,16 @@ def _one_line_error(out, text: str) -> None:
     assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
 
 
-def test_missing_path():
-    _one_line_error(run_cmd("no/such/folder"), "no/such/folder: no such file or folder")
+def test_missing_path_is_worded_as_check_words_it():
+    run = run_cmd("no/such/folder")
+    _one_line_error(run, "Path 'no/such/folder' does not exist.")
+    check = subprocess.run(
+        [sys.executable, "-m", "skill_audit", "check", "no/such/folder"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 2 and check.stderr == run.stderr
 
 
 def test_folder_without_skills(tmp_path):

@@ -218,5 +218,7 @@ def test_progress_line_on_a_terminal():
     proc.wait(timeout=60)
     os.close(leader)
     text = b"".join(chunks).decode(errors="replace")
-    assert "\r\x1b[K[" in text and "running " in text
+    # done/total and the file:line of the running block; cleared before each report line
+    assert "\r\x1b[K[0/3] tests/run/fixtures/features/references/traceback.md:9" in text
+    assert "\r\x1b[K[1/3] " in text and "\r\x1b[KFAIL " in text
     assert text.rstrip().splitlines()[-1].endswith("0 passed, 3 failed, 0 skipped")

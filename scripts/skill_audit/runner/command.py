@@ -13,9 +13,10 @@ import time
 
 import click
 
+from skill_audit.runner.filerun import reported
 from skill_audit.runner.plan import EnvResolver, PlanError, build_plans, default_jobs, prepare_envs
 from skill_audit.runner.report import JsonReport, TextReport
-from skill_audit.runner.session import RunOptions, ServiceSetupError, Session
+from skill_audit.runner.session import RunOptions, ServiceSetupError, run_session
 from skill_audit.runtime.envs import EnvError
 from skill_audit.runtime.services import ServiceError
 
@@ -39,7 +40,8 @@ def _env_pairs(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("run")
-@click.argument("paths", nargs=-1, type=click.Path())
+# exists=True: a missing path is worded exactly as `check` words it
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option(
     "--format",
     "fmt",
@@ -90,6 +92,11 @@ def _env_pairs(values: tuple[str, ...]) -> dict[str, str]:
     help="Use this (loopback) Temporal server instead of starting a dev server.",
 )
 @click.option(
+    "--fixtures",
+    type=click.Path(exists=True, file_okay=False),
+    help="A folder copied into every work folder, for blocks that read input files.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False),
     help="Where envs are built (default: .skill-audit/ next to pyproject.toml).",
@@ -104,6 +111,7 @@ def run_command(
     redis_db,
     allow_flush,
     temporal_address,
+    fixtures,
     cache_dir,
 ):
     """Execute the snippets of the skills or markdown files at PATHS (default: .).
@@ -128,7 +136,9 @@ def run_command(
             )
             plans = build_plans(list(paths) or ["."], resolver)
             prepare_envs(plans, resolver)
-            session = Session(
+            report.planned(sum(reported(f) for plan in plans for f in plan.fences))
+            started = time.monotonic()
+            results, info = run_session(
                 plans,
                 resolver,
                 RunOptions(
@@ -138,13 +148,12 @@ def run_command(
                     allow_flush=allow_flush,
                     temporal_address=temporal_address,
                     pass_env=tuple(pass_env),
+                    fixtures=Path(fixtures).resolve() if fixtures else None,
                 ),
                 on_file=report.file_done,
                 on_block=report.block_done,
                 on_start=report.started,
             )
-            started = time.monotonic()
-            results = session.run()
         except (PlanError, EnvError, ServiceError, ServiceSetupError) as exc:
             click.echo(f"skill-audit: error: {exc}", err=True)
             sys.exit(2)
@@ -158,5 +167,5 @@ def run_command(
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    report.finish(results, session.info, time.monotonic() - started)
+    report.finish(results, info, time.monotonic() - started)
     sys.exit(1 if any(b.status == "FAIL" for r in results for b in r.blocks) else 0)

