@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skill_audit.runtime import resp
+from skill_audit.runtime import resp, sandbox
 
 
 class ServiceError(Exception):
@@ -184,11 +184,14 @@ def _redis_ping(port: int) -> bool:
         return False
 
 
-def start_redis(binary: str | None = None, timeout: float = 10.0) -> Service:
-    """A private Redis/Valkey on a free loopback port, no persistence, `noeviction`."""
+def start_redis(
+    binary: str | None = None, timeout: float = 10.0, port: int | None = None
+) -> Service:
+    """A private Redis/Valkey on a free loopback port (6379 in a sandbox's own loopback),
+    no persistence, `noeviction`."""
     binary = binary or redis_binary()
     workdir = Path(tempfile.mkdtemp(prefix="skill-audit-redis-"))
-    port = free_port()
+    port = port or sandbox.service_port("redis")
     cmd = [
         binary,
         "--port",
@@ -214,11 +217,18 @@ def start_redis(binary: str | None = None, timeout: float = 10.0) -> Service:
     return svc
 
 
-def start_temporal(binary: str | None = None, timeout: float = 30.0) -> Service:
-    """A Temporal dev server (in-memory) on free loopback ports, UI off."""
+def start_temporal(
+    binary: str | None = None, timeout: float = 30.0, port: int | None = None
+) -> Service:
+    """A Temporal dev server (in-memory) on free loopback ports (7233 for gRPC in a sandbox's
+    own loopback), UI off."""
     binary = binary or temporal_binary()
     workdir = Path(tempfile.mkdtemp(prefix="skill-audit-temporal-"))
-    port, http_port, metrics_port = free_port(), free_port(), free_port()
+    port, http_port, metrics_port = (
+        port or sandbox.service_port("temporal"),
+        free_port(),
+        free_port(),
+    )
     cmd = [
         binary,
         "server",
