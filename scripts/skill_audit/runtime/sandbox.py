@@ -51,7 +51,7 @@ CLONE_NEWNET = 0x40000000
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
-MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 0x400, 0x800, 0x200000
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 0x400, 0x800, 0x200000, 0x1000000
 
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP = 1, 24
 CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
@@ -128,7 +128,7 @@ def run(fn: Callable[[], int | None], spec: Spec) -> int:
         try:
             code = fn() or 0
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         except BaseException:
             import traceback
 
@@ -238,7 +238,14 @@ def _launch(spec: Spec) -> _Outside | None:
             os._exit(SETUP_FAILED)
         return None
     os.close(write_end)
-    return _outside(relay, read_end)
+    try:
+        return _outside(relay, read_end)
+    except BaseException as exc:
+        if not isinstance(exc, SandboxUnavailable):  # e.g. a bug: no sandbox left running
+            with contextlib.suppress(OSError):
+                os.kill(relay, signal.SIGKILL)
+                os.waitpid(relay, 0)
+        raise
 
 
 def _outside(relay: int, read_end: int) -> _Outside:
@@ -255,9 +262,9 @@ def _outside(relay: int, read_end: int) -> _Outside:
     previous = {}
     if _main_thread():
         previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    error = None
+    error, ready = None, False
     with os.fdopen(read_end, "rb") as pipe:
-        for raw in pipe:
+        for raw in pipe:  # "pid" (from the relay) and "ready" (from the init) in either order
             word, _, rest = raw.decode(errors="replace").strip().partition(" ")
             if word == "pid":
                 target.append(int(rest))
@@ -266,7 +273,8 @@ def _outside(relay: int, read_end: int) -> _Outside:
             elif word == "error":
                 error = rest
                 break
-            elif word == "ready":
+            ready = ready or word == "ready"
+            if ready and target:
                 break
         else:
             error = "the sandbox helper exited during setup"
@@ -362,8 +370,9 @@ def _init(libc, spec: Spec, report: int, lifeline: int, handlers: dict) -> bool:
 
 
 def _mount_folders(libc, spec: Spec) -> None:
-    read_only = _existing(spec.read_only)
-    writable = [w for w in _existing(spec.writable) if any(_below(w, r) for r in read_only)]
+    writable = _existing(spec.writable)
+    read_only = [r for r in _existing(spec.read_only) if r not in writable]  # temp wins
+    writable = [w for w in writable if any(_below(w, r) for r in read_only)]
     for folder in read_only + writable:  # parents first: a child bind stays on top
         _check(libc.mount(bytes(folder), bytes(folder), None, MS_BIND | MS_REC, None))
     for folder in read_only:
@@ -391,7 +400,10 @@ def _kept_flags(folder: Path) -> int:
         (os.ST_NODIRATIME, MS_NODIRATIME),
         (os.ST_RELATIME, MS_RELATIME),
     )
-    return sum(ms for st, ms in pairs if have & st)
+    flags = sum(ms for st, ms in pairs if have & st)
+    if not have & (os.ST_NOATIME | os.ST_RELATIME):
+        flags |= MS_STRICTATIME  # else the kernel assumes relatime, a locked-flag change
+    return flags
 
 
 def _loopback_up() -> None:
