@@ -136,11 +136,10 @@ class Runner:
             os.chown(path, NOBODY, NOBODY)
         return path
 
-    def command(self, *args: str) -> list[str]:
+    def command(self, *args: str, wrap: list[str] | tuple = ()) -> list[str]:
+        """The run command line; `wrap` goes between the user switch and the interpreter."""
         base = [self.python, "-m", "skill_audit.runner", *args, "--env", f"celery={self.env_dir}"]
-        if self.user == "nobody":
-            return [*_as_nobody(), *base]
-        return base
+        return [*(_as_nobody() if self.user == "nobody" else ()), *wrap, *base]
 
     def env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "HOME": str(self.home), **extra}
@@ -335,39 +334,37 @@ def test_sigkill_of_a_sandboxed_run_leaves_no_process(runner):
             proc.wait()
 
 
-def _limit_user_namespaces(command: list[str]) -> list[str]:
-    """`command` in a user namespace where creating further ones fails (limit 0): a kernel
-    that refuses the sandbox, as a container without user namespaces does."""
-    script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"'
-    return ["unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", *command]
+LIMIT_USER_NAMESPACES = [
+    *("unshare", "--user", "--map-root-user", "sh", "-c"),
+    *('echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh"),
+]
 
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="no util-linux unshare")
-def test_unavailable_sandbox_falls_back_or_errors(envs, base_dir):
-    folder = base_dir / "fallback"
-    folder.mkdir(exist_ok=True)
-    where = _write_skill(folder, {"ok": ("bash run", "true")}, None)
-    base = _command(envs, folder)
+def test_unavailable_sandbox_falls_back_or_errors(runner):
+    """The run starts in a user namespace where creating further ones fails (limit 0): a
+    kernel that refuses the sandbox, as a container without user namespaces does."""
+    owner = NOBODY if runner.user == "nobody" else None
+    folder = runner.dir("fallback")
+    where = _write_skill(folder, {"ok": ("bash run", "true")}, owner)
 
-    proc = subprocess.run(_limit_user_namespaces(base), capture_output=True, text=True, timeout=120)
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = runner.command(str(folder), "--format", "json", *args, wrap=LIMIT_USER_NAMESPACES)
+        return subprocess.run(
+            command, cwd=ROOT, env=runner.env(), capture_output=True, text=True, timeout=120
+        )
+
+    proc = run()
     assert proc.returncode == 0, proc.stderr
     notice = [line for line in proc.stderr.splitlines() if "not sandboxed" in line]
     assert len(notice) == 1 and "max_user_namespaces" in notice[0], proc.stderr
     assert Outcome(0, proc.stdout, "").block("SKILL.md", where["ok"])["status"] == "PASS"
 
-    proc = subprocess.run(
-        _limit_user_namespaces([*base, "--require-sandbox"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run("--require-sandbox")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "--require-sandbox" in proc.stderr, proc.stderr
 
-    # opting out says nothing
-    proc = subprocess.run(
-        _limit_user_namespaces([*base, "--no-sandbox"]), capture_output=True, text=True, timeout=120
-    )
+    proc = run("--no-sandbox")  # opting out says nothing
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
