@@ -407,3 +407,32 @@ def test_no_sandbox_and_require_sandbox_exclude_each_other(envs, base_dir):
         timeout=60,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_temporal_default_address_reaches_the_private_server(envs, base_dir):
+    """A block that connects to "localhost:7233", the address Temporal's docs default to,
+    reaches the dev server the run started (its own loopback, the default port)."""
+    folder = base_dir / "temporal-default"
+    folder.mkdir(exist_ok=True)
+    code = """
+import asyncio, os
+from temporalio.client import Client
+
+async def main() -> None:
+    client = await Client.connect("localhost:7233")  # checks the server answers
+    assert os.environ["TEMPORAL_ADDRESS"] == "127.0.0.1:7233", os.environ["TEMPORAL_ADDRESS"]
+    print("namespace", client.namespace)
+
+asyncio.run(main())
+"""
+    where = _write_skill(folder, {"connect": ("python env=temporal", code)}, None)
+    proc = subprocess.run(
+        [*_command(envs, folder), "--env", f"temporal={envs['temporal']}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    outcome = Outcome(proc.returncode, proc.stdout, proc.stderr)
+    assert outcome.block("SKILL.md", where["connect"])["status"] == "PASS", proc.stdout
+    assert outcome.doc["services"]["temporal"]["mode"] == "embedded"
