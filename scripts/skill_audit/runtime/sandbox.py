@@ -461,8 +461,8 @@ def _fail(report: int, step: str, exc: OSError) -> None:
 
 def _explain(step: str, exc: OSError) -> str:
     text = exc.strerror or str(exc)
-    if step == "unshare" and exc.errno == errno.EPERM:
-        return f"{text} (unprivileged user namespaces are disabled or blocked, e.g. by AppArmor)"
+    if exc.errno in (errno.EPERM, errno.EACCES):  # Ubuntu 24.04 fails here, not at unshare
+        return f"{text} (user namespaces restricted, e.g. by AppArmor or a container policy)"
     if step == "unshare" and exc.errno == errno.ENOSPC:
         return f"{text} (user.max_user_namespaces limit reached)"
     return text
