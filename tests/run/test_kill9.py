@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from skill_audit.runtime import processes
 
 from tests.run.conftest import FIXTURES, ROOT, run_cmd
@@ -20,14 +21,14 @@ from tests.run.conftest import FIXTURES, ROOT, run_cmd
 SETTLE = 30  # seconds the run's leftovers get to disappear (a loaded machine is slow)
 
 
-def _start_held_run(tmp_path):
+def _start_held_run(tmp_path, *extra: str):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     started = tmp_path / "started"
     env = {**os.environ, "TMPDIR": str(tmpdir), "STARTED_FILE": str(started)}
     cmd = [sys.executable, "-m", "skill_audit.runner", str(FIXTURES / "killnine")]
     proc = subprocess.Popen(
-        [*cmd, "--pass-env", "STARTED_FILE"],
+        [*cmd, "--pass-env", "STARTED_FILE", *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -81,8 +82,11 @@ def _assert_next_run_passes(tmpdir):
     assert _ours(tmpdir) == [] and list(tmpdir.iterdir()) == []
 
 
-def test_kill9_leaves_nothing_behind(envs, tmp_path):
-    proc, tmpdir = _start_held_run(tmp_path)
+@pytest.mark.parametrize("mode", [(), ("--no-sandbox",)], ids=["sandboxed", "no-sandbox"])
+def test_kill9_leaves_nothing_behind(envs, tmp_path, mode):
+    # Sandboxed, the kernel ends the processes and the outer watchdog removes the files;
+    # without the sandbox, parent-death signals and the watchdog do both.
+    proc, tmpdir = _start_held_run(tmp_path, *mode)
     try:
         running = " | ".join(_ours(tmpdir))
         for part in ("server start-dev", "valkey-server", "celery", "sleep 600", "watchdog"):
@@ -102,8 +106,9 @@ def test_kill9_leaves_nothing_behind(envs, tmp_path):
 def test_next_run_sweeps_when_the_watchdog_died_too(envs, tmp_path):
     """Run and watchdog killed at once: the parent-death signal takes the run's direct
     children; what they left (a background block's own child) is swept by the next run,
-    which can prove it is ours (owner file naming a dead process, and the owner id)."""
-    proc, tmpdir = _start_held_run(tmp_path)
+    which can prove it is ours (owner file naming a dead process, and the owner id).
+    Without the sandbox: inside one, the kernel would end those orphans too."""
+    proc, tmpdir = _start_held_run(tmp_path, "--no-sandbox")
     try:
         watchdog = [
             pid

@@ -18,6 +18,7 @@ from skill_audit.runner.plan import EnvResolver, PlanError, build_plans, default
 from skill_audit.runner.report import JsonReport, TextReport
 from skill_audit.runner.session import RunOptions, ServiceSetupError, run_session
 from skill_audit.runtime.envs import EnvError
+from skill_audit.runtime.sandbox import SandboxUnavailable, enter_run
 from skill_audit.runtime.services import ServiceError
 
 
@@ -101,6 +102,8 @@ def _env_pairs(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(file_okay=False),
     help="Where envs are built (default: .skill-audit/ next to pyproject.toml).",
 )
+@click.option("--no-sandbox", is_flag=True, help="Run with your network and files (no namespaces).")
+@click.option("--require-sandbox", is_flag=True, help="Fail when the sandbox is unavailable.")
 def run_command(
     paths,
     fmt,
@@ -113,6 +116,8 @@ def run_command(
     temporal_address,
     fixtures,
     cache_dir,
+    no_sandbox,
+    require_sandbox,
 ):
     """Execute the snippets of the skills or markdown files at PATHS (default: .).
 
@@ -136,6 +141,8 @@ def run_command(
             )
             plans = build_plans(list(paths) or ["."], resolver)
             prepare_envs(plans, resolver)
+            own = "--redis-url" if redis_url else "--temporal-address" if temporal_address else None
+            enter_run(plans, disabled=no_sandbox, required=require_sandbox, own_services=own)
             report.planned(sum(reported(f) for plan in plans for f in plan.fences))
             started = time.monotonic()
             results, info = run_session(
@@ -154,7 +161,7 @@ def run_command(
                 on_block=report.block_done,
                 on_start=report.started,
             )
-        except (PlanError, EnvError, ServiceError, ServiceSetupError) as exc:
+        except (PlanError, EnvError, ServiceError, ServiceSetupError, SandboxUnavailable) as exc:
             click.echo(f"skill-audit: error: {exc}", err=True)
             sys.exit(2)
         except (OSError, RuntimeError) as exc:  # internal trouble: still one line, exit 2

