@@ -123,6 +123,11 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
         external=external,
         jobs=jobs,
     )
+    from skill_audit.discovery import find_skills, no_skill_reason
+
+    for p in paths or (".",):
+        if not find_skills(Path(p)):
+            raise FatalError(no_skill_reason(Path(p)))
     try:
         report = run_check([Path(p) for p in paths or (".",)], options)
         text = render(report, fmt)
@@ -137,11 +142,6 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
             raise FatalError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
-    if report.skills == 0:
-        click.echo(
-            f"skill-audit: no skills (folders with SKILL.md) found under {', '.join(paths or ('.',))}",
-            err=True,
-        )
     for message in report.internal_errors:
         click.echo(f"skill-audit: {message}", err=True)
     if report.internal_errors:

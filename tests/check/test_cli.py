@@ -197,9 +197,27 @@ def test_output_file(skill, tmp_path):
     assert result.stdout == "" and json.loads(out.read_text())["summary"]["errors"] == 1
 
 
-def test_no_skills_found_is_said_on_stderr(tmp_path):
+def test_a_path_without_a_skill_exits_2_with_one_line(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.md").write_text("# later\n")
     result = run_cli("check", str(tmp_path))
-    assert result.exit_code == 0 and "no skills" in result.stderr
+    assert result.exit_code == 2
+    assert "no skill under" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_skill_md_passed_as_a_file_checks_its_skill(tmp_path):
+    skill = tmp_path / "pdf-forms"
+    skill.mkdir()
+    (skill / "SKILL.md").write_text(
+        "---\nname: pdf-forms\ndescription: Fill PDF forms.\n---\n# Forms\n"
+    )
+    (skill / "rules").mkdir()
+    (skill / "rules" / "fields.md").write_text("See [missing](nowhere.md).\n")
+    (skill / "SKILL.md").write_text(
+        (skill / "SKILL.md").read_text() + "Read rules/fields.md first.\n"
+    )
+    result = run_cli("check", str(skill / "SKILL.md"), "--select", "LK001")
+    assert result.exit_code == 1 and "rules/fields.md:1:" in result.stdout
 
 
 def test_rules_rule_and_schema_commands():

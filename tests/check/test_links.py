@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from skill_audit import mentions as mention_facts
 from skill_audit.checks import links
 from skill_audit.config import Config
 from skill_audit.model import MarkdownDoc, load_skill, plugin_root
@@ -28,7 +29,7 @@ def doc(text: str) -> MarkdownDoc:
 
 
 def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
-    mentions = links.path_mentions(
+    mentions = mention_facts.path_mentions(
         doc(
             "Load `Read(\"${CLAUDE_SKILL_DIR}/references/a.md\")` then Read('references/b.md').\n"
             "Helpers: `python scripts/run.py --fast`, `references/<rule>.md`, `references/*.md`.\n"
@@ -47,7 +48,7 @@ def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
 
 def test_path_mention_columns_point_at_the_path():
     text = 'x `Read("references/a.md")`\n'
-    (mention,) = links.path_mentions(doc(text))
+    (mention,) = mention_facts.path_mentions(doc(text))
     assert text[mention.column - 1 :].startswith("references/a.md")
 
 
@@ -198,7 +199,7 @@ def test_corrupt_cache_file_is_ignored(tmp_path, server):
 
 
 def test_read_templates_are_not_paths():
-    mentions = links.path_mentions(
+    mentions = mention_facts.path_mentions(
         doc('`Read("${CLAUDE_SKILL_DIR}/references/<rule>.md")` `Read("references/{x}.md")`\n')
     )
     assert mentions == []
@@ -235,7 +236,7 @@ def test_own_plugin_paths_resolve_for_a_skill_copied_out_of_its_plugin(tmp_path)
 )
 def test_path_mentions_never_crash_and_point_inside_the_text(text):
     d = doc(text)
-    for m in links.path_mentions(d):
+    for m in mention_facts.path_mentions(d):
         line = d.lines[m.line - 1]
         assert 1 <= m.column <= len(line) + 1
 

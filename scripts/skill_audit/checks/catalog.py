@@ -33,16 +33,9 @@ from pathlib import Path
 
 import yaml
 
-from skill_audit.checks.links import (
-    Resolver,
-    is_external,
-    path_mentions,
-    resolve,
-    resolver,
-    split_fragment,
-)
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
+from skill_audit.facts import Resolver, is_external, resolve, resolve_link, resolver, split_fragment
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
@@ -539,10 +532,10 @@ def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
     base = os.path.dirname(os.path.normpath(str(doc.path)))
     for link in doc.links:
         path, _ = split_fragment(link.target.strip())
-        resolved = resolve(path, base, res) if path and not is_external(path) else None
+        resolved = resolve_link(path, base, res)[0] if path and not is_external(path) else None
         if resolved is not None:
             yield resolved, link.line, link.column, link.target
-    for mention in path_mentions(doc):
+    for mention in doc.mentions:
         resolved = resolve(split_fragment(mention.raw)[0], res.root, res)
         if resolved is not None:
             yield resolved, mention.line, mention.column, mention.raw

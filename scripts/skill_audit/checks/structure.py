@@ -22,7 +22,7 @@ def estimate_tokens(text: str) -> int:
 
 @check("ST001", "unreadable-file", Severity.ERROR)
 def unreadable_file(skill: Skill) -> Iterator[Hit]:
-    """SKILL.md or a reference file cannot be read as UTF-8 markdown.
+    """SKILL.md or another shipped markdown file cannot be read as UTF-8 markdown.
 
     What it does:
         Reports files that are missing, unreadable (permissions), directories named like a
@@ -246,3 +246,66 @@ def invalid_suppression(skill: Skill) -> Iterator[Hit]:
                         column,
                         f"`{verb} {name}`: no check code starts with {name!r}",
                     )
+
+
+@check("ST009", "skill-md-wrong-case", Severity.ERROR)
+def skill_md_wrong_case(skill: Skill) -> Iterator[Hit]:
+    """The skill file is spelt `Skill.md` or `skill.md` instead of `SKILL.md`.
+
+    What it does:
+        Reports a skill folder whose skill file matches SKILL.md only when letter case is
+        ignored. The file is still checked as the skill's SKILL.md.
+    Why:
+        Claude Code looks for `SKILL.md` exactly; on a case-sensitive file system (Linux, most
+        CI runners, containers) the skill is not found at all, while it works on the author's
+        macOS laptop. skills-ref accepts a lower-case `skill.md`, so under the agentskills
+        profile this is a warning.
+    Example:
+        my-skill/Skill.md
+    Fix:
+        Rename it: `git mv Skill.md SKILL.md` (two steps on a case-insensitive disk:
+        `git mv Skill.md tmp.md && git mv tmp.md SKILL.md`).
+    """
+    path = skill.skill_file
+    if path is None or path.name == "SKILL.md":
+        return
+    lenient = skill.config.profile == "agentskills" and path.name == "skill.md"
+    yield Hit(
+        path,
+        1,
+        1,
+        f"the skill file is named {path.name}; clients look for SKILL.md and miss it on "
+        "case-sensitive file systems",
+        Severity.WARNING if lenient else None,
+    )
+
+
+@check("ST010", "unreached-markdown", Severity.INFO)
+def unreached_markdown(skill: Skill) -> Iterator[Hit]:
+    """A markdown file in the skill that nothing reaches, so it is not checked.
+
+    What it does:
+        Lists each markdown file in the skill folder (outside references/, which is always
+        checked, and outside nested skills) that no link, `Read(...)`, placeholder path or
+        `.md` path in SKILL.md or the files it reaches points to. README, CHANGELOG, LICENSE
+        and similar files for people are skipped and counted in the summary instead.
+    Why:
+        The agent only opens what SKILL.md leads it to, so the file is either dead weight in
+        the package or guidance meant to be reachable; either way its links and code are not
+        checked, and the report should say so rather than pass it silently.
+    Example:
+        rules/legacy-retries.md, mentioned nowhere.
+    Fix:
+        Link it from SKILL.md or a file SKILL.md reaches (saying when to read it), or delete it.
+    """
+    refs = os.path.join(os.path.normpath(str(skill.root)), "references") + os.sep
+    for path in skill.orphans:
+        if os.path.normpath(str(path)).startswith(refs):
+            continue  # references/ is always loaded; RC004 reports its unlinked files
+        yield Hit(
+            path,
+            1,
+            1,
+            f"{skill.rel(path)} is not reached from SKILL.md (no link or path mentions it), "
+            "so it was not checked",
+        )
