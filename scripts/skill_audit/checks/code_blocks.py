@@ -34,6 +34,7 @@ _TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BASH_LINE_RE = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
 _BASH_TIMEOUT = 20.0
 _ON_LINE_RE = re.compile(r"\b(on|at) line (\d+)")
+_TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 def classify(fence: Fence) -> str:
@@ -52,8 +53,15 @@ def classify(fence: Fence) -> str:
 
 
 def fences_of(skill, kind: str) -> list[Fence]:
-    """The skill's fences of one `classify` kind, file by file in order."""
-    return [f for doc in skill.docs for f in doc.fences if classify(f) == kind]
+    """The skill's fences of one `classify` kind, file by file in order. An unclosed fence is
+    left out of the parse checks: its "code" is the prose it swallowed (CS009 reports it)."""
+    return [
+        f
+        for doc in skill.docs
+        for f in doc.fences
+        if classify(f) == kind
+        and not (doc.unclosed_fence_lines and f.line in doc.unclosed_fence_lines)
+    ]
 
 
 def _last_line(fence: Fence) -> int:
@@ -87,7 +95,9 @@ def _compile_error(code: str) -> tuple[int, int, str] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings are style, not breakage
-            compile(code, "<block>", "exec", dont_inherit=True)
+            # Top-level await is how notebooks, IPython and `python -m asyncio` run async
+            # snippets, and how most docs show them: compile it as those runners do.
+            compile(code, "<block>", "exec", flags=_TOP_LEVEL_AWAIT, dont_inherit=True)
     except SyntaxError as exc:
         return exc.lineno or 1, max(exc.offset or 1, 1), f"{type(exc).__name__}: {exc.msg or ''}"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
@@ -124,10 +134,92 @@ def python_syntax_error(skill) -> Iterator[Hit]:
 # --------------------------------------------------------------------------- data
 
 
-def data_error(fence: Fence) -> tuple[int, int, str] | None:
-    """(file line, column, message) of a json/yaml/toml block that does not parse, else None."""
+class _TaggedLoader(SAFE_LOADER):
+    """The safe loader that accepts application tags (`!Ref`, `!GetAtt`, `!Sub`, `!include`,
+    `!!python/name`...) as plain values: the YAML is valid, the tag means something only to
+    the program that reads it (CloudFormation, Home Assistant, ...)."""
+
+
+def _any_tag(loader, _suffix, node):
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)
+
+
+_TaggedLoader.add_multi_constructor("!", _any_tag)
+_TaggedLoader.add_multi_constructor("tag:", _any_tag)
+
+# Why a block that does not parse is an excerpt rather than a mistake (CS008), checked in order.
+_TEMPLATE_MARK_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|<%.*?%>|\$\{\{", re.DOTALL)
+_ELISION_RE = re.compile(
+    r"(?:^|[\s,\[{(:])(?:\.\.\.|…)(?=$|[\s,\]})])|/\*\s*\.\.\.|//\s*\.\.\.", re.M
+)
+_PLACEHOLDER_VALUE_RE = re.compile(r"(?<![\w\"])<[A-Za-z][\w .:/-]*>(?![\w\"])")
+_JSON_COMMENT_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|(//[^\n]*|/\*.*?\*/|#[^\n]*)', re.DOTALL)
+_TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
+
+
+def _parses_as_json(code: str) -> bool:
+    try:
+        json.loads(code)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _jsonc_ok(code: str) -> bool:
+    """True when the block has comments and is JSON once they (// /* */ #) and trailing commas go: JSONC,
+    the dialect of VS Code settings, tsconfig and devcontainer files."""
+    stripped = _JSON_COMMENT_RE.sub(lambda m: m.group(0) if m.group(1) is None else "", code)
+    if stripped == code:
+        return False  # no comments: a lone trailing comma is the classic JSON mistake (CS002)
+    return _parses_as_json(_TRAILING_COMMA_RE.sub(r"\1", stripped))
+
+
+def _json_fragment_ok(code: str) -> bool:
+    """True when the block is the inside of an object or array (`"retries": 3,`)."""
+    body = code.strip().rstrip(",")
+    if not body or body[0] in "{[":
+        return False
+    return _parses_as_json("{" + body + "}") or _parses_as_json("[" + body + "]")
+
+
+def excerpt_reason(fence: Fence) -> str | None:
+    """Why a data block that does not parse is an excerpt or another dialect, or None when it
+    is simply broken: a template, an elision, a placeholder, JSONC, a fragment."""
     kind = DATA_LANGS[fence.spec.lang]
     code = fence.code
+    if _TEMPLATE_MARK_RE.search(code):
+        return (
+            "a template ({{ ... }}, {% ... %}: Helm, Jinja, GitHub Actions), not plain "
+            + kind.upper()
+        )
+    if _ELISION_RE.search(code):
+        return "an excerpt with `...` elisions"
+    if _PLACEHOLDER_VALUE_RE.search(code):
+        return "an example with <placeholder> values"
+    if kind == "json":
+        if _jsonc_ok(code):
+            return "JSONC (JSON with comments); label it `jsonc`"
+        if _json_fragment_ok(code):
+            return "a fragment of a larger object or array"
+    return None
+
+
+def data_error(fence: Fence) -> tuple[int, int, str] | None:
+    """(file line, column, message) of a json/yaml/toml block that does not parse, else None."""
+    problem = _data_problem(DATA_LANGS[fence.spec.lang], fence.code)
+    if problem is None:
+        return None
+    line, col, message = problem
+    return _at(fence, line), col, message
+
+
+@functools.lru_cache(maxsize=4096)
+def _data_problem(kind: str, code: str) -> tuple[int, int, str] | None:
+    """(block line, column, message) of the first parse error, else None."""
     try:
         if kind == "json":
             json.loads(code)
@@ -136,25 +228,25 @@ def data_error(fence: Fence) -> tuple[int, int, str] | None:
         else:
             too_deep = yaml_nesting_problem(code)
             if too_deep:
-                return _at(fence, too_deep[1] + 1), 1, too_deep[0]
-            for _ in yaml.load_all(code, Loader=SAFE_LOADER):
+                return too_deep[1] + 1, 1, too_deep[0]
+            for _ in yaml.load_all(code, Loader=_TaggedLoader):
                 pass
     except json.JSONDecodeError as exc:
-        return _at(fence, exc.lineno), exc.colno, f"invalid JSON: {exc.msg}"
+        return exc.lineno, exc.colno, f"invalid JSON: {exc.msg}"
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         pos = _TOML_POS_RE.search(msg)
         line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (1, 1)
-        return _at(fence, line), col, f"invalid TOML: {_TOML_POS_RE.sub('', msg).strip()}"
+        return line, col, f"invalid TOML: {_TOML_POS_RE.sub('', msg).strip()}"
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         line = mark.line + 1 if mark else 1
         col = mark.column + 1 if mark else 1
-        return _at(fence, line), col, f"invalid YAML: {' '.join(problem.split())}"
+        return line, col, f"invalid YAML: {' '.join(problem.split())}"
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
         return (
-            fence.code_line,
+            1,
             1,
             f"invalid {kind.upper()}: {' '.join(str(exc).split()) or type(exc).__name__}",
         )
@@ -179,10 +271,44 @@ def data_block_invalid(skill) -> Iterator[Hit]:
     Fix:
         Make the block parse, or mark a deliberate excerpt `partial="why"`.
     """
-    for fence in fences_of(skill, "data"):
-        err = data_error(fence)
-        if err:
-            yield Hit(fence.path, *err)
+    for fence in _data_errors(skill):
+        if excerpt_reason(fence) is None:
+            yield Hit(fence.path, *data_error(fence))
+
+
+def _data_errors(skill) -> list[Fence]:
+    """The skill's data blocks that do not parse (each parsed once per call)."""
+    return [f for f in fences_of(skill, "data") if data_error(f)]
+
+
+@check("CS008", "data-block-excerpt", Severity.WARNING)
+def data_block_excerpt(skill) -> Iterator[Hit]:
+    """A json, yaml or toml block does not parse because it is an excerpt or another dialect.
+
+    What it does:
+        For data blocks that fail to parse, recognises the deliberate cases and reports them
+        as a warning with the reason instead of CS002's error: templates (`{{ .Values.x }}`,
+        `{% if %}`, `${{ secrets.X }}`), `...` elisions, `<placeholder>` values, JSON with
+        comments or trailing commas (JSONC), and JSON fragments (`"retries": 3,`).
+    Why:
+        These blocks are not wrong for a reader, but an agent that copies one verbatim gets a
+        file its parser rejects; the label should say what the block is.
+    Example:
+        ```json
+        {
+          // the queue the worker reads
+          "queue": "billing"
+        }
+        ```
+    Fix:
+        Label the block with its dialect (`jsonc`, `yaml+jinja`, `text`), or mark it
+        `partial="why"`; otherwise make it complete.
+    """
+    for fence in _data_errors(skill):
+        reason = excerpt_reason(fence)
+        if reason is not None:
+            line, col, message = data_error(fence)
+            yield Hit(fence.path, line, col, f"{message} (the block is {reason})")
 
 
 # --------------------------------------------------------------------------- shell
@@ -199,9 +325,31 @@ def _bash_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("BASH_ENV", "ENV")}
 
 
+# `vercel ls --scope <team-slug>`: an argument the reader fills in, not a redirection. No
+# space after `<` or before `>`, so `cmd < in > out`, `<<EOF` and `<(cmd)` are left alone.
+_SHELL_PLACEHOLDER_RE = re.compile(r"(?<![<\w$])<[A-Za-z][\w.:/@|=+-]*(?: [\w.-]+)?>(?![>&\w(])")
+# bats test files: `@test "name" {` is bats syntax, a function definition to bash.
+_BATS_TEST_RE = re.compile(r"""^([ \t]*)@test[ \t]+(?:"[^"\n]*"|'[^'\n]*')[ \t]*\{""", re.M)
+
+
+def shell_for_parser(script: str) -> str:
+    """The script as `bash -n` should judge it: reader-filled `<placeholders>` become words and
+    bats `@test` headers become function headers (line count unchanged)."""
+    if "<" in script:
+        script = _SHELL_PLACEHOLDER_RE.sub("PLACEHOLDER", script)
+    if "@test" in script:
+        script = _BATS_TEST_RE.sub(r"\1__bats_test() {", script)
+    return script
+
+
 def _script_and_lines(fence: Fence) -> tuple[str, list[int]]:
     """The commands `bash -n` should see and, per script line, the block's 1-based code line
     (console prompts are stripped by the grammar, so lines are re-aligned here)."""
+    script, mapping = _prompted_script(fence)
+    return shell_for_parser(script), mapping
+
+
+def _prompted_script(fence: Fence) -> tuple[str, list[int]]:
     script = shell_script(fence.spec.lang, fence.code)
     if script is fence.code or script == fence.code:
         return script, list(range(1, script.count("\n") + 2))
@@ -550,4 +698,42 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
                     call.col_offset + 1,
                     "asyncio.run() at module level in a module that defines a workflow; "
                     'guard it with if __name__ == "__main__":',
+                )
+
+
+@check("CS009", "unclosed-fence", Severity.ERROR)
+def unclosed_fence(skill) -> Iterator[Hit]:
+    """A code fence is never closed, so it swallows the rest of the file.
+
+    What it does:
+        Reports, at its opening line, a fenced block that runs to the end of the file without
+        a closing fence of the same character and at least the same length. (A fence closed
+        by the end of its list item or quote is valid CommonMark and not reported.)
+    Why:
+        Everything after the opening fence renders and reads as code: headings, links and the
+        instructions below it disappear for the reader, and the other checks see prose as a
+        broken code block.
+    Example:
+        ```bash
+        celery -A tasks worker
+        ## Next step      <- still inside the block
+    Fix:
+        Close the block with a line of the same fence characters (```` ``` ````); when the
+        block shows a fence itself, open it with more backticks (```` ```` ````).
+    """
+    for doc in skill.docs:
+        if not doc.unclosed_fence_lines:
+            continue
+        last = len(doc.lines) - (1 if doc.lines and doc.lines[-1] == "" else 0)
+        by_line = {f.line: f for f in doc.fences}
+        for line in doc.unclosed_fence_lines:
+            fence = by_line.get(line)
+            end = _last_line(fence) if fence is not None else last
+            if end >= last:
+                yield Hit(
+                    doc.path,
+                    line,
+                    1,
+                    "code fence opened here is never closed: the rest of the file "
+                    f"({last - line:,} lines) is inside the block",
                 )

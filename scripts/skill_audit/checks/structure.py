@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 
 from skill_audit.diagnostics import Hit, Severity
@@ -309,3 +310,62 @@ def unreached_markdown(skill: Skill) -> Iterator[Hit]:
             f"{skill.rel(path)} is not reached from SKILL.md (no link or path mentions it), "
             "so it was not checked",
         )
+
+
+# Invisible characters that change what a reader sees versus what an agent reads. Zero-width
+# joiner/non-joiner (U+200D, U+200C) are left out: emoji sequences and Persian, Hindi text
+# need them.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_INVISIBLE = {
+    "\u200b": "zero-width space",
+    "\u2060": "word joiner",
+    "\ufeff": "zero-width no-break space (BOM)",
+    "\u00ad": "soft hyphen",
+    "\u180e": "Mongolian vowel separator",
+}
+_HIDDEN_RE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u180e\U000e0000-\U000e007f]")
+
+
+@check("ST011", "hidden-unicode", Severity.ERROR)
+def hidden_unicode(skill: Skill) -> Iterator[Hit]:
+    """Invisible or direction-changing Unicode in a shipped markdown file.
+
+    What it does:
+        Reports bidirectional controls (U+202A-U+202E, U+2066-U+2069), Unicode tag characters
+        (U+E0000-U+E007F) as errors, and zero-width spaces, word joiners and a mid-file BOM as
+        warnings, at their line and column. Zero-width joiners (emoji, Indic and Persian
+        text) are allowed.
+    Why:
+        The agent reads these characters and the reviewer does not see them: bidi controls
+        reorder what a command appears to say ("Trojan Source"), tag characters can carry a
+        whole hidden instruction, and a zero-width space breaks a copied command or name.
+    Example:
+        Run `rm -rf ./build` where an U+202E sits between two words.
+    Fix:
+        Delete the character (most editors show it with "render control characters" on).
+    """
+    for doc in skill.docs:
+        text = doc.text
+        if text.isascii():
+            continue
+        for number, line in enumerate(doc.lines, 1):
+            if line.isascii():
+                continue
+            for m in _HIDDEN_RE.finditer(line):
+                ch = m.group(0)
+                code = ord(ch)
+                if ch in _BIDI:
+                    what, severity = f"bidirectional control U+{code:04X}", None
+                elif code >= 0xE0000:
+                    what, severity = f"invisible tag character U+{code:04X}", None
+                else:
+                    what = f"{_INVISIBLE.get(ch, 'invisible character')} U+{code:04X}"
+                    severity = Severity.WARNING
+                yield Hit(
+                    doc.path,
+                    number,
+                    m.start() + 1,
+                    f"{what}: invisible to a reader, read by the agent",
+                    severity,
+                )
+                break  # one finding per line is enough to send the author there
