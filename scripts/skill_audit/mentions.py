@@ -32,7 +32,9 @@ SKILL_DIR_PLACEHOLDERS = (
     "${SKILL_DIR}",
     "$SKILL_DIR",
 )
-SKILL_DIRS = ("references", "reference", "rules", "resources", "scripts", "assets", "docs")
+# Folders whose paths in inline code are checked (LK004). Reachability (`markdown_tokens`)
+# follows `.md` paths in any folder.
+SKILL_DIRS = ("references", "scripts", "assets")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -53,6 +55,9 @@ _MD_TOKEN_RE = re.compile(
     r"(?:" + _DIR_TOKEN + r"/|\.{1,2}/)?(?:[\w.@+-]+/)*[\w.@+-]+\.(?:md|markdown)\b"
 )
 _NEWLINE_RE = re.compile("\n")
+_EXAMPLE_LINE_RE = re.compile(
+    r"(?i)\be\.g\.|\bfor example\b|\bexamples?\b|\bsuch as\b|\blike `|✓|✗|✅|❌|\*\*(?:good|bad)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -147,10 +152,16 @@ def path_mentions(doc) -> list[PathMention]:
             raw = m.group(0).rstrip(".")
             line, col = position(m.start())
             found.setdefault((line, raw), PathMention(raw, line, col, "placeholder path"))
+    example_lines: dict[int, bool] = {}
     for code in doc.inline_code:
         content = code.text
         if "/" not in content or not _BARE_HINT_RE.search(content):
             continue
+        if code.line not in example_lines:
+            line_text = doc.lines[code.line - 1] if 0 < code.line <= len(doc.lines) else ""
+            example_lines[code.line] = bool(_EXAMPLE_LINE_RE.search(line_text))
+        if example_lines[code.line]:
+            continue  # "e.g. `assets/logo.png`": an illustration of a layout, not an instruction
         for m in _BARE_PATH_RE.finditer(content):
             if m.end() < len(content) and content[m.end()] in _GLOB_CHARS:
                 continue  # a glob or template such as references/<rule>.md

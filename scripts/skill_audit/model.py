@@ -64,6 +64,7 @@ from skill_audit.mentions import (
 from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter, split_frontmatter
 from skill_audit.parsing.markdown import ParsedMarkdown, parse_markdown, unique_slugs
 
+TEMPLATE_DIRS = frozenset({"assets", "templates"})
 _CUSTOM_ID_RE = re.compile(r"\{#([\w:.-]+)[^}]*\}\s*$")
 
 
@@ -122,6 +123,12 @@ class MarkdownDoc:
     fences = _from_parse("fences")
     unclosed_fence_lines = _from_parse("unclosed_fence_lines")
     indented_code_lines = _from_parse("indented_code_lines")
+
+    @property
+    def is_template(self) -> bool:
+        """An output template (under assets/ or templates/): its links and paths name files of
+        the project it will be copied into, not of the skill, so LK checks leave them alone."""
+        return any(part in TEMPLATE_DIRS for part in self.rel.split("/")[:-1])
 
     @cached_property
     def mentions(self) -> list[PathMention]:

@@ -36,6 +36,7 @@ import yaml
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
 from skill_audit.facts import Resolver, is_external, resolve, resolve_link, resolver, split_fragment
+from skill_audit.mentions import markdown_tokens
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
@@ -598,6 +599,13 @@ def _reached_from_skill_md(skill) -> set[str]:
     if skill.skill_md is None:
         return set()
     reached = {p for p, *_ in _targets(skill, skill.skill_md)}
+    # any `.md` path in the text counts too ("see references/x.md", examples included)
+    for token in markdown_tokens(skill.skill_md.text):
+        path = split_fragment(token)[0]
+        if path and not is_external(path):
+            resolved = resolve(path, os.path.normpath(str(skill.root)), resolver(skill))
+            if resolved:
+                reached.add(resolved)
     catalog = find_catalog(skill)
     if catalog is not None:
         reached.update(r.path for r in catalog.rules)

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 import warnings
 from collections.abc import Iterator
@@ -127,8 +128,76 @@ def python_syntax_error(skill) -> Iterator[Hit]:
     """
     for fence in fences_of(skill, "python"):
         err = python_error(fence)
-        if err:
+        if err and python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1) is None:
             yield Hit(fence.path, *err)
+
+
+_MAGIC_RE = re.compile(r"^([ \t]*)[%!][^\n]*$", re.M)
+_CODE_PLACEHOLDER_RE = re.compile(r"<[A-Za-z][^<>\n=]{0,60}>")
+_SIGNATURE_HEAD_RE = re.compile(r"^(?:[ \t]*\w+[ \t]*=[ \t]*)?[A-Za-z_][\w.]*[ \t]*\(")
+_PY312_RE = re.compile(
+    r"^[ \t]*type[ \t]+\w+(?:\[[^\]]*\])?[ \t]*=|^[ \t]*(?:def|class)[ \t]+\w+\[", re.M
+)
+# A comment or marker saying the code nearby is wrong on purpose.
+_ON_PURPOSE_RE = re.compile(
+    r"(?i)(?:#|//|--)[^\n]*\b(?:wrong|bad|incorrect|broken|don'?t|do not|avoid|anti-?pattern|"
+    r"problem|error!|syntaxerror|fails?|invalid|vulnerable|unsafe|less clear|before)\b|❌|✗|⚠️"
+)
+
+
+def _compiles(code: str) -> bool:
+    return _compile_error(code) is None
+
+
+def python_excerpt_reason(code: str, message: str, block_line: int) -> str | None:
+    """Why a python block that does not compile is an excerpt rather than broken code, or
+    None: Python 3.12+ syntax on an older checker, an IPython/Jupyter cell, <placeholders>,
+    `...` elisions and bodies left out, a function-body excerpt, a documented signature, or
+    code marked as wrong on purpose."""
+    if sys.version_info < (3, 12) and _PY312_RE.search(code):
+        return "Python 3.12+ syntax (type aliases, generic classes); the checker runs older Python"
+    if _MAGIC_RE.search(code) and _compiles(_MAGIC_RE.sub(r"\1pass", code)):
+        return "an IPython/Jupyter cell (% magics, ! shell escapes)"
+    if _CODE_PLACEHOLDER_RE.search(code) and _compiles(_CODE_PLACEHOLDER_RE.sub("_", code)):
+        return "an example with <placeholder> values"
+    lines = code.split("\n")
+    here = lines[block_line - 1] if 0 < block_line <= len(lines) else ""
+    if "..." in here or "…" in here or _body_left_out(code, lines):
+        return "an excerpt with elided parts (`...`, a body left out)"
+    if "outside function" in message:
+        return "an excerpt of a function body"
+    if ":" in code and _SIGNATURE_HEAD_RE.match(code.lstrip("\n")) and _is_signature(code):
+        return "a documented call signature, not a statement"
+    window = "\n".join(lines[max(0, block_line - 4) : block_line])
+    if _ON_PURPOSE_RE.search(window):
+        return "code shown as wrong on purpose (a comment says so)"
+    return None
+
+
+_HEADER_LINE_RE = re.compile(r"expected an indented block after .* on line (\d+)")
+
+
+def _body_left_out(code: str, lines: list[str]) -> bool:
+    """An `expected an indented block` whose header is followed only by comments or blank
+    lines up to the error (`def handler():` + `# ...your code`), not by a statement that lost
+    its indentation (`def f():` + `return 1`, a real bug)."""
+    error = _compile_error(code)
+    m = _HEADER_LINE_RE.search(error[2]) if error else None
+    if m is None:
+        return False
+    header, at = int(m.group(1)), error[0]
+    between = lines[header : at - 1]
+    current = lines[at - 1].strip() if 0 < at <= len(lines) else ""
+    if not current or current.startswith("#"):
+        return True
+    return any(line.strip().startswith("#") for line in between)
+
+
+def _is_signature(code: str) -> bool:
+    """`func(a: int, b: str = "x") -> bool` (possibly over several lines) as a def header."""
+    head = _SIGNATURE_HEAD_RE.match(code.lstrip("\n")).group(0)
+    body = code.lstrip("\n")[len(head) :].rstrip()
+    return _compiles(f"def _signature({body}:\n    pass\n")
 
 
 # --------------------------------------------------------------------------- data
@@ -172,7 +241,7 @@ def _parses_as_json(code: str) -> bool:
 def _jsonc_ok(code: str) -> bool:
     """True when the block has comments and is JSON once they (// /* */ #) and trailing commas go: JSONC,
     the dialect of VS Code settings, tsconfig and devcontainer files."""
-    stripped = _JSON_COMMENT_RE.sub(lambda m: m.group(0) if m.group(1) is None else "", code)
+    stripped = _strip_json_comments(code)
     if stripped == code:
         return False  # no comments: a lone trailing comma is the classic JSON mistake (CS002)
     return _parses_as_json(_TRAILING_COMMA_RE.sub(r"\1", stripped))
@@ -200,12 +269,31 @@ def excerpt_reason(fence: Fence) -> str | None:
         return "an excerpt with `...` elisions"
     if _PLACEHOLDER_VALUE_RE.search(code):
         return "an example with <placeholder> values"
+    if _UPPER_PLACEHOLDER_RE.search(code) or (kind == "yaml" and _BRACKET_KEY_RE.search(code)):
+        return "a template with {PLACEHOLDER} or [placeholder] slots"
     if kind == "json":
         if _jsonc_ok(code):
             return "JSONC (JSON with comments); label it `jsonc`"
-        if _json_fragment_ok(code):
+        if _json_fragment_ok(code) or _json_fragment_ok(_strip_json_comments(code)):
             return "a fragment of a larger object or array"
+        if _json_lines_ok(code):
+            return "JSON Lines (one document per line); label it `jsonl`"
+    if kind == "toml" and "twice" in (_data_problem(kind, code) or (0, 0, ""))[2] and "#" in code:
+        return "several alternative files or variants in one block"
     return None
+
+
+_UPPER_PLACEHOLDER_RE = re.compile(r"\{[A-Z][A-Z0-9_]{2,}\}")
+_BRACKET_KEY_RE = re.compile(r"^[ \t]*\[[a-z][\w -]*\][ \t]*:", re.M)
+
+
+def _strip_json_comments(code: str) -> str:
+    return _JSON_COMMENT_RE.sub(lambda m: m.group(0) if m.group(1) is None else "", code)
+
+
+def _json_lines_ok(code: str) -> bool:
+    rows = [line for line in code.split("\n") if line.strip()]
+    return len(rows) > 1 and all(_parses_as_json(line) for line in rows)
 
 
 def data_error(fence: Fence) -> tuple[int, int, str] | None:
@@ -281,18 +369,22 @@ def _data_errors(skill) -> list[Fence]:
     return [f for f in fences_of(skill, "data") if data_error(f)]
 
 
-@check("CS008", "data-block-excerpt", Severity.WARNING)
-def data_block_excerpt(skill) -> Iterator[Hit]:
-    """A json, yaml or toml block does not parse because it is an excerpt or another dialect.
+@check("CS008", "block-excerpt", Severity.WARNING)
+def block_excerpt(skill) -> Iterator[Hit]:
+    """A code block does not parse because it is an excerpt, a template or another dialect.
 
     What it does:
-        For data blocks that fail to parse, recognises the deliberate cases and reports them
-        as a warning with the reason instead of CS002's error: templates (`{{ .Values.x }}`,
-        `{% if %}`, `${{ secrets.X }}`), `...` elisions, `<placeholder>` values, JSON with
-        comments or trailing commas (JSONC), and JSON fragments (`"retries": 3,`).
+        For python, shell and data blocks that fail CS001, CS003 or CS002, recognises the
+        deliberate cases and reports them as a warning with the reason instead of an error:
+        templates (`{{ .Values.x }}`, `{% if %}`, `{PLACEHOLDER}`), `...` elisions and
+        left-out bodies, `<placeholder>` values, JSON with comments (JSONC), JSON Lines, JSON
+        fragments (`"retries": 3,`), several alternative files in one TOML block, Python
+        3.12+ syntax on an older checker, IPython/Jupyter cells (`%pip`), function-body
+        excerpts, documented call signatures (`fit(X: ndarray) -> Model`), and code that a
+        comment next to it calls wrong on purpose (`# Wrong`, `# Problem`, `❌`).
     Why:
-        These blocks are not wrong for a reader, but an agent that copies one verbatim gets a
-        file its parser rejects; the label should say what the block is.
+        These blocks read well to people, but an agent that copies one verbatim gets code or
+        config its parser rejects; saying what the block is keeps the errors for breakage.
     Example:
         ```json
         {
@@ -301,14 +393,25 @@ def data_block_excerpt(skill) -> Iterator[Hit]:
         }
         ```
     Fix:
-        Label the block with its dialect (`jsonc`, `yaml+jinja`, `text`), or mark it
-        `partial="why"`; otherwise make it complete.
+        Label the block with its dialect (`jsonc`, `jsonl`, `ipython`, `text`), mark it
+        `partial="why"` (skill-audit's snippet grammar), or make it complete.
     """
+    hits = []
+    for fence in fences_of(skill, "python"):
+        err = python_error(fence)
+        if err:
+            reason = python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1)
+            if reason:
+                hits.append(Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})"))
     for fence in _data_errors(skill):
         reason = excerpt_reason(fence)
         if reason is not None:
             line, col, message = data_error(fence)
-            yield Hit(fence.path, line, col, f"{message} (the block is {reason})")
+            hits.append(Hit(fence.path, line, col, f"{message} (the block is {reason})"))
+    for fence, line, message, reason in _shell_findings(skill):
+        if reason is not None:
+            hits.append(Hit(fence.path, line, 1, f"bash -n: {message} (the block is {reason})"))
+    yield from hits
 
 
 # --------------------------------------------------------------------------- shell
@@ -532,15 +635,35 @@ def shell_syntax_error(skill) -> Iterator[Hit]:
     Fix:
         Make the block a complete shell script, or mark a deliberate excerpt `partial="why"`.
     """
+    for fence, line, message, reason in _shell_findings(skill):
+        if reason is None:
+            yield Hit(fence.path, line, 1, f"bash -n: {message}")
+
+
+def _shell_findings(skill) -> list[tuple[Fence, int, str, str | None]]:
+    """(fence, file line, bash's message, excerpt reason or None) per shell block that
+    `bash -n` rejects."""
     fences = fences_of(skill, "shell")
     prepared = [_script_and_lines(f) for f in fences]
     _judge_scripts([script for script, _ in prepared])
+    out = []
     for fence, (script, mapping) in zip(fences, prepared, strict=True):
         verdict = _bash_verdicts.get(script)
         if verdict:
             line, message = verdict
             code_line = mapping[min(max(line, 1), len(mapping)) - 1] if mapping else 1
-            yield Hit(fence.path, _at(fence, code_line), 1, f"bash -n: {message}")
+            out.append((fence, _at(fence, code_line), message, _shell_excerpt_reason(fence.code)))
+    return out
+
+
+def _shell_excerpt_reason(code: str) -> str | None:
+    """Why a shell block that bash rejects is deliberate: shown wrong on purpose (a comment
+    says so, as shellcheck guides do), a template, or an elided excerpt."""
+    if _ON_PURPOSE_RE.search(code):
+        return "code shown as wrong on purpose (a comment says so)"
+    if _TEMPLATE_MARK_RE.search(code):
+        return "a template ({{ ... }}, {% ... %})"
+    return None
 
 
 # --------------------------------------------------------------------------- info string
@@ -569,7 +692,41 @@ def fence_info_invalid(skill) -> Iterator[Hit]:
     for doc in skill.docs:
         for fence in doc.fences:
             for error in fence.spec.errors:
-                yield Hit(fence.path, fence.line, 1, f"fence info {fence.info.strip()!r}: {error}")
+                yield Hit(
+                    fence.path,
+                    fence.line,
+                    1,
+                    f"fence info {fence.info.strip()!r}: {error}",
+                    _info_error_severity(error),
+                )
+
+
+_UNKNOWN_TOKEN_RE = re.compile(r"unknown token '([^'=]+)")
+_GRAMMAR_TOKENS = (
+    "file",
+    "compile-only",
+    "expect-fail",
+    "timeout",
+    "env",
+    "partial",
+    "run",
+    "background",
+    "ready",
+)
+
+
+def _info_error_severity(error: str) -> Severity | None:
+    """An unknown token that is no near miss of a grammar token (`theme={null}` copied from a
+    docs site, `title="x"`) is another tool's attribute: a warning. A misspelt grammar token
+    (`compile_only`, `expect-failure`) stays an error, since it changes what `run` does."""
+    import difflib
+
+    m = _UNKNOWN_TOKEN_RE.search(error)
+    if m is None:
+        return None
+    token = m.group(1).lower()
+    close = difflib.get_close_matches(token.replace("_", "-"), _GRAMMAR_TOKENS, n=1, cutoff=0.75)
+    return None if close else Severity.WARNING
 
 
 @check("CS005", "fence-without-language", Severity.WARNING)
@@ -730,10 +887,11 @@ def unclosed_fence(skill) -> Iterator[Hit]:
             fence = by_line.get(line)
             end = _last_line(fence) if fence is not None else last
             if end >= last:
-                yield Hit(
-                    doc.path,
-                    line,
-                    1,
-                    "code fence opened here is never closed: the rest of the file "
-                    f"({last - line:,} lines) is inside the block",
+                rest = (
+                    f"the rest of the file ({last - line:,} lines) is inside the block"
+                    if last > line
+                    else "fences pair up in order, so an earlier block was probably closed "
+                    "by a line meant to open one (or a block shows a fence with as many "
+                    "backticks as its own)"
                 )
+                yield Hit(doc.path, line, 1, f"code fence opened here is never closed: {rest}")

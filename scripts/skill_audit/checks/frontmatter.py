@@ -262,15 +262,16 @@ def frontmatter_schema(skill: Skill) -> Iterator[Hit]:
             continue  # `argument-hint: [issue-number]`, the form Claude Code's docs show
         line, col = _line_of(fm, path)
         message = _schema_message(error, path)
-        if path[:1] == ["metadata"] and error.validator == "type" and _is_scalar(error.instance):
-            # skills-ref reads the frontmatter with strictyaml, where every scalar is a
-            # string, so `version: 1.0` is valid to the spec; only typed YAML readers differ.
+        if path[:1] == ["metadata"] and error.validator == "type":
+            # skills-ref reads the frontmatter with strictyaml (every scalar a string) and
+            # does not look inside metadata; no client breaks on it, typed readers differ.
+            hint = "quote it" if _is_scalar(error.instance) else "write it as one string"
             yield Hit(
                 doc.path,
                 line,
                 col,
-                f"{message}; the spec reads metadata values as strings, typed YAML readers do "
-                "not: quote it",
+                f"{message}; the spec defines metadata as string to string and typed YAML "
+                f"readers see another type: {hint}",
                 Severity.WARNING,
             )
             continue

@@ -56,6 +56,8 @@ def _link_findings(skill) -> list[tuple[str, Hit]]:
 def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
     res = resolver(skill)
     for doc in skill.docs:
+        if doc.is_template:
+            continue
         here = os.path.normpath(str(doc.path))
         base = os.path.dirname(here)
         for link in doc.links:
@@ -145,7 +147,9 @@ def broken_link(skill) -> Iterator[Hit]:
         Resolves every relative link and image target in every shipped markdown file against
         the folder of the file that holds it, then against the skill root (that form is
         LK008's warning); `${CLAUDE_SKILL_DIR}` and `{baseDir}` are the skill folder. Reports
-        targets that exist in neither place. External URLs are not fetched here.
+        targets that exist in neither place. External URLs are not fetched here. Output
+        templates (files under assets/ or templates/) are skipped: their links name files of
+        the project they are copied into.
     Why:
         The agent follows the link to load a rule file; a missing file means the guidance the
         table promises is never read.
@@ -227,6 +231,8 @@ def _mention_findings(skill) -> list[tuple[str, Hit]]:
 def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
     res = resolver(skill)
     for doc in skill.docs:
+        if doc.is_template:
+            continue
         for mention in doc.mentions:
             path, fragment = split_fragment(mention.raw)
             resolved = resolve(path, res.root, res)
