@@ -161,6 +161,7 @@ class Skill:
     references: list[MarkdownDoc] = field(default_factory=list)
     load_errors: list[LoadError] = field(default_factory=list)
     reach_skipped: list[tuple[Path, str]] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)  # normalised paths reached from SKILL.md
     skill_file: Path | None = None
 
     @property
@@ -370,10 +371,6 @@ def load_skill(root: Path, config: Config) -> Skill:
 
     first = load(os.path.normpath(str(skill_file)))
     skill.skill_md = first
-    queue = [first] if first is not None else []
-    for path in skill_markdown_files(root)[1:]:
-        queue.append(load(os.path.normpath(str(path))))
-    queue = [d for d in queue if d is not None]
 
     def follow(queue: list[MarkdownDoc]) -> None:
         while queue:
@@ -384,7 +381,7 @@ def load_skill(root: Path, config: Config) -> Skill:
                     if new is not None:
                         queue.append(new)
 
-    follow(queue)
+    follow([first] if first is not None else [])
     if first is not None and "|" in first.text:
         # A rule table may name files by bare slug (`| celery-config |`): those count too.
         cells = _table_names(first.text)
@@ -397,6 +394,10 @@ def load_skill(root: Path, config: Config) -> Skill:
             and os.path.splitext(p.name)[0].lower() not in HUMAN_FILES
         ]
         follow([d for d in map(load, named) if d is not None])
+    skill.reached = set(loaded)
+    # references/ is always shipped and checked, reached or not (RC004 reports the unreached)
+    extra = [os.path.normpath(str(p)) for p in skill_markdown_files(root)[1:]]
+    follow([d for p in extra if p not in loaded and (d := load(p)) is not None])
     docs = [d for d in loaded.values() if d is not None and d is not first]
     skill.references = sorted(docs, key=lambda d: d.rel)
     skill.reach_skipped = sorted((Path(p), why) for p, why in skipped.items())

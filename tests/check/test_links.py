@@ -251,3 +251,24 @@ def test_anchors_into_markdown_outside_references_are_checked(tmp_path):
     assert [h.message for h in links.broken_anchor(skill)] == [
         "link assets/guide.md#setup: no heading or anchor #setup in assets/guide.md"
     ]
+
+
+def test_a_path_in_a_named_sibling_skill_or_the_plugin_folder_is_not_broken(tmp_path):
+    plugin = tmp_path / "finetune-kit"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    (plugin / ".claude-plugin" / "plugin.json").write_text('{"name": "finetune-kit"}')
+    (plugin / "scripts").mkdir()
+    (plugin / "scripts" / "plan.py").write_text("print('plan')\n")
+    catalog = plugin / "skills" / "model-selection"
+    (catalog / "references").mkdir(parents=True)
+    (catalog / "SKILL.md").write_text("---\nname: model-selection\ndescription: x\n---\n")
+    (catalog / "references" / "catalog.md").write_text("# Models\n")
+    export = plugin / "skills" / "export"
+    export.mkdir(parents=True)
+    (export / "SKILL.md").write_text(
+        "---\nname: export\ndescription: Export models. Use when shipping.\n---\n"
+        "Pick a base model with `model-selection`; its\n`references/catalog.md` lists them.\n"
+        "Plan the run with `scripts/plan.py` from the plugin folder.\n"
+        "Missing: `references/quantize.md`.\n"
+    )
+    assert findings(export, select="LK004") == [("SKILL.md", 8, "LK004")]

@@ -544,12 +544,13 @@ def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
 
 @check("RC004", "orphan-reference", Severity.WARNING)
 def orphan_reference(skill) -> Iterator[Hit]:
-    """A file in references/ that SKILL.md never points to.
+    """A file in references/ that nothing reachable from SKILL.md points to.
 
     What it does:
-        Collects what SKILL.md points at (markdown links, `Read("...")` and
-        `${CLAUDE_SKILL_DIR}/...` paths, references/... in inline code, rules named in the
-        rule table) and reports every file under references/ that is not among them.
+        Collects what SKILL.md points at (markdown links, `Read("...")` and placeholder
+        paths, references/... in inline code, `.md` paths in the text, rules named in the
+        rule table), and what the files it reaches point at in turn, and reports every file
+        under references/ that is not among them (a second-hop file is RC005's finding).
     Why:
         The agent only loads references that SKILL.md tells it about; an orphan is dead weight
         in the package, or guidance that was meant to be reachable and is not.
@@ -564,10 +565,16 @@ def orphan_reference(skill) -> Iterator[Hit]:
     files = _files_under(skill, "references")
     if not files:
         return
-    reached = _reached_from_skill_md(skill)
+    reached = _reached_from_skill_md(skill) | skill.reached
     for path in files:
         if path not in reached:
-            yield Hit(Path(path), 1, 1, f"{skill.rel(Path(path))} is not linked from SKILL.md")
+            yield Hit(
+                Path(path),
+                1,
+                1,
+                f"{skill.rel(Path(path))} is not reached from SKILL.md (no link or path to it "
+                "in SKILL.md or the files it leads to)",
+            )
 
 
 def _files_under(skill, folder: str) -> list[str]:

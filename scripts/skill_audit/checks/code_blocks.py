@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import tomllib
 import warnings
 from collections.abc import Iterator
@@ -135,13 +136,18 @@ def python_syntax_error(skill) -> Iterator[Hit]:
 _MAGIC_RE = re.compile(r"^([ \t]*)[%!][^\n]*$", re.M)
 _CODE_PLACEHOLDER_RE = re.compile(r"<[A-Za-z][^<>\n=]{0,60}>")
 _SIGNATURE_HEAD_RE = re.compile(r"^(?:[ \t]*\w+[ \t]*=[ \t]*)?[A-Za-z_][\w.]*[ \t]*\(")
+_ANNOTATED_PARAM_RE = re.compile(
+    r"^[ \t]*(?:\*{0,2}\w+[ \t]*:[ \t]*[\w.\[\]|, ]+(?:[ \t]*=[ \t]*[^,#]+)?,?[ \t]*(?:#.*)?$"
+    r"|.*\)[ \t]*->[ \t]*[\w.\[\]|, ]+[ \t]*$)"
+)
 _PY312_RE = re.compile(
     r"^[ \t]*type[ \t]+\w+(?:\[[^\]]*\])?[ \t]*=|^[ \t]*(?:def|class)[ \t]+\w+\[", re.M
 )
 # A comment or marker saying the code nearby is wrong on purpose.
 _ON_PURPOSE_RE = re.compile(
-    r"(?i)(?:#|//|--)[^\n]*\b(?:wrong|bad|incorrect|broken|don'?t|do not|avoid|anti-?pattern|"
-    r"problem|error!|syntaxerror|fails?|invalid|vulnerable|unsafe|less clear|before)\b|❌|✗|⚠️"
+    r"(?im)(?:#|//|--)[^\n]*\b(?:wrong|bad|incorrect|broken|don'?t|do not|avoid|anti-?pattern|"
+    r"problem|error!|syntaxerror|fails?|invalid|vulnerable|unsafe|less clear|before|inefficient|"
+    r"may crash|should (?:use|be))\b|(?:#|//)[ \t]*or[ \t]*$|❌|✗|⚠️"
 )
 
 
@@ -162,11 +168,21 @@ def python_excerpt_reason(code: str, message: str, block_line: int) -> str | Non
         return "an example with <placeholder> values"
     lines = code.split("\n")
     here = lines[block_line - 1] if 0 < block_line <= len(lines) else ""
-    if "..." in here or "…" in here or _body_left_out(code, lines):
+    near = "\n".join(lines[max(0, block_line - 3) : block_line])
+    if "..." in near or "…" in near or _body_left_out(code, lines):
         return "an excerpt with elided parts (`...`, a body left out)"
-    if "outside function" in message:
-        return "an excerpt of a function body"
-    if ":" in code and _SIGNATURE_HEAD_RE.match(code.lstrip("\n")) and _is_signature(code):
+    if any(w in message for w in ("outside function", "not properly in loop")):
+        return "an excerpt of a function or loop body"
+    if (
+        "unexpected indent" in message
+        and code.lstrip("\n")[:1] in (" ", "\t")
+        and _body_excerpt_compiles(textwrap.dedent(code))
+    ):
+        return "an indented excerpt of a larger body"
+    if ":" in code and (
+        (_SIGNATURE_HEAD_RE.match(code.lstrip("\n")) and _is_signature(code))
+        or _ANNOTATED_PARAM_RE.match(here)
+    ):
         return "a documented call signature, not a statement"
     window = "\n".join(lines[max(0, block_line - 4) : block_line])
     if _ON_PURPOSE_RE.search(window):
@@ -191,6 +207,12 @@ def _body_left_out(code: str, lines: list[str]) -> bool:
     if not current or current.startswith("#"):
         return True
     return any(line.strip().startswith("#") for line in between)
+
+
+def _body_excerpt_compiles(code: str) -> bool:
+    """True when `code` compiles, or fails only for being a function or loop body."""
+    error = _compile_error(code)
+    return error is None or any(w in error[2] for w in ("outside function", "not properly in loop"))
 
 
 def _is_signature(code: str) -> bool:
@@ -278,6 +300,8 @@ def excerpt_reason(fence: Fence) -> str | None:
             return "a fragment of a larger object or array"
         if _json_lines_ok(code):
             return "JSON Lines (one document per line); label it `jsonl`"
+        if _json_documents(_strip_json_comments(code)) > 1:
+            return "several JSON files shown in one block"
     if kind == "toml" and "twice" in (_data_problem(kind, code) or (0, 0, ""))[2] and "#" in code:
         return "several alternative files or variants in one block"
     return None
@@ -294,6 +318,22 @@ def _strip_json_comments(code: str) -> str:
 def _json_lines_ok(code: str) -> bool:
     rows = [line for line in code.split("\n") if line.strip()]
     return len(rows) > 1 and all(_parses_as_json(line) for line in rows)
+
+
+def _json_documents(code: str) -> int:
+    """How many JSON documents follow each other in `code` (0 when something else is there):
+    `// a.json` + {...} + `// b.json` + {...} is two files shown in one block."""
+    decoder = json.JSONDecoder()
+    text, pos, count = code.strip(), 0, 0
+    try:
+        while pos < len(text):
+            _, pos = decoder.raw_decode(text, pos)
+            count += 1
+            while pos < len(text) and text[pos].isspace():
+                pos += 1
+    except (ValueError, RecursionError):
+        return 0
+    return count
 
 
 def data_error(fence: Fence) -> tuple[int, int, str] | None:
@@ -430,7 +470,7 @@ def _bash_env() -> dict[str, str]:
 
 # `vercel ls --scope <team-slug>`: an argument the reader fills in, not a redirection. No
 # space after `<` or before `>`, so `cmd < in > out`, `<<EOF` and `<(cmd)` are left alone.
-_SHELL_PLACEHOLDER_RE = re.compile(r"(?<![<\w$])<[A-Za-z][\w.:/@|=+-]*(?: [\w.-]+)?>(?![>&\w(])")
+_SHELL_PLACEHOLDER_RE = re.compile(r"(?<![<\w$])<[A-Za-z][\w.:/@|=+-]*(?: [\w.-]+)*>(?![>&\w(])")
 # bats test files: `@test "name" {` is bats syntax, a function definition to bash.
 _BATS_TEST_RE = re.compile(r"""^([ \t]*)@test[ \t]+(?:"[^"\n]*"|'[^'\n]*')[ \t]*\{""", re.M)
 

@@ -256,7 +256,11 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
                     ),
                 )
                 continue
-            if not os.path.exists(resolved):
+            if (
+                not os.path.exists(resolved)
+                and not _in_named_sibling(doc, mention, path, res)
+                and not _in_plugin_folder(path, res)
+            ):
                 yield (
                     "LK004",
                     Hit(
@@ -270,6 +274,32 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
             problem = res.fragment_problem(resolved, fragment, shown)
             if problem:
                 yield "LK002", Hit(doc.path, mention.line, mention.column, problem)
+
+
+_BACKTICKED_RE = re.compile(r"`([\w.-]+)`")
+
+
+def _in_plugin_folder(path: str, res) -> bool:
+    """True for a plugin skill's path that exists relative to its plugin folder (plugins keep
+    shared scripts/ there and tell the agent to resolve the plugin root first)."""
+    plugin = res.skill.plugin_root
+    if plugin is None or "${" in path or os.path.isabs(path):
+        return False
+    return os.path.exists(os.path.join(str(plugin), path))
+
+
+def _in_named_sibling(doc, mention, path: str, res) -> bool:
+    """True when the path belongs to a sibling skill named just before it ("see
+    `model-selection`'s `references/catalog.md`") and exists there."""
+    if "${" in path or os.path.isabs(path):
+        return False
+    parent = os.path.dirname(res.root)
+    nearby = "\n".join(doc.lines[max(0, mention.line - 3) : mention.line])
+    for name in _BACKTICKED_RE.findall(nearby):
+        sibling = os.path.join(parent, name)
+        if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):
+            return os.path.exists(os.path.join(sibling, path))
+    return False
 
 
 @check("LK004", "broken-path-reference", Severity.ERROR)

@@ -353,6 +353,8 @@ def hidden_unicode(skill: Skill) -> Iterator[Hit]:
                 continue
             for m in _HIDDEN_RE.finditer(line):
                 ch = m.group(0)
+                if ch == "\u200b" and line[m.end() : m.end() + 3] in ("```", "~~~"):
+                    continue  # the usual trick to show a fence inside a fenced block
                 code = ord(ch)
                 if ch in _BIDI:
                     what, severity = f"bidirectional control U+{code:04X}", None
