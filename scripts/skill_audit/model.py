@@ -382,16 +382,25 @@ def load_skill(root: Path, config: Config) -> Skill:
                         queue.append(new)
 
     follow([first] if first is not None else [])
-    if first is not None and "|" in first.text:
-        # A rule table may name files by bare slug (`| celery-config |`): those count too.
-        cells = _table_names(first.text)
+    if first is not None and ("|" in first.text or "`" in first.text or ".md" in first.text):
+        # SKILL.md may name files without a path: a rule table's bare slug
+        # (`| celery-config |`), a slug or file name in inline code (`bundle-defer-imports`,
+        # `competitor-analysis.md` under "examples/"). A name that matches one markdown file of
+        # the skill reaches it.
+        names = _bare_names(first.text)
+        by_name: dict[str, list[str]] = {}
+        for p in skill.all_files:
+            if p.suffix.lower() in MARKDOWN_SUFFIXES:
+                by_name.setdefault(os.path.splitext(p.name)[0], []).append(str(p))
+                by_name.setdefault(p.name, []).append(str(p))
         named = [
-            os.path.normpath(str(p))
-            for p in skill.all_files
-            if p.suffix.lower() in MARKDOWN_SUFFIXES
-            and os.path.normpath(str(p)) not in loaded
-            and os.path.splitext(p.name)[0] in cells
-            and os.path.splitext(p.name)[0].lower() not in HUMAN_FILES
+            os.path.normpath(paths[0])
+            for name, paths in by_name.items()
+            if name in names
+            and len(paths) == 1
+            and os.path.splitext(name)[0].lower() not in HUMAN_FILES
+            and os.path.normpath(paths[0]) not in loaded
+            and os.path.dirname(paths[0]) != str(root)  # a root file is reached by plain path
         ]
         follow([d for d in map(load, named) if d is not None])
     skill.reached = set(loaded)
@@ -432,6 +441,14 @@ def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) 
             continue
         out.append(target)
     return out
+
+
+_INLINE_NAME_RE = re.compile(r"`([\w.-]+)`")
+
+
+def _bare_names(text: str) -> set[str]:
+    """Table-cell names (`_table_names`) plus every bare name in inline code."""
+    return _table_names(text) | set(_INLINE_NAME_RE.findall(text))
 
 
 def _table_names(text: str) -> set[str]:

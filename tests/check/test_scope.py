@@ -79,3 +79,24 @@ def test_wrongly_cased_skill_file_is_the_skill_file(tmp_path):
     skill = load_skill(root, Config())
     assert skill.skill_md is not None and skill.skill_file.name == "Skill.md"
     assert [d.rel for d in skill.docs] == ["Skill.md", "a.md"]
+
+
+def test_a_slug_or_file_name_in_inline_code_reaches_its_file(tmp_path):
+    root = _write(
+        tmp_path / "pdf-tools",
+        {
+            "SKILL.md": HEAD
+            + "Rules, one file each in rules/:\n- `fonts-embed` - embed every font\n"
+            + "Walkthroughs live in examples/ (e.g. `invoice-run.md`).\n",
+            "rules/fonts-embed.md": "# Embed fonts\n",
+            "examples/invoice-run.md": "# Invoice run\n",
+            "rules/unused.md": "# Unused\n",
+        },
+    )
+    skill = load_skill(root, Config())
+    assert sorted(d.rel for d in skill.docs) == [
+        "SKILL.md",
+        "examples/invoice-run.md",
+        "rules/fonts-embed.md",
+    ]
+    assert [skill.rel(p) for p in skill.orphans] == ["rules/unused.md"]

@@ -769,24 +769,40 @@ def _info_error_severity(error: str) -> Severity | None:
     return None if close else Severity.WARNING
 
 
+# Content that is code a language tag would let CS001-CS003 check: shell commands with a
+# prompt or a common tool first, python/JS statements, JSON objects.
+_LOOKS_LIKE_CODE_RE = re.compile(
+    r"^[ \t]*(?:\$ |(?:pip|pip3|uv|npm|npx|pnpm|yarn|git|cd|python3?|docker|kubectl|curl|"
+    r"celery|export|sudo|brew|apt-get|make|go|cargo)[ \t]|(?:def|class|import|from|async def|"
+    r"const|let|return)[ \t][^\n]*[(:=]|function[ \t]+\w+[ \t]*\([^)\n]*\)[ \t]*\{|"
+    r"\{[ \t]*\n[ \t]*\"[\w-]+\"[ \t]*:)",
+    re.M,
+)
+
+
 @check("CS005", "fence-without-language", Severity.WARNING)
 def fence_without_language(skill) -> Iterator[Hit]:
-    """A fenced block has no language.
+    """A fenced block that holds code has no language.
 
     What it does:
-        Reports fences whose info string is empty (```` ``` ```` alone).
+        Reports fences with an empty info string (```` ``` ```` alone) whose first line looks
+        like code: shell commands (a `$ ` prompt, or pip, git, docker, curl, ... first on a
+        line), python or JavaScript statements, a JSON object. Unlabelled prose, program
+        output, directory trees and diagrams are not reported: on the public corpus they were
+        2,604 of 2,622 unlabelled fences, and `text` would add nothing for them.
     Why:
         Without a language the block can be neither highlighted nor checked, so a broken
-        command or config in it goes unnoticed; every block should say what it is.
+        command or config in it goes unnoticed.
     Example:
         ```
         celery -A tasks worker --loglevel=INFO
         ```
     Fix:
-        Name the language (`bash`, `python`, `text` for plain output, ...).
+        Name the language (`bash`, `python`, `json`, ...).
     """
     for fence in fences_of(skill, "unlabelled"):
-        yield Hit(fence.path, fence.line, 1, "fenced block has no language")
+        if _LOOKS_LIKE_CODE_RE.match(fence.code.lstrip("\n")):
+            yield Hit(fence.path, fence.line, 1, "fenced block of code has no language")
 
 
 @check("CS006", "duplicate-module-name", Severity.ERROR)
