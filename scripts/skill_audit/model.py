@@ -382,17 +382,39 @@ def load_skill(root: Path, config: Config) -> Skill:
                         queue.append(new)
 
     follow([first] if first is not None else [])
-    if first is not None and ("|" in first.text or "`" in first.text or ".md" in first.text):
-        # SKILL.md may name files without a path: a rule table's bare slug
-        # (`| celery-config |`), a slug or file name in inline code (`bundle-defer-imports`,
-        # `competitor-analysis.md` under "examples/"). A name that matches one markdown file of
-        # the skill reaches it.
-        names = _bare_names(first.text)
-        by_name: dict[str, list[str]] = {}
-        for p in skill.all_files:
-            if p.suffix.lower() in MARKDOWN_SUFFIXES:
-                by_name.setdefault(os.path.splitext(p.name)[0], []).append(str(p))
-                by_name.setdefault(p.name, []).append(str(p))
+    _follow_bare_names(skill, root, loaded, load, follow)
+    skill.reached = set(loaded)
+    # references/ is always shipped and checked, reached or not (RC004 reports the unreached)
+    extra = [os.path.normpath(str(p)) for p in skill_markdown_files(root)[1:]]
+    follow([d for p in extra if p not in loaded and (d := load(p)) is not None])
+    docs = [d for d in loaded.values() if d is not None and d is not first]
+    skill.references = sorted(docs, key=lambda d: d.rel)
+    skill.reach_skipped = sorted((Path(p), why) for p, why in skipped.items())
+    return skill
+
+
+def _follow_bare_names(skill, root, loaded, load, follow) -> None:
+    """Reach files that the reached docs name without a path: a rule table's bare slug
+    (`| celery-config |`), a slug or file name in inline code (`bundle-defer-imports`,
+    `competitor-analysis.md` under "examples/"). A name that matches exactly one markdown file
+    of the skill reaches it; repeated until nothing new is reached."""
+    by_name: dict[str, list[str]] | None = None
+    scanned: set[str] = set()
+    while True:
+        names: set[str] = set()
+        for path, doc in list(loaded.items()):
+            if doc is not None and path not in scanned:
+                scanned.add(path)
+                if "|" in doc.text or "`" in doc.text:
+                    names |= _bare_names(doc.text)
+        if not names:
+            return
+        if by_name is None:
+            by_name = {}
+            for p in skill.all_files:
+                if p.suffix.lower() in MARKDOWN_SUFFIXES:
+                    by_name.setdefault(os.path.splitext(p.name)[0], []).append(str(p))
+                    by_name.setdefault(p.name, []).append(str(p))
         named = [
             os.path.normpath(paths[0])
             for name, paths in by_name.items()
@@ -402,15 +424,9 @@ def load_skill(root: Path, config: Config) -> Skill:
             and os.path.normpath(paths[0]) not in loaded
             and os.path.dirname(paths[0]) != str(root)  # a root file is reached by plain path
         ]
+        if not named:
+            return
         follow([d for d in map(load, named) if d is not None])
-    skill.reached = set(loaded)
-    # references/ is always shipped and checked, reached or not (RC004 reports the unreached)
-    extra = [os.path.normpath(str(p)) for p in skill_markdown_files(root)[1:]]
-    follow([d for p in extra if p not in loaded and (d := load(p)) is not None])
-    docs = [d for d in loaded.values() if d is not None and d is not first]
-    skill.references = sorted(docs, key=lambda d: d.rel)
-    skill.reach_skipped = sorted((Path(p), why) for p, why in skipped.items())
-    return skill
 
 
 def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) -> list[str]:

@@ -699,6 +699,14 @@ def _node_line(fm, node: yaml.Node) -> int:
     return node.start_mark.line + fm.start_line + 1
 
 
+def _impact_ok(impact) -> bool:
+    """One level, or a range of two (`LOW-MEDIUM`, as Vercel's rule files write it)."""
+    if not isinstance(impact, str):
+        return False
+    parts = impact.split("-")
+    return len(parts) <= 2 and all(p in IMPACTS for p in parts)
+
+
 @check("RC006", "rule-frontmatter-invalid", Severity.ERROR)
 def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
     """A rule file's frontmatter breaks the rule-file template.
@@ -742,7 +750,7 @@ def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
                 doc.path, where("title"), 1, "frontmatter needs `title:` (a non-empty string)"
             )
         impact = data.get("impact")
-        if impact not in IMPACTS:
+        if not _impact_ok(impact):
             shown = "missing" if impact is None else repr(impact)
             yield Hit(
                 doc.path, where("impact"), 1, f"impact is {shown}; use one of {', '.join(IMPACTS)}"
