@@ -98,12 +98,33 @@ def cli():
     help="Write the report to this file instead of stdout.",
 )
 @click.option(
+    "--statistics",
+    is_flag=True,
+    help="Text format: print a count per code instead of every finding.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Text format: print the findings only, no summary."
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
     help="Worker processes (default: all cores).",
 )
-def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, external, output, jobs):
+def check_command(
+    paths,
+    fmt,
+    select,
+    ignore,
+    profile,
+    fail_on,
+    exit_zero,
+    external,
+    output,
+    jobs,
+    statistics,
+    quiet,
+):
     """Check skills statically (never runs code). PATHS default to the current folder.
 
     Each skill uses the closest [tool.skill-audit] in a pyproject.toml at or above it;
@@ -130,7 +151,7 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
             raise FatalError(no_skill_reason(Path(p)))
     try:
         report = run_check([Path(p) for p in paths or (".",)], options)
-        text = render(report, fmt)
+        text = render(report, fmt, statistics=statistics, quiet=quiet)
     except ConfigError as exc:
         raise FatalError(str(exc)) from None
     except Exception as exc:  # never a traceback

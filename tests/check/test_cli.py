@@ -294,3 +294,13 @@ def test_usage_errors_from_the_entry_point_are_one_line_exit_2(capsys, args):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("skill-audit: error: ") and err.count("\n") == 1, err
+
+
+def test_statistics_and_quiet_flags(tmp_path):
+    fail = FIXTURES / "CS008" / "fail"
+    stats = run_cli("check", str(fail), "--select", "CS008", "--statistics")
+    assert stats.exit_code == 0 and stats.stdout.splitlines()[0].endswith(
+        "CS008  warning  block-excerpt"
+    )
+    quiet = run_cli("check", str(fail), "--select", "CS008", "-q")
+    assert quiet.stdout.count("CS008 [warning]") == len(quiet.stdout.splitlines())

@@ -37,6 +37,8 @@ def summary_line(report) -> str:
         f"Checked {plural(s['skills'], 'skill')} ({files}): "
         f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['info']:,} info."
     )
+    if s["skills"] > 1:
+        line += f" {s['failing_skills']:,} of {s['skills']:,} skills have errors."
     if s["fences"]:
         parts = ", ".join(f"{n:,} {kind}" for kind, n in s["fences"].items())
         line += f" Fences: {parts}."
