@@ -52,7 +52,7 @@ _PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")
 _OWN_PLUGIN_PATH_RE = re.compile(r"^\$\{CLAUDE_PLUGIN_ROOT\}/skills/([^/]+)/?(.*)$")
 # Any token that names a markdown file, for reachability (never reported when missing).
 _MD_TOKEN_RE = re.compile(
-    r"(?:" + _DIR_TOKEN + r"/|\.{1,2}/)?(?:[\w.@+-]+/)*[\w.@+-]+\.(?:md|markdown)\b"
+    r"(?:(?:" + _DIR_TOKEN + r")/|(?:\.{1,2}/)+)?(?:[\w.@+-]+/)*[\w.@+-]+\.(?:md|markdown)\b"
 )
 _NEWLINE_RE = re.compile("\n")
 _EXAMPLE_LINE_RE = re.compile(
@@ -173,9 +173,22 @@ def path_mentions(doc) -> list[PathMention]:
     return sorted(found.values(), key=lambda p: (p.line, p.column))
 
 
+_MD_SUFFIX_RE = re.compile(r"\.(?:md|markdown)\b")
+_PATH_TAIL_RE = re.compile(r"[\w.@+/${}-]*$")
+
+
 def markdown_tokens(text: str) -> list[str]:
     """Every token of `text` that looks like a path to a markdown file (links, mentions, plain
-    prose such as "see rules/retries.md"): candidates for reachability, resolved by the model."""
+    prose such as "see rules/retries.md"): candidates for reachability, resolved by the model.
+    Each `.md` is found first and the path read backwards from it, so the scan stays linear
+    on long words (a regex anchored at every position backtracks over them)."""
     if ".md" not in text and ".markdown" not in text:
         return []
-    return list(dict.fromkeys(m.group(0) for m in _MD_TOKEN_RE.finditer(text)))
+    found = []
+    for m in _MD_SUFFIX_RE.finditer(text):
+        head = _PATH_TAIL_RE.search(text, max(0, m.start() - 300), m.start())
+        candidate = text[head.start() if head else m.start() : m.end()]
+        token = _MD_TOKEN_RE.search(candidate)
+        if token and token.end() == len(candidate):
+            found.append(token.group(0))
+    return list(dict.fromkeys(found))
