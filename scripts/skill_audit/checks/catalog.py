@@ -24,7 +24,6 @@ Only SKILL.md prose is read: fences, inline code and HTML comments are skipped.
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ import yaml
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
 from skill_audit.facts import Resolver, is_external, resolve, resolve_link, resolver, split_fragment
-from skill_audit.mentions import markdown_tokens
+from skill_audit.mentions import LineIndex, markdown_tokens
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
@@ -88,7 +87,6 @@ _COUNT_RE = re.compile(
     r"(?!\s+of\b)",  # "two categories of failure", "3 rules of thumb" count something else
     re.IGNORECASE,
 )
-_NEWLINE_RE = re.compile("\n")
 _NOUN_STEMS = ("rule", "categor", "capabilit", "reference")
 _WINDOW = 80  # characters before a noun searched for its number (and two modifier words)
 # A number after these counts a subset, or is not a count of the noun at all.
@@ -332,14 +330,14 @@ def count_claims(doc) -> list[CountClaim]:
     fenced: set[int] = set()
     for fence in doc.fences:
         fenced.update(range(fence.line, fence.line + len(fence.code.splitlines()) + 2))
-    starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(text)]
+    index = LineIndex(text)
     claims = []
     for m in matches:
-        number = bisect.bisect_right(starts, m.start())
+        number, col = index.position(m.start())
+        col -= 1  # 0-based below
         if number in fenced:
             continue
         line = doc.lines[number - 1]
-        col = m.start() - starts[number - 1]
         if any(a <= col < b for a, b in _masked_spans(line)):
             continue
         before = line[:col].split()
