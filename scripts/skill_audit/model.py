@@ -61,6 +61,7 @@ from skill_audit.mentions import (
     split_fragment,
     substitute,
 )
+from skill_audit.parsing import fast_markdown
 from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter, split_frontmatter
 from skill_audit.parsing.markdown import ParsedMarkdown, parse_markdown, unique_slugs
 
@@ -112,6 +113,8 @@ class MarkdownDoc:
         skip = self.body_start_line - 1
         # Blank the frontmatter but keep its newlines, so token lines are file lines.
         text = "\n" * skip + self.body if skip else self.text
+        if fast_markdown.available():
+            return fast_markdown.parse_markdown_fast(text, self.lines, self.path)
         return parse_markdown(text, self.lines, self.path)
 
     headings = _from_parse("headings")
