@@ -463,6 +463,7 @@ def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) 
 
 
 _INLINE_NAME_RE = re.compile(r"`([\w.-]+)`")
+_TABLE_LINE_RE = re.compile(r"^[ \t]*\|.*$", re.M)
 
 
 def _bare_names(text: str) -> set[str]:
@@ -474,9 +475,7 @@ def _table_names(text: str) -> set[str]:
     """Bare names standing alone in table cells (a cell, or an item of a comma or <br> list
     in a cell), as a rule table names its files: `| celery-config |`."""
     names = set()
-    for line in text.split("\n"):
-        if not line.lstrip().startswith("|"):
-            continue
+    for line in _TABLE_LINE_RE.findall(text):
         for cell in line.strip().strip("|").split("|"):
             for item in re.split(r",|<br\s*/?>", cell):
                 item = item.strip().strip("`*_ ")

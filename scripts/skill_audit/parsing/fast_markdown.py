@@ -11,6 +11,7 @@ same records on every fixture, this repository and generated documents.
 from __future__ import annotations
 
 import bisect
+from itertools import accumulate
 from pathlib import Path
 
 from skill_audit.parsing.markdown import (
@@ -47,12 +48,7 @@ class _Positions:
         self.text = text
         self.data = text.encode("utf-8")
         self.ascii = len(self.data) == len(text)
-        self.starts = [0]
-        find = self.data.find
-        i = find(b"\n")
-        while i >= 0:
-            self.starts.append(i + 1)
-            i = find(b"\n", i + 1)
+        self.starts = [0, *accumulate(len(line) + 1 for line in self.data.split(b"\n"))]
 
     def at(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset)
@@ -74,47 +70,47 @@ def parse_markdown_fast(text: str, lines: list[str], path: Path) -> ParsedMarkdo
     """See `skill_audit.parsing.markdown.parse_markdown` (same inputs, same records)."""
     pos = _Positions(text)
     out = ParsedMarkdown()
-    root = _MD.tree(text)
-    _walk(root.children, pos, lines, path, out)
+    for node in _MD.tree(text).walk():  # depth first, in source order; iterated in Rust
+        name = node.name
+        if name in _SKIP:
+            continue
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            handler(node, pos, lines, path, out)
     return out
 
 
-def _walk(nodes, pos: _Positions, lines: list[str], path: Path, out: ParsedMarkdown) -> None:
-    for node in nodes:
-        name = node.name
-        if name == "heading":
-            start = node.srcmap[0] if node.srcmap else 0
-            text = _plain(node.children)
-            out.headings.append(
-                Heading(node.meta.get("level", 1), text, github_slug(text), pos.line(start))
-            )
-            _walk(node.children, pos, lines, path, out)
-        elif name == "fence":
-            _fence(node, pos, lines, path, out)
-        elif name == "code_block":
-            if node.srcmap:
-                out.indented_code_lines.append(pos.line(node.srcmap[0]))
-        elif name == "html_block":
-            if node.srcmap:
-                _html(node.meta.get("content", ""), pos.line(node.srcmap[0]), 1, out)
-        elif name == "html_inline":
-            if node.srcmap:
-                line, col = pos.at(node.srcmap[0])
-                _html(node.meta.get("content", ""), line, col, out)
-        elif name in ("link", "autolink"):
-            _link(node, pos, out, image=False)
-            _walk(node.children, pos, lines, path, out)
-        elif name == "image":
-            _link(node, pos, out, image=True)
-        elif name == "code_inline":
-            if node.srcmap:
-                line, col = pos.at(node.srcmap[0])
-                out.inline_code.append(InlineCode(_plain(node.children), line, col))
-        elif name == "table":
-            _table(node, pos, out)
-            _walk(node.children, pos, lines, path, out)
-        elif node.children:
-            _walk(node.children, pos, lines, path, out)
+_SKIP = frozenset({"text", "softbreak", "hardbreak", "paragraph", "list_item", "em", "strong"})
+
+
+def _heading(node, pos, lines, path, out) -> None:
+    start = node.srcmap[0] if node.srcmap else 0
+    text = _plain(node.children)
+    out.headings.append(
+        Heading(node.meta.get("level", 1), text, github_slug(text), pos.line(start))
+    )
+
+
+def _code_block(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        out.indented_code_lines.append(pos.line(node.srcmap[0]))
+
+
+def _html_block(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        _html(node.meta.get("content", ""), pos.line(node.srcmap[0]), 1, out)
+
+
+def _html_inline(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        line, col = pos.at(node.srcmap[0])
+        _html(node.meta.get("content", ""), line, col, out)
+
+
+def _code_inline(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        line, col = pos.at(node.srcmap[0])
+        out.inline_code.append(InlineCode(_plain(node.children), line, col))
 
 
 def _plain(children) -> str:
@@ -130,7 +126,7 @@ def _plain(children) -> str:
     return "".join(parts)
 
 
-def _link(node, pos: _Positions, out: ParsedMarkdown, image: bool) -> None:
+def _link(node, pos, lines, path, out, image: bool = False) -> None:
     href = str(node.meta.get("url", ""))
     target = _decode(href)
     if node.srcmap:
@@ -145,7 +141,7 @@ def _link(node, pos: _Positions, out: ParsedMarkdown, image: bool) -> None:
     out.links.append(Link(target, line, col, image, _plain(node.children), href))
 
 
-def _fence(node, pos: _Positions, lines: list[str], path: Path, out: ParsedMarkdown) -> None:
+def _fence(node, pos, lines, path, out) -> None:
     if not node.srcmap:
         return
     start, end = node.srcmap
@@ -171,7 +167,7 @@ def _html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
         out.html_anchors.extend(_HTML_ID_RE.findall(content))
 
 
-def _table(node, pos: _Positions, out: ParsedMarkdown) -> None:
+def _table(node, pos, lines, path, out) -> None:
     header: tuple[str, ...] = ()
     rows: list[tuple[str, ...]] = []
     row_lines: list[int] = []
@@ -188,3 +184,21 @@ def _table(node, pos: _Positions, out: ParsedMarkdown) -> None:
                 row_lines.append(pos.line(row.srcmap[0]) if row.srcmap else 1)
     line = pos.line(node.srcmap[0]) if node.srcmap else 1
     out.tables.append(Table(header, tuple(rows), line, tuple(row_lines)))
+
+
+def _image(node, pos, lines, path, out) -> None:
+    _link(node, pos, lines, path, out, image=True)
+
+
+_HANDLERS = {
+    "heading": _heading,
+    "fence": _fence,
+    "code_block": _code_block,
+    "html_block": _html_block,
+    "html_inline": _html_inline,
+    "link": _link,
+    "autolink": _link,
+    "image": _image,
+    "code_inline": _code_inline,
+    "table": _table,
+}
