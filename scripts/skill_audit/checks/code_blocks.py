@@ -26,6 +26,7 @@ from collections.abc import Iterator
 import yaml
 
 from skill_audit.diagnostics import Hit, Severity
+from skill_audit.model import per_skill
 from skill_audit.parsing.frontmatter import SAFE_LOADER, yaml_nesting_problem
 from skill_audit.registry import check
 from skill_audit.snippets.extract import Fence
@@ -57,13 +58,19 @@ def classify(fence: Fence) -> str:
 def fences_of(skill, kind: str) -> list[Fence]:
     """The skill's fences of one `classify` kind, file by file in order. An unclosed fence is
     left out of the parse checks: its "code" is the prose it swallowed (CS009 reports it)."""
-    return [
-        f
-        for doc in skill.docs
-        for f in doc.fences
-        if classify(f) == kind
-        and not (doc.unclosed_fence_lines and f.line in doc.unclosed_fence_lines)
-    ]
+    return _fences_by_kind(skill).get(kind, [])
+
+
+@per_skill
+def _fences_by_kind(skill) -> dict[str, list[Fence]]:
+    """Every fence of the skill by `classify` kind, classified once for all CS checks."""
+    out: dict[str, list[Fence]] = {}
+    for doc in skill.docs:
+        unclosed = doc.unclosed_fence_lines
+        for f in doc.fences:
+            if not (unclosed and f.line in unclosed):
+                out.setdefault(classify(f), []).append(f)
+    return out
 
 
 def _last_line(fence: Fence) -> int:

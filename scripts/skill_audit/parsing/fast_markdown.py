@@ -85,7 +85,11 @@ _SKIP = frozenset({"text", "softbreak", "hardbreak", "paragraph", "list_item", "
 
 def _heading(node, pos, lines, path, out) -> None:
     start = node.srcmap[0] if node.srcmap else 0
-    text = _plain(node.children)
+    children = node.children
+    if len(children) == 1 and children[0].name == "text":  # the common case, no markup
+        text = children[0].meta.get("content", "")
+    else:
+        text = _plain(children)
     out.headings.append(
         Heading(node.meta.get("level", 1), text, github_slug(text), pos.line(start))
     )
