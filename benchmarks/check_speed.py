@@ -3,6 +3,8 @@
     python benchmarks/check_speed.py                    # synthetic corpus + this repository
     python benchmarks/check_speed.py --corpus DIR       # also a real corpus, e.g. the public one
                                                         # of validator-landscape.md section 9
+    python benchmarks/check_speed.py --no-synthetic --corpus A --corpus B \
+        --peer 'skillscheck {corpus}'                   # several corpora, against a peer
 
 Each measurement runs the installed CLI in a fresh process (interpreter start included, bytecode
 cached as in an installed package; see `installed_env`), with every default check on, after one
@@ -20,6 +22,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -111,13 +114,31 @@ def make_corpus(root: Path, skills: int, seed: int = 7) -> Path:
 
 
 def markdown_stats(path: Path) -> tuple[int, int, int]:
-    """(skills, markdown files checked, bytes): SKILL.md + references/**/*.md of each skill."""
+    """(skills, markdown files checked, bytes): every file `load_skill` ships per skill."""
     sys.path.insert(0, str(REPO / "scripts"))
-    from skill_audit.discovery import find_skills, skill_markdown_files
+    from skill_audit.config import Config
+    from skill_audit.discovery import find_skills
+    from skill_audit.model import load_skill
 
     roots = find_skills(path)
-    files = [p for r in roots for p in skill_markdown_files(r) if p.is_file()]
-    return len(roots), len(files), sum(p.stat().st_size for p in files)
+    docs = [d for r in roots for d in load_skill(r, Config()).docs]
+    return len(roots), len(docs), sum(len(d.text.encode("utf-8")) for d in docs)
+
+
+def time_pair(
+    ours: list[str], peer: list[str], repeat: int, env: dict[str, str]
+) -> tuple[list[float], list[float], list[float]]:
+    """Wall times of our command and the peer's, run in turn (ours, peer, ours, ...) after one
+    warm-up each, so drift in the machine's speed hits both; and the per-pair ratios."""
+    for cmd in (ours, peer):
+        subprocess.run(cmd, env=env, capture_output=True, timeout=600)
+    a, b = [], []
+    for _ in range(repeat):
+        for cmd, into in ((ours, a), (peer, b)):
+            start = time.perf_counter()
+            subprocess.run(cmd, env=env, capture_output=True, timeout=600)
+            into.append(time.perf_counter() - start)
+    return a, b, [y / x for x, y in zip(a, b, strict=True)]
 
 
 def installed_env(pycache: Path) -> dict[str, str]:
@@ -191,6 +212,15 @@ def main() -> None:
     parser.add_argument("--skills", type=int, default=120, help="synthetic corpus size")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON at the end")
+    parser.add_argument(
+        "--peer",
+        default=None,
+        help="a peer validator's command, {corpus} standing for the folder, e.g. "
+        "'skillscheck {corpus}'; timed against ours on each --corpus (ratio = peer / ours)",
+    )
+    parser.add_argument(
+        "--no-synthetic", action="store_true", help="skip this repository and the synthetic corpus"
+    )
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
@@ -198,11 +228,28 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         env = installed_env(Path(tmp) / "pycache")
-        rows = [report("this repository (.)", Path("."), args.repeat, env, cwd=REPO)]
-        corpus = make_corpus(Path(tmp) / "synthetic", args.skills)
-        rows.append(report(f"synthetic ({args.skills})", corpus, args.repeat, env))
+        rows = []
+        if not args.no_synthetic:
+            rows.append(report("this repository (.)", Path("."), args.repeat, env, cwd=REPO))
+            corpus = make_corpus(Path(tmp) / "synthetic", args.skills)
+            rows.append(report(f"synthetic ({args.skills})", corpus, args.repeat, env))
         for path in args.corpus:
-            rows.append(report(path.name or str(path), path.resolve(), args.repeat, env))
+            row = report(path.name or str(path), path.resolve(), args.repeat, env)
+            if args.peer:
+                ours = [sys.executable, "-m", "skill_audit", "check", str(path.resolve())]
+                ours += ["--format", "json", "-o", os.devnull]
+                peer = shlex.split(args.peer.replace("{corpus}", shlex.quote(str(path.resolve()))))
+                a, b, ratios = time_pair(ours, peer, args.repeat, env)
+                row.update(
+                    peer_median_s=round(statistics.median(b), 3),
+                    ours_paired_median_s=round(statistics.median(a), 3),
+                    speedup_median=round(statistics.median(ratios), 2),
+                )
+                print(
+                    f"{'':<22} vs peer: ours median {statistics.median(a):.3f} s, peer median "
+                    f"{statistics.median(b):.3f} s, peer/ours median {statistics.median(ratios):.2f}x"
+                )
+            rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
 

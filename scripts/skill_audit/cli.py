@@ -98,12 +98,33 @@ def cli():
     help="Write the report to this file instead of stdout.",
 )
 @click.option(
+    "--statistics",
+    is_flag=True,
+    help="Text format: print a count per code instead of every finding.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Text format: print the findings only, no summary."
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
     help="Worker processes (default: all cores).",
 )
-def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, external, output, jobs):
+def check_command(
+    paths,
+    fmt,
+    select,
+    ignore,
+    profile,
+    fail_on,
+    exit_zero,
+    external,
+    output,
+    jobs,
+    statistics,
+    quiet,
+):
     """Check skills statically (never runs code). PATHS default to the current folder.
 
     Each skill uses the closest [tool.skill-audit] in a pyproject.toml at or above it;
@@ -123,9 +144,14 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
         external=external,
         jobs=jobs,
     )
+    from skill_audit.discovery import find_skills, no_skill_reason
+
+    for p in paths or (".",):
+        if not find_skills(Path(p)):
+            raise FatalError(no_skill_reason(Path(p)))
     try:
         report = run_check([Path(p) for p in paths or (".",)], options)
-        text = render(report, fmt)
+        text = render(report, fmt, statistics=statistics, quiet=quiet)
     except ConfigError as exc:
         raise FatalError(str(exc)) from None
     except Exception as exc:  # never a traceback
@@ -137,11 +163,6 @@ def check_command(paths, fmt, select, ignore, profile, fail_on, exit_zero, exter
             raise FatalError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
-    if report.skills == 0:
-        click.echo(
-            f"skill-audit: no skills (folders with SKILL.md) found under {', '.join(paths or ('.',))}",
-            err=True,
-        )
     for message in report.internal_errors:
         click.echo(f"skill-audit: {message}", err=True)
     if report.internal_errors:

@@ -30,16 +30,34 @@ SKIP_DIRS = frozenset(
 )
 
 
+def is_skill_file_name(name: str) -> bool:
+    """SKILL.md in any letter case (`Skill.md`, `skill.md`: found, and reported by ST009)."""
+    return name.lower() == "skill.md"
+
+
+def skill_file_in(folder: Path) -> Path | None:
+    """The folder's SKILL.md, or a wrongly-cased variant of it, or None."""
+    exact = Path(folder) / SKILL_FILE
+    if os.path.lexists(exact):
+        return exact
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    variant = next((n for n in sorted(names) if is_skill_file_name(n)), None)
+    return Path(folder) / variant if variant else None
+
+
 def find_skills(path: Path) -> list[Path]:
     """Skill root folders at or below `path`, sorted. `path` may also be a SKILL.md file."""
     path = Path(path)
     if path.is_file():
-        return [path.parent] if path.name == SKILL_FILE else []
-    if (path / SKILL_FILE).exists():
+        return [path.parent] if is_skill_file_name(path.name) else []
+    if skill_file_in(path) is not None:
         return [path]
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
-        if SKILL_FILE in filenames or SKILL_FILE in dirnames:
+        if any(is_skill_file_name(n) for n in filenames) or SKILL_FILE in dirnames:
             found.append(Path(dirpath))
             dirnames[:] = []
             continue
@@ -58,6 +76,14 @@ def skill_markdown_files(skill_root: Path) -> list[Path]:
     if refs.is_dir() and not refs.is_symlink():
         files.extend(sorted(p for p in refs.rglob("*.md") if p.is_file()))
     return files
+
+
+def no_skill_reason(path: Path) -> str:
+    """One line saying why `path` holds no skill (for exit code 2)."""
+    path = Path(path)
+    if path.is_file():
+        return f"{path} is not a SKILL.md file; pass the skill folder or its SKILL.md"
+    return f"no skill under {path}: no folder in it has a SKILL.md"
 
 
 def display_path(path: Path) -> str:

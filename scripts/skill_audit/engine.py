@@ -21,7 +21,6 @@ from skill_audit.diagnostics import Diagnostic, Severity
 from skill_audit.discovery import display_path, find_skills
 from skill_audit.model import Skill, load_skill
 from skill_audit.registry import CheckSpec, load_checks
-from skill_audit.suppress import parse_suppressions
 
 PARALLEL_MIN_SKILLS = 6
 # A parse makes hundreds of thousands of objects (markdown-it tokens) that reference counting
@@ -53,6 +52,8 @@ class Report:
     files: int = 0
     characters: int = 0  # markdown characters checked
     fences: Counter = field(default_factory=Counter)  # fence kind (grammar Kind value) -> count
+    skipped: Counter = field(default_factory=Counter)  # reason -> markdown files not checked
+    failing_skills: int = 0  # skills with at least one error
     internal_errors: list[str] = field(default_factory=list)
     checks: list[CheckSpec] = field(default_factory=list)  # every check that ran somewhere
 
@@ -128,6 +129,8 @@ def run_check(paths: list[Path], options: Options | None = None) -> Report:
         report.files += result.files
         report.characters += result.characters
         report.fences.update(result.fences)
+        report.skipped.update(result.skipped)
+        report.failing_skills += any(d.severity >= Severity.ERROR for d in result.diagnostics)
         report.internal_errors.extend(result.internal_errors)
         for code in result.codes:
             seen_checks[code] = load_checks()[code]
@@ -142,6 +145,7 @@ class SkillResult:
     files: int = 0
     characters: int = 0  # markdown characters checked
     fences: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
     internal_errors: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
 
@@ -175,6 +179,12 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
                 f"{type(exc).__name__}: {exc}"
             )
     result.diagnostics = _finish(skill, raw)
+    try:
+        result.skipped = Counter(why for _path, why in skill.skipped)
+        if skill.orphans:
+            result.skipped["not reached from SKILL.md"] += len(skill.orphans)
+    except OSError:  # the folder vanished mid-run: the checks above said what they could
+        pass
     if any(c.family == "CS" for c in checks):
         result.fences = Counter(f.spec.kind.value for doc in skill.docs for f in doc.fences)
     return result
@@ -182,7 +192,6 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
 
 def _finish(skill: Skill, raw) -> list[Diagnostic]:
     docs = {doc.path: doc for doc in skill.docs}
-    suppressions = {}
     ignored: dict[Path, tuple[str, ...]] = {}
     shown: dict[Path, str] = {}
     out = []
@@ -194,11 +203,8 @@ def _finish(skill: Skill, raw) -> list[Diagnostic]:
         if any(spec.code.startswith(sel) for sel in ignored[path]):
             continue
         doc = docs.get(path)
-        if doc is not None:
-            if path not in suppressions:
-                suppressions[path] = parse_suppressions(doc)
-            if suppressions[path].covers(spec.code, hit.line):
-                continue
+        if doc is not None and doc.suppressions.covers(spec.code, hit.line):
+            continue
         out.append(
             Diagnostic(
                 shown[path],
@@ -270,7 +276,7 @@ def _batches(jobs, count: int) -> list[list[int]]:
 
 def _weight(root: Path) -> int:
     try:
-        total = (root / "SKILL.md").stat().st_size
+        total = sum(e.stat().st_size for e in os.scandir(root) if e.name.endswith(".md"))
         refs = root / "references"
         if refs.is_dir():
             total += sum(e.stat().st_size for e in os.scandir(refs) if e.is_file())

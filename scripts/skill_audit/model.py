@@ -6,10 +6,18 @@
     expected_name   config `name` when the skill is a repository root (SKILL.md beside
                     pyproject.toml), else the folder name
     skill_md        `MarkdownDoc` of SKILL.md, or None when it could not be loaded
-    references      `MarkdownDoc` for each readable references/**/*.md (sorted)
+    references      `MarkdownDoc` of every other shipped markdown file (sorted by path): each
+                    file reachable from SKILL.md (links, `Read(...)`, placeholder and inline-code
+                    paths, plain `.md` paths in the text, relative to the file and then to the
+                    skill root, at any depth) plus everything under references/
     load_errors     `LoadError(path, line, message)` for files that could not be read or decoded
                     (unreadable, binary, non-UTF-8, too large, a directory); reported by ST checks
-    docs            skill_md (if loaded) + references
+    docs            skill_md (if loaded) + references: the ONE list of markdown a skill ships
+                    (`skill-audit run` takes its files from here too)
+    orphans         markdown files in the skill that nothing reaches (not checked; ST010)
+    skipped         [(path, reason)]: markdown that was reached or found but not checked
+                    (outside the skill, inside a nested skill, human-facing README/CHANGELOG)
+    skill_file      the SKILL.md path as spelt on disk (`Skill.md` is reported by ST009)
     all_files       every file path in the skill (lazy; skips .git, .venv, node_modules,
                     .skill-audit, __pycache__, ..., nested skills (folders with their own
                     SKILL.md, e.g. test fixtures); symlinked folders are not followed)
@@ -32,6 +40,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import stat
 import weakref
 from dataclasses import dataclass, field
@@ -40,9 +49,24 @@ from pathlib import Path
 from typing import NamedTuple
 
 from skill_audit.config import Config
-from skill_audit.discovery import SKILL_FILE, SKIP_DIRS, skill_markdown_files
+from skill_audit.discovery import SKILL_FILE, SKIP_DIRS, skill_file_in, skill_markdown_files
+from skill_audit.mentions import (
+    MARKDOWN_SUFFIXES,
+    PathMention,
+    has_skill_dir_placeholder,
+    inside,
+    is_external,
+    markdown_tokens,
+    path_mentions,
+    split_fragment,
+    substitute,
+)
+from skill_audit.parsing import fast_markdown
 from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter, split_frontmatter
 from skill_audit.parsing.markdown import ParsedMarkdown, parse_markdown, unique_slugs
+
+TEMPLATE_DIRS = frozenset({"assets", "templates"})
+_CUSTOM_ID_RE = re.compile(r"\{#([\w:.-]+)[^}]*\}\s*$")
 
 
 class LoadError(NamedTuple):
@@ -89,6 +113,8 @@ class MarkdownDoc:
         skip = self.body_start_line - 1
         # Blank the frontmatter but keep its newlines, so token lines are file lines.
         text = "\n" * skip + self.body if skip else self.text
+        if fast_markdown.available():
+            return fast_markdown.parse_markdown_fast(text, self.lines, self.path)
         return parse_markdown(text, self.lines, self.path)
 
     headings = _from_parse("headings")
@@ -101,11 +127,32 @@ class MarkdownDoc:
     unclosed_fence_lines = _from_parse("unclosed_fence_lines")
     indented_code_lines = _from_parse("indented_code_lines")
 
+    @property
+    def is_template(self) -> bool:
+        """An output template (under assets/ or templates/): its links and paths name files of
+        the project it will be copied into, not of the skill, so LK checks leave them alone."""
+        return any(part in TEMPLATE_DIRS for part in self.rel.split("/")[:-1])
+
+    @cached_property
+    def mentions(self) -> list[PathMention]:
+        """Paths this file tells the agent to open (`skill_audit.mentions.path_mentions`)."""
+        return path_mentions(self)
+
+    @cached_property
+    def suppressions(self):
+        """The file's `<!-- skill-audit: ... -->` comments, parsed once."""
+        from skill_audit.suppress import parse_suppressions
+
+        return parse_suppressions(self)
+
     def anchors(self) -> set[str]:
         """Link fragments that resolve in this file: GitHub heading slugs (-1, -2 for repeats)
         plus <a id/name> anchors."""
         slugs = unique_slugs([h.slug for h in self.headings])
-        return set(slugs) | set(self.html_anchors)
+        # `## Setup {#setup}`: an explicit heading id (Pandoc, MkDocs attr_list, Hugo,
+        # Docusaurus); those renderers use the id, GitHub the slug of the whole text.
+        custom = {m.group(1) for h in self.headings if (m := _CUSTOM_ID_RE.search(h.text))}
+        return set(slugs) | set(self.html_anchors) | custom
 
 
 @dataclass
@@ -116,10 +163,32 @@ class Skill:
     skill_md: MarkdownDoc | None
     references: list[MarkdownDoc] = field(default_factory=list)
     load_errors: list[LoadError] = field(default_factory=list)
+    reach_skipped: list[tuple[Path, str]] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)  # normalised paths reached from SKILL.md
+    skill_file: Path | None = None
 
     @property
     def docs(self) -> list[MarkdownDoc]:
         return ([self.skill_md] if self.skill_md else []) + self.references
+
+    @cached_property
+    def _orphan_walk(self) -> tuple[list[Path], list[tuple[Path, str]]]:
+        return find_orphans(self)
+
+    @property
+    def orphans(self) -> list[Path]:
+        """Markdown files in the skill folder that no shipped file reaches (not checked)."""
+        return self._orphan_walk[0]
+
+    @property
+    def skipped(self) -> list[tuple[Path, str]]:
+        """(path, reason) for markdown that was reached or found but is not checked."""
+        return sorted(self.reach_skipped + self._orphan_walk[1])
+
+    @cached_property
+    def files(self) -> list[Path]:
+        """Every file the skill ships (alias of `all_files`, the facts-layer name)."""
+        return self.all_files
 
     def rel(self, path: Path) -> str:
         try:
@@ -142,13 +211,16 @@ class Skill:
         loops) and nested skills (folders with their own SKILL.md, e.g. test fixtures)."""
         files: list[Path] = []
         links: list[Path] = []
-        stack = [str(self.root)]
+        root = str(self.root)
+        stack = [root]
         while stack:
             folder = stack.pop()
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
                 continue
+            if folder != root and any(e.name.lower() == "skill.md" for e in entries):
+                continue  # a nested skill (or a wrongly-cased one): not part of this skill
             subdirs = []
             for entry in entries:
                 try:
@@ -157,9 +229,7 @@ class Skill:
                         if not entry.is_dir():
                             files.append(Path(entry.path))
                     elif entry.is_dir():
-                        if entry.name not in SKIP_DIRS and not os.path.lexists(
-                            os.path.join(entry.path, SKILL_FILE)
-                        ):
+                        if entry.name not in SKIP_DIRS:
                             subdirs.append(entry.path)
                     else:
                         files.append(Path(entry.path))
@@ -267,21 +337,178 @@ def expected_name(root: Path, config: Config) -> str:
     return root.resolve().name if root.name in ("", ".", "..") else root.name
 
 
+# Files for people browsing the repository, not for the agent: not reported as orphans.
+HUMAN_FILES = frozenset(
+    {"readme", "changelog", "license", "contributing", "code_of_conduct", "security", "authors"}
+)
+
+
 def load_skill(root: Path, config: Config) -> Skill:
+    """The skill at `root` with every markdown file it ships, each read once (see the module
+    doc for what "ships" means). Files are parsed lazily, when a check asks."""
     root = Path(root).absolute()
     limit = config.limits.max_file_bytes
+    skill_file = skill_file_in(root) or root / SKILL_FILE
     skill = Skill(
-        root=root, config=config, expected_name=expected_name(root, config), skill_md=None
+        root=root,
+        config=config,
+        expected_name=expected_name(root, config),
+        skill_md=None,
+        skill_file=skill_file,
     )
-    paths = skill_markdown_files(root)
-    for path in paths:
-        text, error = read_text(path, limit)
+    root_s = os.path.normpath(str(root))
+    loaded: dict[str, MarkdownDoc | None] = {}
+    skipped: dict[str, str] = {}
+
+    def load(path: str) -> MarkdownDoc | None:
+        if path in loaded:
+            return loaded[path]
+        text, error = read_text(Path(path), limit)
+        doc = None
         if error:
             skill.load_errors.append(error)
-            continue
-        doc = MarkdownDoc(path, skill.rel(path), text)
-        if path.name == SKILL_FILE and path.parent == root:
-            skill.skill_md = doc
         else:
-            skill.references.append(doc)
+            doc = MarkdownDoc(Path(path), skill.rel(Path(path)), text)
+        loaded[path] = doc
+        return doc
+
+    first = load(os.path.normpath(str(skill_file)))
+    skill.skill_md = first
+
+    def follow(queue: list[MarkdownDoc]) -> None:
+        while queue:
+            doc = queue.pop(0)
+            for target in _reached_markdown(skill, doc, root_s, skipped):
+                if target not in loaded:
+                    new = load(target)
+                    if new is not None:
+                        queue.append(new)
+
+    follow([first] if first is not None else [])
+    _follow_bare_names(skill, root, loaded, load, follow)
+    skill.reached = set(loaded)
+    # references/ is always shipped and checked, reached or not (RC004 reports the unreached)
+    extra = [os.path.normpath(str(p)) for p in skill_markdown_files(root)[1:]]
+    follow([d for p in extra if p not in loaded and (d := load(p)) is not None])
+    docs = [d for d in loaded.values() if d is not None and d is not first]
+    skill.references = sorted(docs, key=lambda d: d.rel)
+    skill.reach_skipped = sorted((Path(p), why) for p, why in skipped.items())
     return skill
+
+
+def _follow_bare_names(skill, root, loaded, load, follow) -> None:
+    """Reach files that the reached docs name without a path: a rule table's bare slug
+    (`| celery-config |`), a slug or file name in inline code (`bundle-defer-imports`,
+    `competitor-analysis.md` under "examples/"). A name that matches exactly one markdown file
+    of the skill reaches it; repeated until nothing new is reached."""
+    by_name: dict[str, list[str]] | None = None
+    scanned: set[str] = set()
+    while True:
+        names: set[str] = set()
+        for path, doc in list(loaded.items()):
+            if doc is not None and path not in scanned:
+                scanned.add(path)
+                if "|" in doc.text or "`" in doc.text:
+                    names |= _bare_names(doc.text)
+        if not names:
+            return
+        if by_name is None:
+            by_name = {}
+            for p in skill.all_files:
+                if p.suffix.lower() in MARKDOWN_SUFFIXES:
+                    by_name.setdefault(os.path.splitext(p.name)[0], []).append(str(p))
+                    by_name.setdefault(p.name, []).append(str(p))
+        named = [
+            os.path.normpath(paths[0])
+            for name, paths in by_name.items()
+            if name in names
+            and len(paths) == 1
+            and os.path.splitext(name)[0].lower() not in HUMAN_FILES
+            and os.path.normpath(paths[0]) not in loaded
+            and os.path.dirname(paths[0]) != str(root)  # a root file is reached by plain path
+        ]
+        if not named:
+            return
+        follow([d for d in map(load, named) if d is not None])
+
+
+def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) -> list[str]:
+    """Normalised paths of the markdown files inside the skill that `doc` points to: every
+    `.md` token of its text, resolved relative to the file and then to the skill root.
+    Markdown reached outside the skill or inside a nested skill goes to `skipped`."""
+    here = os.path.dirname(os.path.normpath(str(doc.path)))
+    out = []
+    for token in markdown_tokens(doc.text):
+        path, _ = split_fragment(token)
+        if not path or is_external(path) or os.path.isabs(path):
+            continue
+        if "${" in path or has_skill_dir_placeholder(path):
+            plugin = skill.plugin_root if "${CLAUDE_PLUGIN_ROOT}" in path else None
+            sub = substitute(path, root, str(plugin) if plugin else None, (os.path.basename(root),))
+            candidates = [os.path.normpath(sub)] if sub else []
+        else:
+            candidates = [os.path.normpath(os.path.join(base, path)) for base in (here, root)]
+        target = next((c for c in candidates if os.path.isfile(c)), None)
+        if target is None or not target.lower().endswith(MARKDOWN_SUFFIXES):
+            continue
+        if not inside(target, root):
+            skipped.setdefault(target, "outside the skill folder")
+            continue
+        owner = _nested_skill(target, root)
+        if owner:
+            skipped.setdefault(target, f"belongs to the nested skill {owner}")
+            continue
+        out.append(target)
+    return out
+
+
+_INLINE_NAME_RE = re.compile(r"`([\w.-]+)`")
+_TABLE_LINE_RE = re.compile(r"^[ \t]*\|.*$", re.M)
+
+
+def _bare_names(text: str) -> set[str]:
+    """Table-cell names (`_table_names`) plus every bare name in inline code."""
+    return _table_names(text) | set(_INLINE_NAME_RE.findall(text))
+
+
+def _table_names(text: str) -> set[str]:
+    """Bare names standing alone in table cells (a cell, or an item of a comma or <br> list
+    in a cell), as a rule table names its files: `| celery-config |`."""
+    names = set()
+    for line in _TABLE_LINE_RE.findall(text):
+        for cell in line.strip().strip("|").split("|"):
+            for item in re.split(r",|<br\s*/?>", cell):
+                item = item.strip().strip("`*_ ")
+                if item and " " not in item:
+                    names.add(item)
+    return names
+
+
+def _nested_skill(path: str, root: str) -> str | None:
+    """The folder (relative to root) of a nested skill that holds `path`, or None; also None
+    for paths inside tool folders such as node_modules (those are never shipped markdown)."""
+    folder = os.path.dirname(path)
+    while inside(folder, root) and folder != root:
+        if skill_file_in(Path(folder)) is not None:
+            return os.path.relpath(folder, root).replace(os.sep, "/")
+        folder = os.path.dirname(folder)
+    return None
+
+
+def find_orphans(skill: Skill) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(orphans, skipped): markdown files in the skill folder that no shipped file reaches.
+    README/CHANGELOG/LICENSE-style files are for people, so they are skipped, not orphans."""
+    shipped = {os.path.normpath(str(d.path)) for d in skill.docs}
+    shipped |= {os.path.normpath(str(e.path)) for e in skill.load_errors}
+    orphans, skipped = [], []
+    for path in skill.all_files:
+        name = path.name
+        if not name.lower().endswith(MARKDOWN_SUFFIXES) or os.path.normpath(str(path)) in shipped:
+            continue
+        if path.parent == skill.root and name.lower() == SKILL_FILE.lower():
+            continue
+        if os.path.splitext(name)[0].lower() in HUMAN_FILES:
+            skipped.append((path, "for people browsing the repository (README, CHANGELOG, ...)"))
+        else:
+            orphans.append(path)
+    return orphans, skipped

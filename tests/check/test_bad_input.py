@@ -190,7 +190,7 @@ def test_markdown_edge_cases_do_not_crash(tmp_path):
 def test_a_file_that_is_not_a_skill(tmp_path):
     (tmp_path / "README.md").write_text("# hi\n")
     result = run_cli("check", str(tmp_path / "README.md"))
-    assert result.exit_code == 0 and "no skills" in result.stderr
+    assert result.exit_code == 2 and "is not a SKILL.md file" in result.stderr
 
 
 def test_skill_md_that_is_a_fifo_does_not_hang(root):

@@ -197,9 +197,27 @@ def test_output_file(skill, tmp_path):
     assert result.stdout == "" and json.loads(out.read_text())["summary"]["errors"] == 1
 
 
-def test_no_skills_found_is_said_on_stderr(tmp_path):
+def test_a_path_without_a_skill_exits_2_with_one_line(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.md").write_text("# later\n")
     result = run_cli("check", str(tmp_path))
-    assert result.exit_code == 0 and "no skills" in result.stderr
+    assert result.exit_code == 2
+    assert "no skill under" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_skill_md_passed_as_a_file_checks_its_skill(tmp_path):
+    skill = tmp_path / "pdf-forms"
+    skill.mkdir()
+    (skill / "SKILL.md").write_text(
+        "---\nname: pdf-forms\ndescription: Fill PDF forms.\n---\n# Forms\n"
+    )
+    (skill / "rules").mkdir()
+    (skill / "rules" / "fields.md").write_text("See [missing](nowhere.md).\n")
+    (skill / "SKILL.md").write_text(
+        (skill / "SKILL.md").read_text() + "Read rules/fields.md first.\n"
+    )
+    result = run_cli("check", str(skill / "SKILL.md"), "--select", "LK001")
+    assert result.exit_code == 1 and "rules/fields.md:1:" in result.stdout
 
 
 def test_rules_rule_and_schema_commands():
@@ -276,3 +294,13 @@ def test_usage_errors_from_the_entry_point_are_one_line_exit_2(capsys, args):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("skill-audit: error: ") and err.count("\n") == 1, err
+
+
+def test_statistics_and_quiet_flags(tmp_path):
+    fail = FIXTURES / "CS008" / "fail"
+    stats = run_cli("check", str(fail), "--select", "CS008", "--statistics")
+    assert stats.exit_code == 0 and stats.stdout.splitlines()[0].endswith(
+        "CS008  warning  block-excerpt"
+    )
+    quiet = run_cli("check", str(fail), "--select", "CS008", "-q")
+    assert quiet.stdout.count("CS008 [warning]") == len(quiet.stdout.splitlines())

@@ -51,7 +51,13 @@ def test_python_error_points_at_markdown_line_and_rewrites_block_lines():
 def test_python_error_compiles_beyond_the_parser():
     # ast.parse accepts these; compile() rejects them, and so must the check
     assert cb.python_error(fence("python", "return 1\n"))[0] == 11
-    assert cb.python_error(fence("python", "x = 1\nawait f()\n"))[0] == 12
+    assert cb.python_error(fence("python", "x = 1\nyield f()\n"))[0] == 12
+
+
+def test_top_level_await_compiles_as_notebooks_run_it():
+    assert cb.python_error(fence("python", "x = 1\nawait f()\n")) is None
+    assert cb.python_error(fence("python", "async with lock:\n    pass\n")) is None
+    assert cb.python_error(fence("python", "def f():\n    await g()\n")) is not None
 
 
 def test_python_error_clamps_eof_errors_into_the_block():
@@ -306,6 +312,8 @@ def test_every_block_is_classified():
     skill = load_skill(FIXTURES / "CS003" / "pass", Config())
     assert sorted(cb.classify(f) for doc in skill.docs for f in doc.fences) == [
         "partial",
+        "shell",
+        "shell",
         "shell",
         "shell",
     ]

@@ -17,7 +17,7 @@ def test_agentskills_profile_makes_unknown_keys_errors_and_lists_strings():
     assert [d.severity.label for d in report.diagnostics] == ["error", "error"]
     # allowed-tools as a list is fine for Claude Code, a schema error for the open spec
     got = findings(FIXTURES / "FM005" / "pass", select="FM005,FM006", profile="agentskills")
-    assert ("SKILL.md", 8, "FM005") in got  # allowed-tools list
+    assert ("SKILL.md", 9, "FM005") in got  # allowed-tools list
     assert ("SKILL.md", 4, "FM006") in got  # effort is not a spec key
 
 
@@ -108,3 +108,30 @@ def test_non_string_keys_and_dates_do_not_crash(tmp_path):
     )
     codes = [c for _, _, c in findings(root, select="FM")]
     assert codes.count("FM006") == 3 and codes.count("FM005") == 1
+
+
+@pytest.mark.parametrize("name", ["мой-навык", "技能", "cafe\u0301"])
+def test_unicode_names_the_spec_allows_pass_both_profiles(tmp_path, name):
+    folder = "café" if name.startswith("cafe") else name  # NFKC makes both spellings equal
+    root = write_skill(tmp_path / folder, f"name: {name}\ndescription: Use when x.\n")
+    for profile in ("claude-code", "agentskills"):
+        assert findings(root, select="FM005,FM007", profile=profile) == []
+
+
+def test_upper_case_letters_of_any_script_are_refused(tmp_path):
+    root = write_skill(tmp_path / "НАВЫК", "name: НАВЫК\ndescription: Use when x.\n")
+    assert findings(root, select="FM005") == [("SKILL.md", 2, "FM005")]
+
+
+def test_metadata_numbers_and_dates_are_warnings_not_errors(tmp_path):
+    root = write_skill(
+        tmp_path / "s",
+        "name: s\ndescription: Use when x.\nmetadata:\n  version: 1.2\n  updated: 2025-01-31\n",
+    )
+    from skill_audit.engine import Options, run_check
+
+    report = run_check([root], Options(select=("FM005",)))
+    assert sorted((d.line, d.severity.label) for d in report.diagnostics) == [
+        (5, "warning"),
+        (6, "warning"),
+    ]

@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from skill_audit import mentions as mention_facts
 from skill_audit.checks import links
 from skill_audit.config import Config
 from skill_audit.model import MarkdownDoc, load_skill, plugin_root
@@ -28,7 +29,7 @@ def doc(text: str) -> MarkdownDoc:
 
 
 def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
-    mentions = links.path_mentions(
+    mentions = mention_facts.path_mentions(
         doc(
             "Load `Read(\"${CLAUDE_SKILL_DIR}/references/a.md\")` then Read('references/b.md').\n"
             "Helpers: `python scripts/run.py --fast`, `references/<rule>.md`, `references/*.md`.\n"
@@ -47,7 +48,7 @@ def test_path_mentions_find_read_calls_placeholders_and_inline_paths():
 
 def test_path_mention_columns_point_at_the_path():
     text = 'x `Read("references/a.md")`\n'
-    (mention,) = links.path_mentions(doc(text))
+    (mention,) = mention_facts.path_mentions(doc(text))
     assert text[mention.column - 1 :].startswith("references/a.md")
 
 
@@ -198,7 +199,7 @@ def test_corrupt_cache_file_is_ignored(tmp_path, server):
 
 
 def test_read_templates_are_not_paths():
-    mentions = links.path_mentions(
+    mentions = mention_facts.path_mentions(
         doc('`Read("${CLAUDE_SKILL_DIR}/references/<rule>.md")` `Read("references/{x}.md")`\n')
     )
     assert mentions == []
@@ -235,7 +236,7 @@ def test_own_plugin_paths_resolve_for_a_skill_copied_out_of_its_plugin(tmp_path)
 )
 def test_path_mentions_never_crash_and_point_inside_the_text(text):
     d = doc(text)
-    for m in links.path_mentions(d):
+    for m in mention_facts.path_mentions(d):
         line = d.lines[m.line - 1]
         assert 1 <= m.column <= len(line) + 1
 
@@ -256,5 +257,26 @@ def test_a_path_in_a_code_span_that_crosses_a_line_break_keeps_its_source_column
     # Found by the property test above: the span's text has a space where the source has a
     # line break, so offsets into the text are not columns of the source.
     d = doc("intro `see\n   references/x.md` end\n")
-    [mention] = links.path_mentions(d)
+    [mention] = mention_facts.path_mentions(d)
     assert (mention.raw, mention.line, mention.column) == ("references/x.md", 2, 4)
+
+
+def test_a_path_in_a_named_sibling_skill_or_the_plugin_folder_is_not_broken(tmp_path):
+    plugin = tmp_path / "finetune-kit"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    (plugin / ".claude-plugin" / "plugin.json").write_text('{"name": "finetune-kit"}')
+    (plugin / "scripts").mkdir()
+    (plugin / "scripts" / "plan.py").write_text("print('plan')\n")
+    catalog = plugin / "skills" / "model-selection"
+    (catalog / "references").mkdir(parents=True)
+    (catalog / "SKILL.md").write_text("---\nname: model-selection\ndescription: x\n---\n")
+    (catalog / "references" / "catalog.md").write_text("# Models\n")
+    export = plugin / "skills" / "export"
+    export.mkdir(parents=True)
+    (export / "SKILL.md").write_text(
+        "---\nname: export\ndescription: Export models. Use when shipping.\n---\n"
+        "Pick a base model with `model-selection`; its\n`references/catalog.md` lists them.\n"
+        "Plan the run with `scripts/plan.py` from the plugin folder.\n"
+        "Missing: `references/quantize.md`.\n"
+    )
+    assert findings(export, select="LK004") == [("SKILL.md", 8, "LK004")]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from skill_audit.diagnostics import Severity
+from skill_audit.discovery import skill_file_in
 from skill_audit.registry import (
     CODE_RE,
     DOC_SECTIONS,
@@ -58,7 +59,7 @@ def test_every_check_is_documented(code):
 def test_every_check_has_a_pass_and_a_fail_fixture(code):
     for case in ("pass", "fail"):
         folder = FIXTURES / code / case
-        assert (folder / "SKILL.md").exists(), f"missing fixture {folder}/SKILL.md"
+        assert skill_file_in(folder) is not None, f"missing fixture {folder}/SKILL.md"
 
 
 def test_docs_checks_md_is_in_sync_with_the_registry():

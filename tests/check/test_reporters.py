@@ -86,11 +86,32 @@ def test_github_commands_escape_data_and_properties():
     assert lines[-1].startswith("Checked 2 skills")
 
 
-def test_text_lines():
-    text = render(sample_report(), "text")
-    assert text.splitlines()[1] == (
+def test_text_lines_are_grouped_by_file_then_counted():
+    lines = render(sample_report(), "text").splitlines()
+    assert lines[0].startswith("skills/my skill/SKILL.md:3:1: FM008 [error] a message")
+    assert lines[1] == ""  # a new file starts a new group
+    assert lines[2] == (
         "skills/my skill/references/a.md:10:4: ST005 [warning] too big (reference-token-budget)"
     )
+    assert "1  FM008  error    unreachable-skill" in lines
+    assert lines[-1].startswith("Checked 2 skills") and "of 2 skills have errors" in lines[-1]
+
+
+def test_statistics_prints_counts_instead_of_findings():
+    lines = render(sample_report(), "text", statistics=True).splitlines()
+    assert not any(":3:1:" in line for line in lines)
+    assert lines[:3] == [
+        "1  FM008  error    unreachable-skill",
+        "1  ST005  warning  reference-token-budget",
+        "1  ST006  info     metadata-token-budget",
+    ]
+
+
+def test_quiet_prints_findings_only():
+    lines = render(sample_report(), "text", quiet=True).splitlines()
+    assert len(lines) == 3 and all(": " in line for line in lines)
+    clean = Report(skills=1, files=1)
+    assert render(clean, "text", quiet=True) == ""
 
 
 def test_auto_format(monkeypatch):

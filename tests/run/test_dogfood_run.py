@@ -8,10 +8,11 @@ import pytest
 
 from tests.run.conftest import ROOT, run_cmd
 
-pytestmark = pytest.mark.dogfood
+# One worker runs both tests on one session-scoped run (xdist would otherwise run it twice).
+pytestmark = [pytest.mark.dogfood, pytest.mark.xdist_group("dogfood")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def outcome(envs):
     return run_cmd(".", "--format", "json", cwd=ROOT, timeout=900)
 

@@ -98,7 +98,7 @@ class LocalRunner:
         return done
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: xdist may interleave other modules' tests
 def runner(tmp_path_factory) -> LocalRunner:
     local = LocalRunner(tmp_path_factory.mktemp("runner-temp"))
     [install] = local.run(ROOT, only="Install skill-audit", run="true")

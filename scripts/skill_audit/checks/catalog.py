@@ -24,7 +24,6 @@ Only SKILL.md prose is read: fences, inline code and HTML comments are skipped.
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 from collections.abc import Iterator
@@ -33,16 +32,10 @@ from pathlib import Path
 
 import yaml
 
-from skill_audit.checks.links import (
-    Resolver,
-    is_external,
-    path_mentions,
-    resolve,
-    resolver,
-    split_fragment,
-)
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
+from skill_audit.facts import Resolver, is_external, resolve, resolve_link, resolver, split_fragment
+from skill_audit.mentions import LineIndex, markdown_tokens
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
 
@@ -94,7 +87,6 @@ _COUNT_RE = re.compile(
     r"(?!\s+of\b)",  # "two categories of failure", "3 rules of thumb" count something else
     re.IGNORECASE,
 )
-_NEWLINE_RE = re.compile("\n")
 _NOUN_STEMS = ("rule", "categor", "capabilit", "reference")
 _WINDOW = 80  # characters before a noun searched for its number (and two modifier words)
 # A number after these counts a subset, or is not a count of the noun at all.
@@ -338,14 +330,14 @@ def count_claims(doc) -> list[CountClaim]:
     fenced: set[int] = set()
     for fence in doc.fences:
         fenced.update(range(fence.line, fence.line + len(fence.code.splitlines()) + 2))
-    starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(text)]
+    index = LineIndex(text)
     claims = []
     for m in matches:
-        number = bisect.bisect_right(starts, m.start())
+        number, col = index.position(m.start())
+        col -= 1  # 0-based below
         if number in fenced:
             continue
         line = doc.lines[number - 1]
-        col = m.start() - starts[number - 1]
         if any(a <= col < b for a, b in _masked_spans(line)):
             continue
         before = line[:col].split()
@@ -539,10 +531,10 @@ def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
     base = os.path.dirname(os.path.normpath(str(doc.path)))
     for link in doc.links:
         path, _ = split_fragment(link.target.strip())
-        resolved = resolve(path, base, res) if path and not is_external(path) else None
+        resolved = resolve_link(path, base, res)[0] if path and not is_external(path) else None
         if resolved is not None:
             yield resolved, link.line, link.column, link.target
-    for mention in path_mentions(doc):
+    for mention in doc.mentions:
         resolved = resolve(split_fragment(mention.raw)[0], res.root, res)
         if resolved is not None:
             yield resolved, mention.line, mention.column, mention.raw
@@ -550,12 +542,13 @@ def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
 
 @check("RC004", "orphan-reference", Severity.WARNING)
 def orphan_reference(skill) -> Iterator[Hit]:
-    """A file in references/ that SKILL.md never points to.
+    """A file in references/ that nothing reachable from SKILL.md points to.
 
     What it does:
-        Collects what SKILL.md points at (markdown links, `Read("...")` and
-        `${CLAUDE_SKILL_DIR}/...` paths, references/... in inline code, rules named in the
-        rule table) and reports every file under references/ that is not among them.
+        Collects what SKILL.md points at (markdown links, `Read("...")` and placeholder
+        paths, references/... in inline code, `.md` paths in the text, rules named in the
+        rule table), and what the files it reaches point at in turn, and reports every file
+        under references/ that is not among them (a second-hop file is RC005's finding).
     Why:
         The agent only loads references that SKILL.md tells it about; an orphan is dead weight
         in the package, or guidance that was meant to be reachable and is not.
@@ -570,10 +563,16 @@ def orphan_reference(skill) -> Iterator[Hit]:
     files = _files_under(skill, "references")
     if not files:
         return
-    reached = _reached_from_skill_md(skill)
+    reached = _reached_from_skill_md(skill) | skill.reached
     for path in files:
         if path not in reached:
-            yield Hit(Path(path), 1, 1, f"{skill.rel(Path(path))} is not linked from SKILL.md")
+            yield Hit(
+                Path(path),
+                1,
+                1,
+                f"{skill.rel(Path(path))} is not reached from SKILL.md (no link or path to it "
+                "in SKILL.md or the files it leads to)",
+            )
 
 
 def _files_under(skill, folder: str) -> list[str]:
@@ -605,6 +604,13 @@ def _reached_from_skill_md(skill) -> set[str]:
     if skill.skill_md is None:
         return set()
     reached = {p for p, *_ in _targets(skill, skill.skill_md)}
+    # any `.md` path in the text counts too ("see references/x.md", examples included)
+    for token in markdown_tokens(skill.skill_md.text):
+        path = split_fragment(token)[0]
+        if path and not is_external(path):
+            resolved = resolve(path, os.path.normpath(str(skill.root)), resolver(skill))
+            if resolved:
+                reached.add(resolved)
     catalog = find_catalog(skill)
     if catalog is not None:
         reached.update(r.path for r in catalog.rules)
@@ -691,6 +697,14 @@ def _node_line(fm, node: yaml.Node) -> int:
     return node.start_mark.line + fm.start_line + 1
 
 
+def _impact_ok(impact) -> bool:
+    """One level, or a range of two (`LOW-MEDIUM`, as Vercel's rule files write it)."""
+    if not isinstance(impact, str):
+        return False
+    parts = impact.split("-")
+    return len(parts) <= 2 and all(p in IMPACTS for p in parts)
+
+
 @check("RC006", "rule-frontmatter-invalid", Severity.ERROR)
 def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
     """A rule file's frontmatter breaks the rule-file template.
@@ -734,7 +748,7 @@ def rule_frontmatter_invalid(skill) -> Iterator[Hit]:
                 doc.path, where("title"), 1, "frontmatter needs `title:` (a non-empty string)"
             )
         impact = data.get("impact")
-        if impact not in IMPACTS:
+        if not _impact_ok(impact):
             shown = "missing" if impact is None else repr(impact)
             yield Hit(
                 doc.path, where("impact"), 1, f"impact is {shown}; use one of {', '.join(IMPACTS)}"

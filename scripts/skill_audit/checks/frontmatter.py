@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from collections.abc import Iterator
 
 import yaml
@@ -247,6 +248,8 @@ def frontmatter_schema(skill: Skill) -> Iterator[Hit]:
         return
     doc, fm = found
     data = {str(k): v for k, v in fm.data.items()}
+    if isinstance(data.get("name"), str):
+        data["name"] = normal_name(data["name"])
     errors = sorted(
         validator(skill.config.profile).iter_errors(data),
         key=lambda e: list(map(str, e.absolute_path)),
@@ -255,8 +258,40 @@ def frontmatter_schema(skill: Skill) -> Iterator[Hit]:
         if error.validator == "additionalProperties" and not error.absolute_path:
             continue  # unknown top-level keys are FM006
         path = list(error.absolute_path)
+        if path == ["argument-hint"] and _is_hint_list(error.instance):
+            continue  # `argument-hint: [issue-number]`, the form Claude Code's docs show
         line, col = _line_of(fm, path)
-        yield Hit(doc.path, line, col, _schema_message(error, path))
+        message = _schema_message(error, path)
+        if path[:1] == ["metadata"] and error.validator == "type":
+            # skills-ref reads the frontmatter with strictyaml (every scalar a string) and
+            # does not look inside metadata; no client breaks on it, typed readers differ.
+            hint = "quote it" if _is_scalar(error.instance) else "write it as one string"
+            yield Hit(
+                doc.path,
+                line,
+                col,
+                f"{message}; the spec defines metadata as string to string and typed YAML "
+                f"readers see another type: {hint}",
+                Severity.WARNING,
+            )
+            continue
+        yield Hit(doc.path, line, col, message)
+    name = data.get("name")
+    if isinstance(name, str) and name and name != name.lower():
+        yield Hit(doc.path, *_line_of(fm, ["name"]), f"`name` {name!r} must be lower-case")
+
+
+def normal_name(name: str) -> str:
+    """A skill name as the spec compares it: NFKC-normalised, surrounding blanks dropped."""
+    return unicodedata.normalize("NFKC", name.strip())
+
+
+def _is_hint_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_scalar(value) -> bool:
+    return isinstance(value, (int, float, bool, datetime.date, datetime.datetime))
 
 
 def _schema_message(error, path) -> str:
@@ -281,8 +316,8 @@ def _schema_message(error, path) -> str:
         return f"`{where}` must not be empty"
     if kind == "pattern":
         return (
-            f"`{where}` {value!r} must be lower-case letters, digits and single hyphens "
-            f"(pattern {error.validator_value})"
+            f"`{where}` {value!r} must be letters, digits and single hyphens, with no hyphen "
+            "at either end"
         )
     if kind == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
@@ -353,7 +388,7 @@ def name_mismatch(skill: Skill) -> Iterator[Hit]:
         return
     doc, fm = found
     name = fm.data.get("name")
-    if isinstance(name, str) and name != skill.expected_name:
+    if isinstance(name, str) and normal_name(name) != normal_name(skill.expected_name):
         from_config = bool(skill.config.name) and skill.expected_name == skill.config.name
         source = "`[tool.skill-audit] name`" if from_config else "the folder name"
         hint = ""
@@ -527,6 +562,8 @@ def yaml_portability(skill: Skill) -> Iterator[Hit]:
     offset = fm.start_line + 1
     for entry in fm.entries:
         node = entry.node
+        if entry.key == "argument-hint":
+            continue  # `[issue-number]` is hint text in Claude Code's documented form
         for flow in _flow_nodes(node):
             yield Hit(
                 doc.path,
@@ -579,3 +616,39 @@ def _flow_nodes(node: yaml.Node) -> Iterator[yaml.Node]:
                 else [v for pair in current.value for v in pair]
             )
             stack.extend(reversed(children))
+
+
+RESERVED_WORDS = ("anthropic", "claude")
+
+
+@check("FM013", "reserved-word-in-name", Severity.WARNING)
+def reserved_word_in_name(skill: Skill) -> Iterator[Hit]:
+    """`name` contains a reserved word (`anthropic`, `claude`).
+
+    What it does:
+        Reports a skill name that contains `anthropic` or `claude` as one of its
+        hyphen-separated words or inside one.
+    Why:
+        Anthropic's skill upload (the Claude API and claude.ai) rejects such names, so the
+        skill works in Claude Code but cannot be shared through those clients.
+    Example:
+        name: claude-release-notes
+    Fix:
+        Name the skill after what it does: `release-notes`.
+    """
+    found = _mapping(skill)
+    if not found:
+        return
+    doc, fm = found
+    name = fm.data.get("name")
+    if not isinstance(name, str):
+        return
+    hits = [w for w in RESERVED_WORDS if w in normal_name(name).lower()]
+    if hits:
+        yield Hit(
+            doc.path,
+            fm.line_of("name"),
+            1,
+            f"name `{name}` contains the reserved word {hits[0]!r}; Anthropic's skill upload "
+            "(Claude API, claude.ai) rejects it",
+        )

@@ -13,113 +13,29 @@ External http(s) URLs are only fetched with `--external` (`check_external`).
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import re
 import time
-import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.model import MarkdownDoc, per_skill, read_text
+from skill_audit.facts import (
+    inside,
+    is_external,
+    resolve,
+    resolve_link,
+    resolver,
+    split_fragment,
+)
+from skill_audit.mentions import KNOWN_PLACEHOLDERS, PLUGIN_PLACEHOLDERS
+from skill_audit.model import MarkdownDoc, per_skill
 from skill_audit.registry import check
 
-KNOWN_PLACEHOLDERS = frozenset(
-    {"CLAUDE_SKILL_DIR", "CLAUDE_SESSION_ID", "CLAUDE_EFFORT", "CLAUDE_PROJECT_DIR"}
-)
-PLUGIN_PLACEHOLDERS = frozenset({"CLAUDE_PLUGIN_ROOT", "CLAUDE_PLUGIN_DATA"})
-SKILL_DIRS = ("references", "scripts", "assets")
-
-_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")
-_PATH_CHARS = r"[^\s`'\"()\[\]<>{}*?|,;:$]"
-# Read("…") / Read('…') / Read(file_path="…"), not obj.Read(…)
-_READ_RE = re.compile(r"""(?<![\w.])Read\(\s*(?:file_path\s*=\s*)?(["'])([^"'\n]+)\1""")
-_SKILL_DIR_PATH_RE = re.compile(r"\$\{CLAUDE_(?:SKILL_DIR|PLUGIN_ROOT)\}/" + _PATH_CHARS + "*")
-_BARE_PATH_RE = re.compile(
-    r"(?<![\w./$}-])(?:\./)?(?:" + "|".join(SKILL_DIRS) + r")/" + _PATH_CHARS + "*"
-)
-_GLOB_CHARS = frozenset("*?[{<$")
-_TEMPLATE_RE = re.compile(r"[*?<>{}\[\]$]")
-_NEWLINE_RE = re.compile("\n")
-_OWN_PLUGIN_PATH_RE = re.compile(r"^\$\{CLAUDE_PLUGIN_ROOT\}/skills/([^/]+)/?(.*)$")
-_BARE_HINT_RE = re.compile("(?:" + "|".join(SKILL_DIRS) + ")/")
-
-
-@dataclass(frozen=True)
-class PathMention:
-    raw: str  # as written, e.g. "${CLAUDE_SKILL_DIR}/references/x.md#part"
-    line: int
-    column: int
-    how: str  # "Read()", "inline code" or "placeholder path"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-class Resolver:
-    """Per-skill cache of parsed markdown targets (anchor sets) and the skill's folders."""
-
-    def __init__(self, skill):
-        self.skill = skill
-        self.root = os.path.normpath(str(skill.root))
-        self.docs = {os.path.normpath(str(d.path)): d for d in skill.docs}
-        self._anchors: dict[str, set[str] | None] = {}
-
-    def anchors(self, path: str) -> set[str] | None:
-        """Anchors of a markdown file (None when it cannot be read)."""
-        if path not in self._anchors:
-            doc = self.docs.get(path)
-            if doc is None and os.path.isfile(path):  # a regular file only: never open a FIFO
-                text, error = read_text(Path(path), self.skill.config.limits.max_file_bytes)
-                doc = (
-                    MarkdownDoc(Path(path), path, text) if text is not None and not error else None
-                )
-            self._anchors[path] = doc.anchors() if doc is not None else None
-        return self._anchors[path]
-
-    def fragment_problem(self, target: str, fragment: str, shown: str) -> str | None:
-        """Message when `#fragment` does not resolve in markdown file `target`, else None."""
-        if (
-            not fragment
-            or not target.lower().endswith((".md", ".markdown"))
-            or os.path.isdir(target)
-        ):
-            return None
-        anchors = self.anchors(target)
-        if anchors is None or fragment in anchors or fragment.lower() in anchors:
-            return None
-        return f"{shown}: no heading or anchor #{fragment} in {self.rel(target)}"
-
-    def rel(self, path: str) -> str:
-        return (
-            os.path.relpath(path, self.root).replace(os.sep, "/")
-            if _inside(path, self.root)
-            else path
-        )
-
-
-@per_skill
-def resolver(skill) -> Resolver:
-    """The skill's shared Resolver (its anchor and plugin lookups are cached)."""
-    return Resolver(skill)
-
-
-def split_fragment(target: str) -> tuple[str, str]:
-    path, _, fragment = target.partition("#")
-    return path.split("?", 1)[0], fragment
-
-
-def is_external(target: str) -> bool:
-    return target.startswith("//") or bool(_SCHEME_RE.match(target))
 
 
 # --------------------------------------------------------------------------- markdown links
@@ -140,6 +56,8 @@ def _link_findings(skill) -> list[tuple[str, Hit]]:
 def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
     res = resolver(skill)
     for doc in skill.docs:
+        if doc.is_template:
+            continue
         here = os.path.normpath(str(doc.path))
         base = os.path.dirname(here)
         for link in doc.links:
@@ -175,10 +93,25 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
                     ),
                 )
                 continue
-            resolved = resolve(path, base, res)
+            resolved, from_root = resolve_link(path, base, res)
             if resolved is None:
                 continue  # LK005/LK006 report the placeholder
-            if not _inside(resolved, res.root):
+            if from_root:
+                yield (
+                    "LK008",
+                    Hit(
+                        doc.path,
+                        link.line,
+                        link.column,
+                        f"{what} {target} resolves only from the skill root "
+                        f"({res.rel(resolved)}): agents that read paths from the skill root "
+                        "(the spec's form) find it, GitHub and markdown viewers resolve it "
+                        f"from {res.rel(base) if base != res.root else 'the skill root'}/ and "
+                        f"do not; write {os.path.relpath(resolved, base).replace(os.sep, '/')} "
+                        "to work for both",
+                    ),
+                )
+            elif not inside(resolved, res.root):
                 yield (
                     "LK003",
                     Hit(
@@ -206,42 +139,17 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
                 yield "LK002", Hit(doc.path, link.line, link.column, problem)
 
 
-def substitute(raw: str, res: Resolver) -> str | None:
-    """A path with ${CLAUDE_SKILL_DIR} / ${CLAUDE_PLUGIN_ROOT} replaced, or None when it holds
-    a placeholder that names no folder of the skill (session id, another skill of a plugin the
-    skill is not in)."""
-    out = raw.replace("${CLAUDE_SKILL_DIR}", res.root)
-    if "${CLAUDE_PLUGIN_ROOT}" in out:
-        plugin = res.skill.plugin_root
-        if plugin is not None:
-            out = out.replace("${CLAUDE_PLUGIN_ROOT}", str(plugin))
-        else:
-            # A plugin's skill checked on its own still reaches its own files as
-            # ${CLAUDE_PLUGIN_ROOT}/skills/<its name>/... (LK006 warns about the placeholder).
-            m = _OWN_PLUGIN_PATH_RE.match(out)
-            if not m or m.group(1) not in (os.path.basename(res.root), res.skill.expected_name):
-                return None
-            out = os.path.join(res.root, m.group(2))
-    return None if "${" in out else out
-
-
-def resolve(path: str, base: str, res: Resolver) -> str | None:
-    """Normalised absolute path of a local target (fragment already split off): placeholders
-    substituted, relative paths joined to `base`; None when a placeholder names no folder."""
-    if "${" in path:
-        sub = substitute(path, res)
-        return None if sub is None else os.path.normpath(sub)
-    return os.path.normpath(os.path.join(base, path))
-
-
 @check("LK001", "broken-link", Severity.ERROR)
 def broken_link(skill) -> Iterator[Hit]:
     """A markdown link or image points at a file that does not exist.
 
     What it does:
-        Resolves every relative link and image target in SKILL.md and references/**/*.md
-        against the folder of the file that holds it (`${CLAUDE_SKILL_DIR}` as the skill
-        folder) and reports targets that do not exist. External URLs are not fetched here.
+        Resolves every relative link and image target in every shipped markdown file against
+        the folder of the file that holds it, then against the skill root (that form is
+        LK008's warning); `${CLAUDE_SKILL_DIR}` and `{baseDir}` are the skill folder. Reports
+        targets that exist in neither place. External URLs are not fetched here. Output
+        templates (files under assets/ or templates/) are skipped: their links name files of
+        the project they are copied into.
     Why:
         The agent follows the link to load a rule file; a missing file means the guidance the
         table promises is never read.
@@ -251,6 +159,26 @@ def broken_link(skill) -> Iterator[Hit]:
         Point the link at the real file (paths are case-sensitive), or add the file.
     """
     yield from _only("LK001", _link_findings(skill))
+
+
+@check("LK008", "link-relative-to-skill-root", Severity.WARNING)
+def link_relative_to_skill_root(skill) -> Iterator[Hit]:
+    """A link in a nested file only resolves when read from the skill root.
+
+    What it does:
+        For a link in a file below the skill root (e.g. references/guide.md) whose target does
+        not exist relative to that file but does exist relative to the skill root, reports
+        which form works where and the path that works for both.
+    Why:
+        The Agent Skills spec words file references as relative to the skill root, and agents
+        that open paths from there follow the link; GitHub, editors and markdown viewers
+        resolve it from the file's own folder and show a dead link.
+    Example:
+        In references/guide.md: [schema](references/schema.md), file at references/schema.md.
+    Fix:
+        Write the path relative to the file (`schema.md`), which both kinds of reader resolve.
+    """
+    yield from _only("LK008", _link_findings(skill))
 
 
 @check("LK002", "broken-anchor", Severity.ERROR)
@@ -295,74 +223,6 @@ def link_outside_skill(skill) -> Iterator[Hit]:
 # --------------------------------------------------------------------------- path mentions
 
 
-_mentions_cache: weakref.WeakKeyDictionary[MarkdownDoc, list[PathMention]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def path_mentions(doc: MarkdownDoc) -> list[PathMention]:
-    """Skill-relative paths an agent is told to open: Read("…") arguments, ${CLAUDE_SKILL_DIR}/
-    and ${CLAUDE_PLUGIN_ROOT}/ paths anywhere, and references|scripts|assets/… in inline code.
-    Computed once per document (RC and LK checks share it)."""
-    cached = _mentions_cache.get(doc)
-    if cached is None:
-        cached = _mentions_cache[doc] = _path_mentions(doc)
-    return cached
-
-
-def _path_mentions(doc: MarkdownDoc) -> list[PathMention]:
-    text = doc.text
-    found: dict[tuple[int, str], PathMention] = {}
-    starts: list[int] | None = None
-
-    def position(offset: int) -> tuple[int, int]:
-        nonlocal starts
-        if starts is None:
-            starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(text)]
-        line = bisect.bisect_right(starts, offset)
-        return line, offset - starts[line - 1] + 1
-
-    if "Read(" in text:
-        for m in _READ_RE.finditer(text):
-            raw = m.group(2).strip()
-            if _TEMPLATE_RE.search(_PLACEHOLDER_RE.sub("", raw)):
-                continue  # Read("references/<rule>.md"): a pattern, not a file
-            if raw.startswith("${") or raw.split("/", 1)[0] in SKILL_DIRS or raw.startswith("./"):
-                line, col = position(m.start(2))
-                found.setdefault((line, raw), PathMention(raw, line, col, "Read()"))
-    if "${CLAUDE_" in text:
-        for m in _SKILL_DIR_PATH_RE.finditer(text):
-            if m.end() < len(text) and text[m.end()] in _GLOB_CHARS:
-                continue  # ${CLAUDE_SKILL_DIR}/references/<rule>.md: a pattern, not a file
-            raw = m.group(0).rstrip(".")
-            line, col = position(m.start())
-            found.setdefault((line, raw), PathMention(raw, line, col, "placeholder path"))
-    for code in doc.inline_code:
-        content = code.text
-        if "/" not in content or not _BARE_HINT_RE.search(content):
-            continue
-        for m in _BARE_PATH_RE.finditer(content):
-            if m.end() < len(content) and content[m.end()] in _GLOB_CHARS:
-                continue  # a glob or template such as references/<rule>.md
-            raw = m.group(0).rstrip(".")
-            # The span's text is not its source (CommonMark turns line breaks into spaces and
-            # drops continuation-line indentation), but a path has no spaces, so it appears
-            # verbatim in the source after the span's start: find it there.
-            line, col = position(_source_offset(text, code.line, code.column, m.group(0)))
-            found.setdefault((line, raw), PathMention(raw, line, col, "inline code"))
-    return sorted(found.values(), key=lambda p: (p.line, p.column))
-
-
-def _source_offset(text: str, line: int, column: int, needle: str) -> int:
-    """Offset of `needle` at or after (line, column) in `text`; the span's start if absent."""
-    start = 0
-    for _ in range(line - 1):
-        start = text.index("\n", start) + 1
-    start += column - 1
-    found = text.find(needle, start)
-    return found if found >= 0 else start
-
-
 @per_skill
 def _mention_findings(skill) -> list[tuple[str, Hit]]:
     return list(_iter_mention_findings(skill))
@@ -371,15 +231,21 @@ def _mention_findings(skill) -> list[tuple[str, Hit]]:
 def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
     res = resolver(skill)
     for doc in skill.docs:
-        for mention in path_mentions(doc):
+        if doc.is_template:
+            continue
+        for mention in doc.mentions:
             path, fragment = split_fragment(mention.raw)
             resolved = resolve(path, res.root, res)
             if resolved is None:
                 continue  # LK005/LK006 report the placeholder
+            if not os.path.exists(resolved) and not path.startswith("${"):
+                near = resolve(path, os.path.dirname(os.path.normpath(str(doc.path))), res)
+                if near and inside(near, res.root) and os.path.exists(near):
+                    resolved = near  # written relative to the file that mentions it
             shown = f"{mention.how} path {mention.raw}"
             plugin = res.skill.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
             boundary = os.path.normpath(str(plugin)) if plugin else res.root
-            if not _inside(resolved, boundary):
+            if not inside(resolved, boundary):
                 yield (
                     "LK003",
                     Hit(
@@ -390,7 +256,11 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
                     ),
                 )
                 continue
-            if not os.path.exists(resolved):
+            if (
+                not os.path.exists(resolved)
+                and not _in_named_sibling(doc, mention, path, res)
+                and not _in_plugin_folder(path, res)
+            ):
                 yield (
                     "LK004",
                     Hit(
@@ -404,6 +274,32 @@ def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
             problem = res.fragment_problem(resolved, fragment, shown)
             if problem:
                 yield "LK002", Hit(doc.path, mention.line, mention.column, problem)
+
+
+_BACKTICKED_RE = re.compile(r"`([\w.-]+)`")
+
+
+def _in_plugin_folder(path: str, res) -> bool:
+    """True for a plugin skill's path that exists relative to its plugin folder (plugins keep
+    shared scripts/ there and tell the agent to resolve the plugin root first)."""
+    plugin = res.skill.plugin_root
+    if plugin is None or "${" in path or os.path.isabs(path):
+        return False
+    return os.path.exists(os.path.join(str(plugin), path))
+
+
+def _in_named_sibling(doc, mention, path: str, res) -> bool:
+    """True when the path belongs to a sibling skill named just before it ("see
+    `model-selection`'s `references/catalog.md`") and exists there."""
+    if "${" in path or os.path.isabs(path):
+        return False
+    parent = os.path.dirname(res.root)
+    nearby = "\n".join(doc.lines[max(0, mention.line - 3) : mention.line])
+    for name in _BACKTICKED_RE.findall(nearby):
+        sibling = os.path.join(parent, name)
+        if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):
+            return os.path.exists(os.path.join(sibling, path))
+    return False
 
 
 @check("LK004", "broken-path-reference", Severity.ERROR)

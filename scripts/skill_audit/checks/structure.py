@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 
 from skill_audit.diagnostics import Hit, Severity
@@ -22,7 +23,7 @@ def estimate_tokens(text: str) -> int:
 
 @check("ST001", "unreadable-file", Severity.ERROR)
 def unreadable_file(skill: Skill) -> Iterator[Hit]:
-    """SKILL.md or a reference file cannot be read as UTF-8 markdown.
+    """SKILL.md or another shipped markdown file cannot be read as UTF-8 markdown.
 
     What it does:
         Reports files that are missing, unreadable (permissions), directories named like a
@@ -246,3 +247,127 @@ def invalid_suppression(skill: Skill) -> Iterator[Hit]:
                         column,
                         f"`{verb} {name}`: no check code starts with {name!r}",
                     )
+
+
+@check("ST009", "skill-md-wrong-case", Severity.ERROR)
+def skill_md_wrong_case(skill: Skill) -> Iterator[Hit]:
+    """The skill file is spelt `Skill.md` or `skill.md` instead of `SKILL.md`.
+
+    What it does:
+        Reports a skill folder whose skill file matches SKILL.md only when letter case is
+        ignored. The file is still checked as the skill's SKILL.md.
+    Why:
+        Claude Code looks for `SKILL.md` exactly; on a case-sensitive file system (Linux, most
+        CI runners, containers) the skill is not found at all, while it works on the author's
+        macOS laptop. skills-ref accepts a lower-case `skill.md`, so under the agentskills
+        profile this is a warning.
+    Example:
+        my-skill/Skill.md
+    Fix:
+        Rename it: `git mv Skill.md SKILL.md` (two steps on a case-insensitive disk:
+        `git mv Skill.md tmp.md && git mv tmp.md SKILL.md`).
+    """
+    path = skill.skill_file
+    if path is None or path.name == "SKILL.md":
+        return
+    lenient = skill.config.profile == "agentskills" and path.name == "skill.md"
+    yield Hit(
+        path,
+        1,
+        1,
+        f"the skill file is named {path.name}; clients look for SKILL.md and miss it on "
+        "case-sensitive file systems",
+        Severity.WARNING if lenient else None,
+    )
+
+
+@check("ST010", "unreached-markdown", Severity.INFO)
+def unreached_markdown(skill: Skill) -> Iterator[Hit]:
+    """A markdown file in the skill that nothing reaches, so it is not checked.
+
+    What it does:
+        Lists each markdown file in the skill folder (outside references/, which is always
+        checked, and outside nested skills) that no link, `Read(...)`, placeholder path or
+        `.md` path in SKILL.md or the files it reaches points to. README, CHANGELOG, LICENSE
+        and similar files for people are skipped and counted in the summary instead.
+    Why:
+        The agent only opens what SKILL.md leads it to, so the file is either dead weight in
+        the package or guidance meant to be reachable; either way its links and code are not
+        checked, and the report should say so rather than pass it silently.
+    Example:
+        rules/legacy-retries.md, mentioned nowhere.
+    Fix:
+        Link it from SKILL.md or a file SKILL.md reaches (saying when to read it), or delete it.
+    """
+    refs = os.path.join(os.path.normpath(str(skill.root)), "references") + os.sep
+    for path in skill.orphans:
+        if os.path.normpath(str(path)).startswith(refs):
+            continue  # references/ is always loaded; RC004 reports its unlinked files
+        yield Hit(
+            path,
+            1,
+            1,
+            f"{skill.rel(path)} is not reached from SKILL.md (no link or path mentions it), "
+            "so it was not checked",
+        )
+
+
+# Invisible characters that change what a reader sees versus what an agent reads. Zero-width
+# joiner/non-joiner (U+200D, U+200C) are left out: emoji sequences and Persian, Hindi text
+# need them.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_INVISIBLE = {
+    "\u200b": "zero-width space",
+    "\u2060": "word joiner",
+    "\ufeff": "zero-width no-break space (BOM)",
+    "\u00ad": "soft hyphen",
+    "\u180e": "Mongolian vowel separator",
+}
+_HIDDEN_RE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u180e\U000e0000-\U000e007f]")
+
+
+@check("ST011", "hidden-unicode", Severity.ERROR)
+def hidden_unicode(skill: Skill) -> Iterator[Hit]:
+    """Invisible or direction-changing Unicode in a shipped markdown file.
+
+    What it does:
+        Reports bidirectional controls (U+202A-U+202E, U+2066-U+2069), Unicode tag characters
+        (U+E0000-U+E007F) as errors, and zero-width spaces, word joiners and a mid-file BOM as
+        warnings, at their line and column. Zero-width joiners (emoji, Indic and Persian
+        text) are allowed.
+    Why:
+        The agent reads these characters and the reviewer does not see them: bidi controls
+        reorder what a command appears to say ("Trojan Source"), tag characters can carry a
+        whole hidden instruction, and a zero-width space breaks a copied command or name.
+    Example:
+        Run `rm -rf ./build` where an U+202E sits between two words.
+    Fix:
+        Delete the character (most editors show it with "render control characters" on).
+    """
+    for doc in skill.docs:
+        text = doc.text
+        if text.isascii():
+            continue
+        for number, line in enumerate(doc.lines, 1):
+            if line.isascii():
+                continue
+            for m in _HIDDEN_RE.finditer(line):
+                ch = m.group(0)
+                if ch == "\u200b" and line[m.end() : m.end() + 3] in ("```", "~~~"):
+                    continue  # the usual trick to show a fence inside a fenced block
+                code = ord(ch)
+                if ch in _BIDI:
+                    what, severity = f"bidirectional control U+{code:04X}", None
+                elif code >= 0xE0000:
+                    what, severity = f"invisible tag character U+{code:04X}", None
+                else:
+                    what = f"{_INVISIBLE.get(ch, 'invisible character')} U+{code:04X}"
+                    severity = Severity.WARNING
+                yield Hit(
+                    doc.path,
+                    number,
+                    m.start() + 1,
+                    f"{what}: invisible to a reader, read by the agent",
+                    severity,
+                )
+                break  # one finding per line is enough to send the author there

@@ -15,6 +15,9 @@ def resolve_format(name: str) -> str:
     return name
 
 
-def render(report, name: str) -> str:
-    module = importlib.import_module(f"{__name__}.{resolve_format(name)}")
-    return module.render(report)
+def render(report, name: str, **options) -> str:
+    """`options` (statistics, quiet) apply to the text format; the others carry every
+    finding and the counts in their own structure."""
+    fmt = resolve_format(name)
+    module = importlib.import_module(f"{__name__}.{fmt}")
+    return module.render(report, **options) if fmt == "text" else module.render(report)

@@ -18,6 +18,8 @@ def summary(report) -> dict:
         "info": report.count(Severity.INFO),
         "by_code": dict(sorted(by_code.items())),
         "fences": dict(sorted(report.fences.items())),
+        "skipped": dict(sorted(getattr(report, "skipped", {}).items())),
+        "failing_skills": getattr(report, "failing_skills", 0),
     }
 
 
@@ -27,10 +29,16 @@ def plural(n: int, word: str) -> str:
 
 def summary_line(report) -> str:
     s = summary(report)
+    files = plural(s["files"], "markdown file")
+    if s["skipped"]:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in s["skipped"].items())
+        files += f", {sum(s['skipped'].values()):,} skipped: {why}"
     line = (
-        f"Checked {plural(s['skills'], 'skill')} ({plural(s['files'], 'file')}): "
+        f"Checked {plural(s['skills'], 'skill')} ({files}): "
         f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['info']:,} info."
     )
+    if s["skills"] > 1:
+        line += f" {s['failing_skills']:,} of {s['skills']:,} skills have errors."
     if s["fences"]:
         parts = ", ".join(f"{n:,} {kind}" for kind, n in s["fences"].items())
         line += f" Fences: {parts}."

@@ -16,7 +16,12 @@ import click
 from skill_audit.runner.filerun import reported
 from skill_audit.runner.plan import EnvResolver, PlanError, build_plans, default_jobs, prepare_envs
 from skill_audit.runner.report import JsonReport, TextReport
-from skill_audit.runner.session import RunOptions, ServiceSetupError, run_session
+from skill_audit.runner.session import (
+    RunOptions,
+    ServiceSetupError,
+    run_session,
+    split_temporal_address,
+)
 from skill_audit.runtime.envs import EnvError
 from skill_audit.runtime.sandbox import SandboxUnavailable, enter_run
 from skill_audit.runtime.services import ServiceError
@@ -134,6 +139,8 @@ def run_command(
         previous = None
     try:
         try:
+            if temporal_address:
+                split_temporal_address(temporal_address)
             resolver = EnvResolver(
                 _env_pairs(env_overrides),
                 Path(cache_dir).resolve() if cache_dir else None,

@@ -82,6 +82,20 @@ def require_loopback(host: str, what: str) -> None:
             )
 
 
+def split_temporal_address(address: str):
+    """(parsed, port) of a --temporal-address, or ServiceSetupError. Called before anything
+    slow (env builds) so a typo is a one-line usage error at once."""
+    parts = urlsplit("//" + address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or not port:
+        raise ServiceSetupError(f"--temporal-address must be HOST:PORT, not {address!r}")
+    require_loopback(parts.hostname, "--temporal-address")
+    return parts, port
+
+
 @dataclass
 class Session:
     plans: list[FilePlan]
@@ -201,14 +215,7 @@ class Session:
 
     def _check_external_temporal(self) -> None:
         address = self.options.temporal_address or ""
-        parts = urlsplit("//" + address)
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if not parts.hostname or not port:
-            raise ServiceSetupError(f"--temporal-address must be HOST:PORT, not {address!r}")
-        require_loopback(parts.hostname, "--temporal-address")
+        parts, port = split_temporal_address(address)
         try:
             socket.create_connection((parts.hostname, port), timeout=5).close()
         except OSError as exc:

@@ -1,0 +1,208 @@
+"""The same `ParsedMarkdown` as `skill_audit.parsing.markdown.parse_markdown`, from
+markdown-it-pyrs (markdown-it's rules compiled to Rust), about 15x faster on the block parse
+that dominates `check`'s time. Positions come from the parser's source map (byte offsets,
+turned into file line and column), so no searching is needed.
+
+`available()` says whether the Rust parser is installed; `skill_audit.model` falls back to the
+pure-Python parser when it is not. tests/check/test_fast_markdown.py holds both parsers to the
+same records on every fixture, this repository and generated documents.
+"""
+
+from __future__ import annotations
+
+import bisect
+from itertools import accumulate
+from pathlib import Path
+
+from skill_audit.parsing.markdown import (
+    _COMMENT_RE,
+    _HTML_ID_RE,
+    Heading,
+    HtmlComment,
+    InlineCode,
+    Link,
+    ParsedMarkdown,
+    Table,
+    _decode,
+    github_slug,
+)
+from skill_audit.snippets.extract import Fence
+from skill_audit.snippets.grammar import parse_info
+
+try:
+    import markdown_it_pyrs
+
+    _MD = markdown_it_pyrs.MarkdownIt("commonmark").enable("table")
+except ImportError:  # optional: the pure-Python parser serves instead
+    _MD = None
+
+
+def available() -> bool:
+    return _MD is not None
+
+
+class _Positions:
+    """Byte offset -> (1-based line, 1-based column in characters)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.data = text.encode("utf-8")
+        self.ascii = len(self.data) == len(text)
+        self.starts = [0, *accumulate(len(line) + 1 for line in self.data.split(b"\n"))]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset)
+        start = self.starts[line - 1]
+        if self.ascii:
+            return line, offset - start + 1
+        return line, len(self.data[start:offset].decode("utf-8", "replace")) + 1
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+    def source(self, start: int, end: int) -> str:
+        if self.ascii:
+            return self.text[start:end]
+        return self.data[start:end].decode("utf-8", "replace")
+
+
+def parse_markdown_fast(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
+    """See `skill_audit.parsing.markdown.parse_markdown` (same inputs, same records)."""
+    pos = _Positions(text)
+    out = ParsedMarkdown()
+    for node in _MD.tree(text).walk():  # depth first, in source order; iterated in Rust
+        name = node.name
+        if name in _SKIP:
+            continue
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            handler(node, pos, lines, path, out)
+    return out
+
+
+_SKIP = frozenset({"text", "softbreak", "hardbreak", "paragraph", "list_item", "em", "strong"})
+
+
+def _heading(node, pos, lines, path, out) -> None:
+    start = node.srcmap[0] if node.srcmap else 0
+    children = node.children
+    if len(children) == 1 and children[0].name == "text":  # the common case, no markup
+        text = children[0].meta.get("content", "")
+    else:
+        text = _plain(children)
+    out.headings.append(
+        Heading(node.meta.get("level", 1), text, github_slug(text), pos.line(start))
+    )
+
+
+def _code_block(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        out.indented_code_lines.append(pos.line(node.srcmap[0]))
+
+
+def _html_block(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        _html(node.meta.get("content", ""), pos.line(node.srcmap[0]), 1, out)
+
+
+def _html_inline(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        line, col = pos.at(node.srcmap[0])
+        _html(node.meta.get("content", ""), line, col, out)
+
+
+def _code_inline(node, pos, lines, path, out) -> None:
+    if node.srcmap:
+        line, col = pos.at(node.srcmap[0])
+        out.inline_code.append(InlineCode(_plain(node.children), line, col))
+
+
+def _plain(children) -> str:
+    parts = []
+    for child in children:
+        name = child.name
+        if name in ("text", "text_special"):
+            parts.append(child.meta.get("content", ""))
+        elif name in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif name in ("code_inline", "image") or child.children:
+            parts.append(_plain(child.children))
+    return "".join(parts)
+
+
+def _link(node, pos, lines, path, out, image: bool = False) -> None:
+    href = str(node.meta.get("url", ""))
+    target = _decode(href)
+    if node.srcmap:
+        start, end = node.srcmap
+        source = pos.source(start, end)
+        # the column of `](` as the search-based parser reports it, else the link's start
+        at = source.rfind("](") if source.endswith(")") else -1
+        offset = start + len(source[:at].encode("utf-8")) if at >= 0 else start
+        line, col = pos.at(offset)
+    else:
+        line, col = 1, 1
+    out.links.append(Link(target, line, col, image, _plain(node.children), href))
+
+
+def _fence(node, pos, lines, path, out) -> None:
+    if not node.srcmap:
+        return
+    start, end = node.srcmap
+    first = pos.line(start)
+    info = node.meta.get("info", "")
+    out.fences.append(Fence(path, first, info, node.meta.get("content", ""), parse_info(info)))
+    last = pos.line(max(start, end - 1))
+    marker = node.meta.get("marker", "`") * int(node.meta.get("marker_len", 3))
+    closing = lines[last - 1].lstrip(" \t>").strip() if 0 < last <= len(lines) else ""
+    closed = last > first and closing.startswith(marker) and set(closing) == {marker[0]}
+    if not closed:
+        out.unclosed_fence_lines.append(first)
+
+
+def _html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
+    if "<!--" in content:
+        for m in _COMMENT_RE.finditer(content):
+            before = content[: m.start()]
+            nl = before.count("\n")
+            col = m.start() - (before.rfind("\n") + 1) + 1 if nl else column + m.start()
+            out.html_comments.append(HtmlComment(m.group(1).strip(), line + nl, col))
+    if "<a" in content or "<A" in content:
+        out.html_anchors.extend(_HTML_ID_RE.findall(content))
+
+
+def _table(node, pos, lines, path, out) -> None:
+    header: tuple[str, ...] = ()
+    rows: list[tuple[str, ...]] = []
+    row_lines: list[int] = []
+    for section in node.children:
+        for row in section.children:
+            cells = tuple(
+                pos.source(*cell.srcmap).strip().replace("\\|", "|") if cell.srcmap else ""
+                for cell in row.children
+            )
+            if section.name == "thead":
+                header = cells
+            else:
+                rows.append(cells)
+                row_lines.append(pos.line(row.srcmap[0]) if row.srcmap else 1)
+    line = pos.line(node.srcmap[0]) if node.srcmap else 1
+    out.tables.append(Table(header, tuple(rows), line, tuple(row_lines)))
+
+
+def _image(node, pos, lines, path, out) -> None:
+    _link(node, pos, lines, path, out, image=True)
+
+
+_HANDLERS = {
+    "heading": _heading,
+    "fence": _fence,
+    "code_block": _code_block,
+    "html_block": _html_block,
+    "html_inline": _html_inline,
+    "link": _link,
+    "autolink": _link,
+    "image": _image,
+    "code_inline": _code_inline,
+    "table": _table,
+}

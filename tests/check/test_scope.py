@@ -1,0 +1,102 @@
+"""What a skill ships: `load_skill(...).docs` is SKILL.md plus every markdown file reachable
+from it, at any depth and through any pointer form; the rest is reported, never dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skill_audit.config import Config
+from skill_audit.model import load_skill
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+HEAD = "---\nname: pdf-tools\ndescription: Edit PDFs. Use when filling forms.\n---\n"
+
+
+def test_every_pointer_form_reaches_a_file_at_any_depth(tmp_path):
+    root = _write(
+        tmp_path / "pdf-tools",
+        {
+            "SKILL.md": HEAD
+            + "See [forms](guides/forms.md).\n"
+            + 'Then `Read("${CLAUDE_SKILL_DIR}/rules/fonts.md")`.\n'
+            + "Layout: {baseDir}/resources/layout/grid.md\n"
+            + "Plain prose also counts: reference/evaluation.md.\n",
+            "guides/forms.md": "# Forms\n\nField names live in [fields](deep/fields.md).\n",
+            "guides/deep/fields.md": "# Fields\n",
+            "rules/fonts.md": "# Fonts\n",
+            "resources/layout/grid.md": "# Grid\n",
+            "reference/evaluation.md": "# Evaluation\n",
+            "drafts/ideas.md": "# Ideas nobody links\n",
+            "README.md": "# For people\n",
+            "nested/SKILL.md": "---\nname: nested\ndescription: x\n---\n",
+        },
+    )
+    skill = load_skill(root, Config())
+    rels = [d.rel for d in skill.docs]
+    assert rels[0] == "SKILL.md"
+    assert sorted(rels[1:]) == [
+        "guides/deep/fields.md",
+        "guides/forms.md",
+        "reference/evaluation.md",
+        "resources/layout/grid.md",
+        "rules/fonts.md",
+    ]
+    assert [skill.rel(p) for p in skill.orphans] == ["drafts/ideas.md"]
+    assert [(skill.rel(p), why.split(" ")[0]) for p, why in skill.skipped] == [("README.md", "for")]
+
+
+def test_each_file_is_loaded_once_even_when_linked_in_a_cycle(tmp_path):
+    root = _write(
+        tmp_path / "pdf-tools",
+        {
+            "SKILL.md": HEAD + "[a](notes/a.md)\n",
+            "notes/a.md": "[b](b.md) and back to [skill](../SKILL.md)\n",
+            "notes/b.md": "[a](a.md) and [a again](./a.md)\n",
+        },
+    )
+    skill = load_skill(root, Config())
+    assert [d.rel for d in skill.docs] == ["SKILL.md", "notes/a.md", "notes/b.md"]
+
+
+def test_markdown_outside_the_skill_is_skipped_with_its_reason(tmp_path):
+    _write(tmp_path, {"shared/style.md": "# Shared\n"})
+    root = _write(tmp_path / "pdf-tools", {"SKILL.md": HEAD + "[style](../shared/style.md)\n"})
+    skill = load_skill(root, Config())
+    assert [d.rel for d in skill.docs] == ["SKILL.md"]
+    assert [why for _p, why in skill.skipped] == ["outside the skill folder"]
+
+
+def test_wrongly_cased_skill_file_is_the_skill_file(tmp_path):
+    root = _write(tmp_path / "pdf-tools", {"Skill.md": HEAD + "[a](a.md)\n", "a.md": "# A\n"})
+    skill = load_skill(root, Config())
+    assert skill.skill_md is not None and skill.skill_file.name == "Skill.md"
+    assert [d.rel for d in skill.docs] == ["Skill.md", "a.md"]
+
+
+def test_a_slug_or_file_name_in_inline_code_reaches_its_file(tmp_path):
+    root = _write(
+        tmp_path / "pdf-tools",
+        {
+            "SKILL.md": HEAD
+            + "Rules, one file each in rules/:\n- `fonts-embed` - embed every font\n"
+            + "Walkthroughs live in examples/ (e.g. `invoice-run.md`).\n",
+            "rules/fonts-embed.md": "# Embed fonts\n",
+            "examples/invoice-run.md": "# Invoice run\n",
+            "rules/unused.md": "# Unused\n",
+        },
+    )
+    skill = load_skill(root, Config())
+    assert sorted(d.rel for d in skill.docs) == [
+        "SKILL.md",
+        "examples/invoice-run.md",
+        "rules/fonts-embed.md",
+    ]
+    assert [skill.rel(p) for p in skill.orphans] == ["rules/unused.md"]
