@@ -236,35 +236,66 @@ def test_concurrent_duplicates_charge_once(lab):
     assert out["results"] == [["ok", "ch_6"]] * 4, out
 
 
-def test_final_failures_are_recorded_once(lab):
-    _start(lab)
+@pytest.mark.parametrize("claims", ["released", "kept"])
+def test_final_failures_are_recorded_once(lab, claims):
+    def keep_claims(text):  # the naive variant: a final failure leaves its claim behind
+        line = "        release_claim(keys="
+        assert line in text
+        return text.replace(line, "        0 and release_claim(keys=")
+
+    _start(lab, edit=keep_claims if claims == "kept" else None)
     out = _drive(
         lab,
         """
         # one retry, then success: not a failure
         _, recovered_outcome = charge_during_outage(1, 7, 100, timeout=20)
-        exhausted, exhausted_outcome = charge_during_outage(4, 8, 100, timeout=20)
+        r.set("gateway:outage", 8)  # orders 8 and 10 time out on all 1 + 3 calls each
+        exhausted = [charge_order.delay(order_id, 100) for order_id in (8, 10)]
+        exhausted_outcomes = [outcome(lambda: res.get(timeout=20)) for res in exhausted]
         declined = charge_order.delay(9, 0)
         declined_outcome = outcome(lambda: declined.get(timeout=10))
         deadline = time.monotonic() + 5
-        while r.llen("failed-tasks") < 2 and time.monotonic() < deadline:
+        while r.llen("failed-tasks") < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # a duplicate record would arrive right after the first
-        print(json.dumps({"outcomes": [recovered_outcome, exhausted_outcome, declined_outcome],
-                          "ids": [exhausted.id, declined.id],
-                          "records": [json.loads(x) for x in r.lrange("failed-tasks", 0, -1)]}))
+        records = [json.loads(x) for x in r.lrange("failed-tasks", 0, -1)]
+        left = {order_id: r.get(f"idem:charge:{order_id}") for order_id in (8, 10)}
+        # The outage is over: replay order 8 from its record (same id); order 10 is sent again.
+        entry = next(rec for rec in records if rec["args"][0] == 8)
+        charge_order.AsyncResult(entry["id"]).forget()  # else .get() returns the stored failure
+        replayed = charge_order.apply_async(entry["args"], task_id=entry["id"])
+        resent = charge_order.delay(10, 100)
+        print(json.dumps({"outcomes": [recovered_outcome, *exhausted_outcomes, declined_outcome],
+                          "ids": [res.id for res in exhausted] + [declined.id],
+                          "records": records, "left": left,
+                          "replayed": outcome(lambda: replayed.get(timeout=20)),
+                          "resent": outcome(lambda: resent.get(timeout=20)),
+                          "charges": r.lrange("gateway:charges", 0, -1)}))
     """,
+        timeout=60,
     )
-    assert [o[0] for o in out["outcomes"]] == ["ok", "GatewayTimeout", "CardDeclined"]
+    outcomes = [o[0] for o in out["outcomes"]]
+    assert outcomes == ["ok", "GatewayTimeout", "GatewayTimeout", "CardDeclined"], out["outcomes"]
     records = out["records"]
-    assert [rec["id"] for rec in records] == out[
-        "ids"
-    ]  # one record per final failure, none for the recovery
-    assert [rec["args"] for rec in records] == [[8, 100], [9, 0]]  # enough to replay
-    assert records[0]["task"] == "payment_tasks.charge_order"
-    assert records[0]["error"].startswith("GatewayTimeout(") and records[1]["error"].startswith(
-        "CardDeclined("
-    )
+    # one record per final failure, none for the recovery
+    assert sorted(rec["id"] for rec in records) == sorted(out["ids"])
+    assert sorted(rec["args"] for rec in records) == [
+        [8, 100],
+        [9, 0],
+        [10, 100],
+    ]  # enough to replay
+    assert {rec["task"] for rec in records} == {"payment_tasks.charge_order"}
+    errors = sorted(rec["error"].split("(")[0] for rec in records)
+    assert errors == ["CardDeclined", "GatewayTimeout", "GatewayTimeout"]
+    assert out["replayed"] == ["ok", "ch_8"]  # the same id resumes its claim either way
+    if claims == "released":
+        assert out["left"] == {"8": None, "10": None}
+        assert out["resent"] == ["ok", "ch_10"], out["resent"]
+        assert sorted(out["charges"]) == ["idem:charge:10", "idem:charge:7", "idem:charge:8"]
+    else:  # the stale claim blocks every other task id until CLAIM_TTL
+        assert all(v.startswith("claimed:") for v in out["left"].values())
+        assert out["resent"][0] == "ChargeInProgress", out["resent"]
+        assert sorted(out["charges"]) == ["idem:charge:7", "idem:charge:8"]
 
 
 def test_lock_lets_one_of_two_overlapping_runs_work(lab):
