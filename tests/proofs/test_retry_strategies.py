@@ -360,8 +360,8 @@ def test_enqueue_inside_transaction_misses_the_row(lab):
 
 class PartnerServer:
     """The partner API: a real HTTP server on a free loopback port. It answers scripted statuses
-    per order, else 200, or 429 once 10 calls arrived within the last second (its real limit),
-    and records every arrival."""
+    per order (0: close the connection without an answer), else 200, or 429 once 10 calls
+    arrived within the last second (its real limit), and records every arrival."""
 
     LIMIT = 10
 
@@ -384,6 +384,9 @@ class PartnerServer:
                     else:
                         status, retry_after = 200, None
                     server.arrivals.append((now, order, status))
+                if status == 0:  # the connection drops before the response
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 if retry_after is not None:
                     self.send_header("Retry-After", retry_after)
@@ -468,17 +471,38 @@ def test_fleet_limiter_holds_under_concurrent_workers(lab, partner, limiter):
         assert busiest > PartnerServer.LIMIT and throttled > 0, (busiest, throttled)
 
 
-@pytest.mark.parametrize("throttle_cap", ["separate", "shared"])
-def test_http_status_retry_mapping(lab, partner, throttle_cap):
-    def shared_cap(text):  # the naive variant: 429s count against the task's max_retries=3
-        line = "cap = THROTTLED_MAX_RETRIES if exc.code == 429 else None"
-        assert line in text
-        return text.replace(line, "cap = None")
+# The naive variant: push_order as it stood before, with one retry counter for 429s and 5xx
+# (the 429 cap only raised) and a network branch that catches URLError and TimeoutError only.
+ONE_COUNTER_PUSH_ORDER = """
+@app.task(bind=True, acks_late=True, max_retries=3)
+def push_order(self, order_id):
+    if not partner_limit.acquire(max_wait=5):
+        raise self.retry(countdown=1, max_retries=THROTTLED_MAX_RETRIES)
+    url = f"{PARTNER_URL}/orders/{order_id}"
+    request = urllib.request.Request(url, method="POST", headers={"Idempotency-Key": f"order-{order_id}"})
+    backoff = 2**self.request.retries
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        error = PartnerError(f"order {order_id}: HTTP {exc.code}")
+        if exc.code not in RETRY_STATUSES:
+            raise error from None
+        cap = THROTTLED_MAX_RETRIES if exc.code == 429 else None
+        raise self.retry(exc=error, countdown=min(retry_after(exc.headers, backoff), 300), max_retries=cap)
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise self.retry(exc=PartnerError(f"order {order_id}: {exc}"), countdown=backoff)
+"""
 
+
+@pytest.mark.parametrize("push_order", ["as_shown", "one_counter"])
+def test_http_status_retry_mapping(lab, partner, push_order):
     lab.load_markdown(RULE_FILE)
-    if throttle_cap == "shared":
+    if push_order == "one_counter":
         tasks = lab.workdir / "partner_tasks.py"
-        tasks.write_text(shared_cap(tasks.read_text()))
+        text = tasks.read_text()
+        start = text.index("@app.task(bind=True, acks_late=True, max_retries=THROTTLED_MAX_RETRIES")
+        tasks.write_text(text[:start] + ONE_COUNTER_PUSH_ORDER.lstrip())
     env = {"PARTNER_URL": partner.url}
     command, ready = lab.background_command(RULE_FILE)
     worker = lab.start("celery", command, ready=ready, extra_env=env)
@@ -486,12 +510,14 @@ def test_http_status_retry_mapping(lab, partner, throttle_cap):
         "404": [(404, None)],
         "500": [(500, None), (502, None)],
         "429": [(429, "2"), (429, "0"), (429, "0"), (429, "0")],
+        "503": [(429, "0")] * 4 + [(503, None)],  # a healthy API that throttled first
+        "drop": [(0, None)],  # RemoteDisconnected in getresponse()
     }
     out = _drive(
         lab,
         """
         from partner_tasks import push_order
-        sent = {order: push_order.delay(order) for order in ("404", "500", "429")}
+        sent = {order: push_order.delay(order) for order in ("404", "500", "429", "503", "drop")}
         print(json.dumps({"ids": {o: res.id for o, res in sent.items()},
                           "results": {o: outcome(lambda: res.get(timeout=20)) for o, res in sent.items()}}))
     """,
@@ -503,9 +529,13 @@ def test_http_status_retry_mapping(lab, partner, throttle_cap):
     assert results["404"] == ["PartnerError", "order 404: HTTP 404"]
     assert partner.statuses("404") == [404]  # a 4xx is not retried
     assert results["500"] == ["ok", 200] and partner.statuses("500") == [500, 502, 200]
-    assert _countdowns(log, ids["500"]) == [1, 2]  # backoff 2**retries
+    assert _countdowns(log, ids["500"]) == [1, 2]  # backoff 2**failures
     assert _countdowns(log, ids["429"])[0] == 2  # Retry-After, not the 1 s backoff
-    if throttle_cap == "separate":
-        assert results["429"] == ["ok", 200] and partner.statuses("429") == [429] * 4 + [200]
-    else:  # the fourth 429 exceeds max_retries=3 although the API is healthy
-        assert results["429"] == ["PartnerError", "order 429: HTTP 429"], results
+    assert results["429"] == ["ok", 200] and partner.statuses("429") == [429] * 4 + [200]
+    if push_order == "as_shown":
+        assert results["503"] == ["ok", 200], results  # the 503 still has its own retries
+        assert partner.statuses("503") == [429] * 4 + [503, 200]
+        assert results["drop"] == ["ok", 200] and partner.statuses("drop") == [0, 200], results
+    else:  # four 429s used up max_retries=3; the dropped connection escaped the except
+        assert results["503"] == ["PartnerError", "order 503: HTTP 503"], results
+        assert results["drop"][0] == "RemoteDisconnected" and partner.statuses("drop") == [0]
