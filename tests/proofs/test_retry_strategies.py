@@ -236,35 +236,66 @@ def test_concurrent_duplicates_charge_once(lab):
     assert out["results"] == [["ok", "ch_6"]] * 4, out
 
 
-def test_final_failures_are_recorded_once(lab):
-    _start(lab)
+@pytest.mark.parametrize("claims", ["released", "kept"])
+def test_final_failures_are_recorded_once(lab, claims):
+    def keep_claims(text):  # the naive variant: a final failure leaves its claim behind
+        line = "        release_claim(keys="
+        assert line in text
+        return text.replace(line, "        0 and release_claim(keys=")
+
+    _start(lab, edit=keep_claims if claims == "kept" else None)
     out = _drive(
         lab,
         """
         # one retry, then success: not a failure
         _, recovered_outcome = charge_during_outage(1, 7, 100, timeout=20)
-        exhausted, exhausted_outcome = charge_during_outage(4, 8, 100, timeout=20)
+        r.set("gateway:outage", 8)  # orders 8 and 10 time out on all 1 + 3 calls each
+        exhausted = [charge_order.delay(order_id, 100) for order_id in (8, 10)]
+        exhausted_outcomes = [outcome(lambda: res.get(timeout=20)) for res in exhausted]
         declined = charge_order.delay(9, 0)
         declined_outcome = outcome(lambda: declined.get(timeout=10))
         deadline = time.monotonic() + 5
-        while r.llen("failed-tasks") < 2 and time.monotonic() < deadline:
+        while r.llen("failed-tasks") < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # a duplicate record would arrive right after the first
-        print(json.dumps({"outcomes": [recovered_outcome, exhausted_outcome, declined_outcome],
-                          "ids": [exhausted.id, declined.id],
-                          "records": [json.loads(x) for x in r.lrange("failed-tasks", 0, -1)]}))
+        records = [json.loads(x) for x in r.lrange("failed-tasks", 0, -1)]
+        left = {order_id: r.get(f"idem:charge:{order_id}") for order_id in (8, 10)}
+        # The outage is over: replay order 8 from its record (same id); order 10 is sent again.
+        entry = next(rec for rec in records if rec["args"][0] == 8)
+        charge_order.AsyncResult(entry["id"]).forget()  # else .get() returns the stored failure
+        replayed = charge_order.apply_async(entry["args"], task_id=entry["id"])
+        resent = charge_order.delay(10, 100)
+        print(json.dumps({"outcomes": [recovered_outcome, *exhausted_outcomes, declined_outcome],
+                          "ids": [res.id for res in exhausted] + [declined.id],
+                          "records": records, "left": left,
+                          "replayed": outcome(lambda: replayed.get(timeout=20)),
+                          "resent": outcome(lambda: resent.get(timeout=20)),
+                          "charges": r.lrange("gateway:charges", 0, -1)}))
     """,
+        timeout=60,
     )
-    assert [o[0] for o in out["outcomes"]] == ["ok", "GatewayTimeout", "CardDeclined"]
+    outcomes = [o[0] for o in out["outcomes"]]
+    assert outcomes == ["ok", "GatewayTimeout", "GatewayTimeout", "CardDeclined"], out["outcomes"]
     records = out["records"]
-    assert [rec["id"] for rec in records] == out[
-        "ids"
-    ]  # one record per final failure, none for the recovery
-    assert [rec["args"] for rec in records] == [[8, 100], [9, 0]]  # enough to replay
-    assert records[0]["task"] == "payment_tasks.charge_order"
-    assert records[0]["error"].startswith("GatewayTimeout(") and records[1]["error"].startswith(
-        "CardDeclined("
-    )
+    # one record per final failure, none for the recovery
+    assert sorted(rec["id"] for rec in records) == sorted(out["ids"])
+    assert sorted(rec["args"] for rec in records) == [
+        [8, 100],
+        [9, 0],
+        [10, 100],
+    ]  # enough to replay
+    assert {rec["task"] for rec in records} == {"payment_tasks.charge_order"}
+    errors = sorted(rec["error"].split("(")[0] for rec in records)
+    assert errors == ["CardDeclined", "GatewayTimeout", "GatewayTimeout"]
+    assert out["replayed"] == ["ok", "ch_8"]  # the same id resumes its claim either way
+    if claims == "released":
+        assert out["left"] == {"8": None, "10": None}
+        assert out["resent"] == ["ok", "ch_10"], out["resent"]
+        assert sorted(out["charges"]) == ["idem:charge:10", "idem:charge:7", "idem:charge:8"]
+    else:  # the stale claim blocks every other task id until CLAIM_TTL
+        assert all(v.startswith("claimed:") for v in out["left"].values())
+        assert out["resent"][0] == "ChargeInProgress", out["resent"]
+        assert sorted(out["charges"]) == ["idem:charge:7", "idem:charge:8"]
 
 
 def test_lock_lets_one_of_two_overlapping_runs_work(lab):
@@ -329,8 +360,8 @@ def test_enqueue_inside_transaction_misses_the_row(lab):
 
 class PartnerServer:
     """The partner API: a real HTTP server on a free loopback port. It answers scripted statuses
-    per order, else 200, or 429 once 10 calls arrived within the last second (its real limit),
-    and records every arrival."""
+    per order (0: close the connection without an answer), else 200, or 429 once 10 calls
+    arrived within the last second (its real limit), and records every arrival."""
 
     LIMIT = 10
 
@@ -353,6 +384,9 @@ class PartnerServer:
                     else:
                         status, retry_after = 200, None
                     server.arrivals.append((now, order, status))
+                if status == 0:  # the connection drops before the response
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 if retry_after is not None:
                     self.send_header("Retry-After", retry_after)
@@ -437,17 +471,38 @@ def test_fleet_limiter_holds_under_concurrent_workers(lab, partner, limiter):
         assert busiest > PartnerServer.LIMIT and throttled > 0, (busiest, throttled)
 
 
-@pytest.mark.parametrize("throttle_cap", ["separate", "shared"])
-def test_http_status_retry_mapping(lab, partner, throttle_cap):
-    def shared_cap(text):  # the naive variant: 429s count against the task's max_retries=3
-        line = "cap = THROTTLED_MAX_RETRIES if exc.code == 429 else None"
-        assert line in text
-        return text.replace(line, "cap = None")
+# The naive variant: push_order as it stood before, with one retry counter for 429s and 5xx
+# (the 429 cap only raised) and a network branch that catches URLError and TimeoutError only.
+ONE_COUNTER_PUSH_ORDER = """
+@app.task(bind=True, acks_late=True, max_retries=3)
+def push_order(self, order_id):
+    if not partner_limit.acquire(max_wait=5):
+        raise self.retry(countdown=1, max_retries=THROTTLED_MAX_RETRIES)
+    url = f"{PARTNER_URL}/orders/{order_id}"
+    request = urllib.request.Request(url, method="POST", headers={"Idempotency-Key": f"order-{order_id}"})
+    backoff = 2**self.request.retries
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        error = PartnerError(f"order {order_id}: HTTP {exc.code}")
+        if exc.code not in RETRY_STATUSES:
+            raise error from None
+        cap = THROTTLED_MAX_RETRIES if exc.code == 429 else None
+        raise self.retry(exc=error, countdown=min(retry_after(exc.headers, backoff), 300), max_retries=cap)
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise self.retry(exc=PartnerError(f"order {order_id}: {exc}"), countdown=backoff)
+"""
 
+
+@pytest.mark.parametrize("push_order", ["as_shown", "one_counter"])
+def test_http_status_retry_mapping(lab, partner, push_order):
     lab.load_markdown(RULE_FILE)
-    if throttle_cap == "shared":
+    if push_order == "one_counter":
         tasks = lab.workdir / "partner_tasks.py"
-        tasks.write_text(shared_cap(tasks.read_text()))
+        text = tasks.read_text()
+        start = text.index("@app.task(bind=True, acks_late=True, max_retries=THROTTLED_MAX_RETRIES")
+        tasks.write_text(text[:start] + ONE_COUNTER_PUSH_ORDER.lstrip())
     env = {"PARTNER_URL": partner.url}
     command, ready = lab.background_command(RULE_FILE)
     worker = lab.start("celery", command, ready=ready, extra_env=env)
@@ -455,12 +510,14 @@ def test_http_status_retry_mapping(lab, partner, throttle_cap):
         "404": [(404, None)],
         "500": [(500, None), (502, None)],
         "429": [(429, "2"), (429, "0"), (429, "0"), (429, "0")],
+        "503": [(429, "0")] * 4 + [(503, None)],  # a healthy API that throttled first
+        "drop": [(0, None)],  # RemoteDisconnected in getresponse()
     }
     out = _drive(
         lab,
         """
         from partner_tasks import push_order
-        sent = {order: push_order.delay(order) for order in ("404", "500", "429")}
+        sent = {order: push_order.delay(order) for order in ("404", "500", "429", "503", "drop")}
         print(json.dumps({"ids": {o: res.id for o, res in sent.items()},
                           "results": {o: outcome(lambda: res.get(timeout=20)) for o, res in sent.items()}}))
     """,
@@ -472,9 +529,13 @@ def test_http_status_retry_mapping(lab, partner, throttle_cap):
     assert results["404"] == ["PartnerError", "order 404: HTTP 404"]
     assert partner.statuses("404") == [404]  # a 4xx is not retried
     assert results["500"] == ["ok", 200] and partner.statuses("500") == [500, 502, 200]
-    assert _countdowns(log, ids["500"]) == [1, 2]  # backoff 2**retries
+    assert _countdowns(log, ids["500"]) == [1, 2]  # backoff 2**failures
     assert _countdowns(log, ids["429"])[0] == 2  # Retry-After, not the 1 s backoff
-    if throttle_cap == "separate":
-        assert results["429"] == ["ok", 200] and partner.statuses("429") == [429] * 4 + [200]
-    else:  # the fourth 429 exceeds max_retries=3 although the API is healthy
-        assert results["429"] == ["PartnerError", "order 429: HTTP 429"], results
+    assert results["429"] == ["ok", 200] and partner.statuses("429") == [429] * 4 + [200]
+    if push_order == "as_shown":
+        assert results["503"] == ["ok", 200], results  # the 503 still has its own retries
+        assert partner.statuses("503") == [429] * 4 + [503, 200]
+        assert results["drop"] == ["ok", 200] and partner.statuses("drop") == [0, 200], results
+    else:  # four 429s used up max_retries=3; the dropped connection escaped the except
+        assert results["503"] == ["PartnerError", "order 503: HTTP 503"], results
+        assert results["drop"][0] == "RemoteDisconnected" and partner.statuses("drop") == [0]

@@ -111,18 +111,59 @@ def test_retry_then_success(lab):
             client, q = await connect(), queue()
             async with payment_worker(client, q):
                 handle = await client.start_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"p-{q}", task_queue=q)
-                out = {"result": await handle.result(), "attempts": await attempts(handle),
-                       "charges": list(CHARGES.values())}
-                # A new run of the same workflow id restarts activity ids at "1": the run id keeps it apart.
-                out["next_run"] = await client.execute_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"p-{q}",
-                                                                task_queue=q)
-                return out
+                return {"result": await handle.result(), "attempts": await attempts(handle),
+                        "charges": list(CHARGES.values())}
     """,
     )
     assert result["result"] == "ch-1 on attempt 3"
     assert result["attempts"] == [3]
     assert result["charges"] == ["ch-1"]  # three attempts, one charge: the key held across retries
-    assert result["next_run"] == "ch-2 on attempt 3"  # with a workflow_id key it would reuse ch-1
+
+
+RUN_SCOPED_KEY = 'key = f"{info.workflow_run_id}/{info.activity_id}"'
+
+
+@pytest.mark.parametrize("key", ["business", "run_scoped"])
+def test_reset_charges_once(lab, key):
+    """`temporal workflow reset` starts a new run that calls charge_card again from activity id 1."""
+    if key == "run_scoped":  # the naive key: a new run id after the reset, so a new charge
+        module = lab.workdir / "payment_activities.py"
+        text = module.read_text()
+        line = 'key = f"{info.workflow_id}/charge"'
+        assert line in text
+        module.write_text(text.replace(line, RUN_SCOPED_KEY))
+    result = pay(
+        lab,
+        """
+        from temporalio.api.common.v1 import WorkflowExecution
+        from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+
+        async def main():
+            client, q = await connect(), queue()
+            async with payment_worker(client, q):
+                handle = await client.start_workflow(PaymentWorkflow.run, args=["o-1", 50], id=f"order-{q}",
+                                                     task_queue=q)
+                before = await handle.result()
+                # Like `temporal workflow reset --type FirstWorkflowTask`: rerun from the first task.
+                first_task = [e.event_id async for e in handle.fetch_history_events()
+                              if e.HasField("workflow_task_completed_event_attributes")][0]
+                reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+                    namespace=client.namespace, reason="proof: heal a bad deploy",
+                    workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.result_run_id),
+                    workflow_task_finish_event_id=first_task, request_id=str(uuid.uuid4())))
+                rerun = client.get_workflow_handle(handle.id, run_id=reset.run_id)
+                return {"before": before, "after_reset": await rerun.result(),
+                        "charge_runs": len(await event_names(rerun, "activity_task_scheduled_event_attributes")),
+                        "charges": sorted(CHARGES.values())}
+    """,
+    )
+    assert result["before"] == "ch-1 on attempt 3"
+    assert result["charge_runs"] == 1  # the reset run called charge_card again
+    if key == "business":
+        assert result["charges"] == ["ch-1"], result  # one charge for the order
+        assert result["after_reset"] == "ch-1 on attempt 3"
+    else:
+        assert result["charges"] == ["ch-1", "ch-2"], result  # charged twice
 
 
 def test_non_retryable_once(lab):

@@ -168,7 +168,7 @@ def test_update_validator(lab):
 
 SAGA = """
 from order_workflows import OrderWorkflow
-from shop_activities import HOLDS, charge_card, release_stock, reserve_stock
+from shop_activities import HOLDS, charge_card, refund_charge, release_stock, reserve_stock
 from temporalio import activity
 
 RELEASE_ATTEMPTS = []
@@ -193,12 +193,12 @@ async def run_order(client, q, order_id, amount, skus):
         outcome = getattr(err.cause, "type", type(err.cause).__name__)
     steps = await event_names(handle, "activity_task_scheduled_event_attributes")
     return {"outcome": outcome, "holds_left": sorted(HOLDS),
-            "steps": [(s.activity_type.name, s.input.payloads[1].data.decode().strip('"')) for s in steps]}
+            "steps": [(s.activity_type.name, s.input.payloads[-1].data.decode().strip('"')) for s in steps]}
 
 async def saga(release, *orders):
     client, q = await connect(), queue()
     async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
-                      activities=[charge_card, release, reserve_stock]):
+                      activities=[charge_card, refund_charge, release, reserve_stock]):
         return [await run_order(client, q, *order) for order in orders]
 """
 
@@ -215,10 +215,15 @@ def test_saga_compensates(lab):
     assert declined["outcome"] == "OrderFailed"
     assert [name for name, _ in declined["steps"]] == ["reserve_stock"] * 2 + [
         "charge_card",
+        "refund_charge",
         "release_stock",
         "release_stock",
     ]
-    assert declined["steps"][3:] == [["release_stock", "sku-2"], ["release_stock", "sku-1"]]
+    assert declined["steps"][3:] == [
+        ["refund_charge", "big"],  # undone too: a lost reply could have hidden a charge
+        ["release_stock", "sku-2"],
+        ["release_stock", "sku-1"],
+    ]
     assert declined["holds_left"] == []
     assert paid["outcome"] == "charge-small"
     assert paid["holds_left"] == ["small/sku-1", "small/sku-2"]  # a paid order keeps its stock
@@ -255,6 +260,88 @@ def test_saga_flaky_compensation_completes(lab):
     assert order["outcome"] == "OrderFailed"
     final_attempts = {sku: attempt for sku, attempt in result["release_attempts"]}
     assert final_attempts == {"sku-1": 4, "sku-2": 4, "sku-3": 4}
+
+
+CANCEL_MID_FAN_OUT = """
+from order_workflows import OrderWorkflow
+from shop_activities import HOLDS, charge_card, refund_charge, release_stock, reserve_stock
+from temporalio import activity
+
+STARTED, LANDED = [], []
+WORKFLOW_CLOSED = asyncio.Event()
+
+@activity.defn(name="reserve_stock")
+async def hanging_reserve(order_id: str, sku: str) -> str:
+    # The inventory API hangs on slow-* SKUs and answers only after the workflow has closed;
+    # the activity never heartbeats, so the workflow's cancel does not reach it.
+    STARTED.append(sku)
+    try:
+        if sku.startswith("slow-"):
+            await asyncio.wait_for(WORKFLOW_CLOSED.wait(), 20)
+        return await reserve_stock(order_id, sku)
+    finally:
+        LANDED.append(sku)
+
+async def main():
+    client, q = await connect(), queue()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    async with Worker(client, task_queue=q, workflows=[OrderWorkflow],
+                      activities=[charge_card, refund_charge, release_stock, hanging_reserve]):
+        handle = await client.start_workflow(OrderWorkflow.run, args=["gone", 50], id=f"gone-{q}", task_queue=q)
+        for sku in ("sku-1", "slow-2"):
+            await handle.execute_update(OrderWorkflow.add_item, sku)
+        await handle.signal(OrderWorkflow.approve)
+        while not ("gone/sku-1" in HOLDS and "slow-2" in STARTED) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        held_at_cancel = sorted(HOLDS)
+        await handle.cancel()  # mid fan-out: sku-1 held, slow-2 still reserving
+        try:
+            await handle.result()
+        except WorkflowFailureError:
+            pass
+        status = (await handle.describe()).status.name
+        WORKFLOW_CLOSED.set()  # now the hanging reservation lands
+        while "slow-2" not in LANDED and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        steps = await event_names(handle, "activity_task_scheduled_event_attributes")
+        return {"held_at_cancel": held_at_cancel, "status": status, "holds_left": sorted(HOLDS),
+                "released": [s.input.payloads[1].data.decode().strip('"') for s in steps
+                             if s.activity_type.name == "release_stock"]}
+"""
+
+
+@pytest.mark.parametrize("variant", ["as_shown", "activity_error_only", "no_tombstone"])
+def test_saga_cancel_mid_fan_out_releases_every_hold(lab, variant):
+    """Cancel the run while one reservation hangs: every hold is released, also the late one."""
+    naive = {  # the incorrect patterns the rule warns about
+        "activity_error_only": (
+            "order_workflows.py",
+            "except (ActivityError, asyncio.CancelledError) as err:",
+            "except ActivityError as err:",
+        ),
+        "no_tombstone": (
+            "shop_activities.py",
+            'RELEASED.add(f"{order_id}/{sku}")',
+            "pass",
+        ),
+    }
+    if variant in naive:
+        name, line, replacement = naive[variant]
+        module = lab.workdir / name
+        text = module.read_text()
+        assert line in text
+        module.write_text(text.replace(line, replacement))
+    result = drive(lab, CANCEL_MID_FAN_OUT)
+    assert result["held_at_cancel"] == ["gone/sku-1"]
+    assert result["status"] == "CANCELED"  # the run still ends cancelled
+    if variant == "as_shown":
+        assert result["released"] == ["slow-2", "sku-1"]
+        assert result["holds_left"] == [], result
+    elif variant == "activity_error_only":  # no compensation at all
+        assert result["released"] == [] and result["holds_left"] == ["gone/sku-1", "gone/slow-2"]
+    else:  # released first, then the late reservation held stock again
+        assert result["released"] == ["slow-2", "sku-1"] and result["holds_left"] == ["gone/slow-2"]
 
 
 def test_duplicate_workflow_id(lab):
