@@ -8,11 +8,10 @@ import pytest
 
 from tests.run.conftest import ROOT, run_cmd
 
-# One worker runs both tests on one session-scoped run (xdist would otherwise run it twice).
-pytestmark = [pytest.mark.dogfood, pytest.mark.xdist_group("dogfood")]
+pytestmark = pytest.mark.dogfood
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def outcome(envs):
     return run_cmd(".", "--format", "json", cwd=ROOT, timeout=900)
 

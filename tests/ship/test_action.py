@@ -16,7 +16,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ACTION = ROOT / "action.yml"
-pytestmark = pytest.mark.xdist_group("action")
 
 GOOD = '---\nname: greeter\ndescription: "Greets people. Use when a greeting is needed."\n---\n# Greeter\n'
 BROKEN_LINK = GOOD + "\nSee [the guide](references/missing.md).\n"
@@ -98,7 +97,7 @@ class LocalRunner:
         return done
 
 
-@pytest.fixture(scope="session")  # session: xdist may interleave other modules' tests
+@pytest.fixture(scope="module")
 def runner(tmp_path_factory) -> LocalRunner:
     local = LocalRunner(tmp_path_factory.mktemp("runner-temp"))
     [install] = local.run(ROOT, only="Install skill-audit", run="true")
