@@ -512,7 +512,7 @@ def test_user_retry_after_failure(lab):
             done = poll(client, first["job_id"], ("complete", "failed"))
             double_click = client.post("/orders/P-1/payment").json()
             emit(first=first, failed=failed, plain=plain is not None, retry=retry, done=done,
-                 double_click=double_click, captures=int(redis_call("get", "captures:P-1")))
+                 double_click=double_click, captures=int(redis_call("get", "captures:P-1") or 0))
         """,
     )
     assert got["first"]["duplicate"] is False
