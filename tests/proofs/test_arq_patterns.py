@@ -8,6 +8,7 @@ Fault cases run the same settings with one value changed (see VARIANTS).
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 
 MARKDOWN = "references/arq-patterns.md"
@@ -32,6 +33,11 @@ ShortKeep = variant(keep_result=1)
 NoAbort = variant(allow_abort_jobs=False)
 ShortDrain = variant(job_completion_wait=1)  # shorter than the job: SIGTERM still cancels it
 # A function-level keep_result, and max_tries below the CHARGE_TRIES the job alerts at.
+# keep_result_forever on the worker, and a job that ends on arq's own failure path (max_tries).
+KeepForever = variant(keep_result_forever=True,
+                      functions=[func(billing_jobs.charge_order, max_tries=2)])
+KeepYear = variant(keep_result=365 * 24 * 3600,
+                   functions=[func(billing_jobs.charge_order, max_tries=2)])
 FuncKeep = variant(functions=[func(billing_jobs.charge_order, max_tries=2, keep_result=1),
                               func(billing_jobs.refund_order, keep_result=1)])
 # The hook under a name Worker does not know: arq drops it silently.
@@ -546,3 +552,36 @@ def test_status_endpoint_tells_unknown_from_queued(lab):
     assert got["running"]["status"] == "in_progress"
     assert got["failed"]["status"] == "failed" and got["failed"]["error"] == "GatewayBusy('Q-3')"
     assert got["done"]["status"] == "complete" and got["done"]["result"] == "sent"
+
+
+EXHAUST_ONE = """
+    redis = await create_pool(REDIS)
+    job = await redis.enqueue_job("charge_order", "{order}", busy_tries=99)
+    for _ in range(100):  # bounded: 10 s; tries 1 and 2 retry, the 3rd pickup ends it
+        if not await redis.exists("arq:job:" + job.job_id):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # let the worker record the result, or fall over
+    emit(status=await job.status(), ttl_ms=await redis.pttl("arq:result:" + job.job_id))
+"""
+
+
+def wait_exit(proc, seconds: float = 10) -> int | None:
+    """The worker's exit code if it exits within `seconds`, else None (still running)."""
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def test_keep_result_forever_kills_worker_on_max_tries(lab):
+    (forever,) = setup(lab, "proof_variants.KeepForever")
+    got = drive(lab, EXHAUST_ONE.format(order="KF-1"))
+    # finish_failed_job sends SET ... PX 0, Redis refuses it, and the error ends the worker.
+    assert wait_exit(forever) not in (None, 0)
+    assert got["status"] == "not_found"  # and the failure was not recorded
+    # Contrast: a long keep_result records the failure and keeps the worker.
+    year = lab.start("arq", "arq proof_variants.KeepYear", ready=READY)
+    got = drive(lab, EXHAUST_ONE.format(order="KF-2"))
+    assert got["status"] == "complete" and got["ttl_ms"] > 3_600_000
+    assert wait_exit(year, seconds=1) is None
