@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+import time
 
 MARKDOWN = "references/arq-patterns.md"
 READY = "Starting worker for"  # arq's first log line once the worker runs
@@ -32,14 +33,14 @@ ShortTimeout = variant(job_timeout=1)  # in-progress key lives job_timeout + 10 
 ShortKeep = variant(keep_result=1)
 NoAbort = variant(allow_abort_jobs=False)
 ShortDrain = variant(job_completion_wait=1)  # shorter than the job: SIGTERM still cancels it
-# A function-level keep_result, and max_tries below the CHARGE_TRIES the job alerts at.
 # keep_result_forever on the worker, and a job that ends on arq's own failure path (max_tries).
 KeepForever = variant(keep_result_forever=True,
                       functions=[func(billing_jobs.charge_order, max_tries=2)])
 KeepYear = variant(keep_result=365 * 24 * 3600,
                    functions=[func(billing_jobs.charge_order, max_tries=2)])
-FuncKeep = variant(functions=[func(billing_jobs.charge_order, max_tries=2, keep_result=1),
-                              func(billing_jobs.refund_order, keep_result=1)])
+# A function-level keep_result, and max_tries below the CHARGE_TRIES the job alerts at.
+FuncKeep = variant(functions=[func(billing_jobs.charge_order, max_tries=2, keep_result=30),
+                              func(billing_jobs.refund_order, keep_result=30)])
 # The hook under a name Worker does not know: arq drops it silently.
 TypoHooks = variant(drop=("on_startup", "on_shutdown"), startup=billing_jobs.startup)
 """
@@ -231,7 +232,7 @@ def test_last_try_alerts_with_real_error(lab):
 
 
 def test_failure_keeps_worker_keep_result(lab):
-    setup(lab, "proof_variants.FuncKeep")  # func(..., keep_result=1); worker default 3600 s
+    setup(lab, "proof_variants.FuncKeep")  # func(..., keep_result=30); worker default 3600 s
     got = drive(
         lab,
         """
@@ -245,17 +246,15 @@ def test_failure_keeps_worker_keep_result(lab):
             while await job.status() != "complete":
                 await asyncio.sleep(0.05)
         ttl = {name: await redis.pttl("arq:result:" + job_id) for name, job_id in ids.items()}
-        while await redis.exists("arq:result:" + ids["ok"], "arq:result:" + ids["raised"]):
-            await asyncio.sleep(0.1)
-        again = {name: await redis.enqueue_job("charge_order", "F-9", _job_id=job_id) is not None
-                 for name, job_id in ids.items()}
+        again = await redis.enqueue_job("charge_order", "F-9", _job_id=ids["exhausted"])
         emit(ttl=ttl, again=again)
     """,
     )
-    assert 0 < got["ttl"]["ok"] <= 1000 and 0 < got["ttl"]["raised"] <= 1000
-    # finish_failed_job uses the worker's keep_result: the id stays blocked for an hour.
+    # The function's keep_result covers a success and an error the function raised ...
+    assert 0 < got["ttl"]["ok"] <= 30_000 and 0 < got["ttl"]["raised"] <= 30_000
+    # ... but finish_failed_job uses the worker's: the id stays blocked for an hour.
     assert 3_500_000 < got["ttl"]["exhausted"] <= 3_600_000
-    assert got["again"] == {"ok": True, "raised": True, "exhausted": False}
+    assert got["again"] is None
 
 
 def test_job_timeout_fails_without_retry(lab):
@@ -315,13 +314,23 @@ def test_sigterm_rerun(lab):
 
 def test_job_completion_wait_finishes_running_job(lab):
     (worker,) = setup(lab, "billing_jobs.WorkerSettings")  # job_completion_wait=20
-    drive(lab, WAIT_RUNNING.format(order="W-1", seconds=2))
+    drive(lab, WAIT_RUNNING.format(order="W-1", seconds=3))
+    sigterm_at = time.time()
     lab.stop(worker)  # SIGTERM mid-job; returns once the worker has exited
-    status = drive(lab, 'emit(status=await Job("receipt:W-1", await create_pool(REDIS)).status())')
-    assert status == {"status": "complete"}  # finished before exit, nothing left to re-run
-    got = drive(lab, FINISH.format(order="W-1", timeout=5))
+    got = drive(
+        lab,
+        """
+        job = Job("receipt:W-1", await create_pool(REDIS))
+        status, info = await job.status(), await job.result_info()
+        emit(status=status, **({} if info is None else dict(
+            result=info.result, tries=info.job_try,
+            started=info.start_time.timestamp(), finished=info.finish_time.timestamp())))
+        """,
+    )
+    assert got["status"] == "complete", got  # nothing left queued to re-run
+    # Running when the signal came, finished on its first try before the worker exited.
+    assert got["started"] < sigterm_at < got["finished"]
     assert got["result"] == "sent" and got["tries"] == 1
-    assert got["receipt"] == "receipt:W-1"
 
 
 def test_sigkill_rerun_after_in_progress_expiry(lab):
@@ -538,7 +547,7 @@ def test_status_endpoint_tells_unknown_from_queued(lab):
         with TestClient(app) as client:
             unknown = client.get("/jobs/payment:never-ordered")
             later = redis_call("enqueue_job", "send_receipt", "Q-1", _defer_by=60).job_id
-            slow = redis_call("enqueue_job", "send_receipt", "Q-2", render_seconds=2).job_id
+            slow = redis_call("enqueue_job", "send_receipt", "Q-2", render_seconds=3).job_id
             running = poll(client, slow, ("in_progress", "complete"))
             failing = redis_call("enqueue_job", "refund_order", "Q-3").job_id
             emit(unknown=[unknown.status_code, unknown.json()],
