@@ -1,13 +1,16 @@
 """Proofs for references/arq-patterns.md: real Redis, real `arq` worker processes.
 
-Every test loads the markdown's modules (billing_jobs.py, report_jobs.py) into the work folder,
+Every test loads the markdown's modules (billing_jobs.py, payments.py, shop_api.py,
+report_jobs.py) into the work folder,
 starts workers with the `arq` CLI exactly as the markdown does, and drives them from the arq env.
 Fault cases run the same settings with one value changed (see VARIANTS).
 """
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
+import time
 
 MARKDOWN = "references/arq-patterns.md"
 READY = "Starting worker for"  # arq's first log line once the worker runs
@@ -15,6 +18,8 @@ READY = "Starting worker for"  # arq's first log line once the worker runs
 # Settings variants for fault cases. arq builds a Worker from the class's own __dict__ (no
 # inheritance), so each variant copies WorkerSettings' attributes and changes one thing.
 VARIANTS = """
+from arq import func
+
 import billing_jobs
 
 
@@ -27,6 +32,15 @@ def variant(drop=(), **changes):
 ShortTimeout = variant(job_timeout=1)  # in-progress key lives job_timeout + 10 s
 ShortKeep = variant(keep_result=1)
 NoAbort = variant(allow_abort_jobs=False)
+ShortDrain = variant(job_completion_wait=1)  # shorter than the job: SIGTERM still cancels it
+# keep_result_forever on the worker, and a job that ends on arq's own failure path (max_tries).
+KeepForever = variant(keep_result_forever=True,
+                      functions=[func(billing_jobs.charge_order, max_tries=2)])
+KeepYear = variant(keep_result=365 * 24 * 3600,
+                   functions=[func(billing_jobs.charge_order, max_tries=2)])
+# A function-level keep_result, and max_tries below the CHARGE_TRIES the job alerts at.
+FuncKeep = variant(functions=[func(billing_jobs.charge_order, max_tries=2, keep_result=30),
+                              func(billing_jobs.refund_order, keep_result=30)])
 # The hook under a name Worker does not know: arq drops it silently.
 TypoHooks = variant(drop=("on_startup", "on_shutdown"), startup=billing_jobs.startup)
 """
@@ -168,32 +182,79 @@ def test_retry_retried_plain_exception_not(lab):
     got = drive(
         lab,
         """
-        from arq.worker import JobExecutionFailed
         from billing_jobs import GatewayBusy
         redis = await create_pool(REDIS)
         retried = await redis.enqueue_job("charge_order", "R-1", busy_tries=2)
         plain = await redis.enqueue_job("refund_order", "R-2")
-        exhausted = await redis.enqueue_job("charge_order", "R-3", busy_tries=99)
         result = await retried.result(timeout=15)
         try:
             await plain.result(timeout=15)
             plain_error = None
         except GatewayBusy as exc:
             plain_error = repr(exc)
-        try:
-            await exhausted.result(timeout=20)
-            exhausted_error = None
-        except JobExecutionFailed as exc:
-            exhausted_error = str(exc)
         emit(result=result, retried_try=(await retried.result_info()).job_try,
-             plain_error=plain_error, plain_try=(await plain.result_info()).job_try,
-             exhausted_error=exhausted_error, exhausted_try=(await exhausted.result_info()).job_try)
+             plain_error=plain_error, plain_try=(await plain.result_info()).job_try)
     """,
     )
     assert got["result"] == "charged R-1 on try 3" and got["retried_try"] == 3
     assert got["plain_error"] == "GatewayBusy('R-2')" and got["plain_try"] == 1
-    # max_tries default 5: the 6th pickup fails the job without running it.
-    assert got["exhausted_error"] == "max 5 retries exceeded" and got["exhausted_try"] == 6
+
+
+EXHAUST = """
+    redis = await create_pool(REDIS)
+    job = await redis.enqueue_job("charge_order", "{order}", busy_tries=99)
+    try:
+        await job.result(timeout=25)
+        error = None
+    except Exception as exc:
+        error = repr(exc)
+    emit(error=error, tries=(await job.result_info()).job_try,
+         alerts=[a.decode() for a in await redis.lrange("alerts", 0, -1)])
+"""
+
+
+def test_last_try_alerts_with_real_error(lab):
+    (alerting,) = setup(lab, "billing_jobs.WorkerSettings")
+    got = drive(lab, EXHAUST.format(order="L-1"))
+    # The job's own last try (CHARGE_TRIES = max_tries = 5) alerts and fails with the real error.
+    assert got == {
+        "error": "GatewayBusy('L-1')",
+        "tries": 5,
+        "alerts": ["charge L-1 failed for good: GatewayBusy('L-1')"],
+    }
+    lab.stop(alerting)
+    # Contrast: max_tries (2) below CHARGE_TRIES, so every run retries and arq ends the job
+    # itself, before any hook: a generic error and no alert.
+    lab.start("arq", "arq proof_variants.FuncKeep", ready=READY)
+    got = drive(lab, EXHAUST.format(order="L-2"))
+    assert got["error"] == "JobExecutionFailed('max 2 retries exceeded')" and got["tries"] == 3
+    assert got["alerts"] == ["charge L-1 failed for good: GatewayBusy('L-1')"]
+
+
+def test_failure_keeps_worker_keep_result(lab):
+    setup(lab, "proof_variants.FuncKeep")  # func(..., keep_result=30); worker default 3600 s
+    got = drive(
+        lab,
+        """
+        redis = await create_pool(REDIS)
+        ids = {"ok": "charge:F-1", "raised": "refund:F-2", "exhausted": "charge:F-3"}
+        jobs = [await redis.enqueue_job("charge_order", "F-1", _job_id=ids["ok"]),
+                await redis.enqueue_job("refund_order", "F-2", _job_id=ids["raised"]),
+                await redis.enqueue_job("charge_order", "F-3", busy_tries=99,
+                                        _job_id=ids["exhausted"])]
+        for job in jobs:
+            while await job.status() != "complete":
+                await asyncio.sleep(0.05)
+        ttl = {name: await redis.pttl("arq:result:" + job_id) for name, job_id in ids.items()}
+        again = await redis.enqueue_job("charge_order", "F-9", _job_id=ids["exhausted"])
+        emit(ttl=ttl, again=again)
+    """,
+    )
+    # The function's keep_result covers a success and an error the function raised ...
+    assert 0 < got["ttl"]["ok"] <= 30_000 and 0 < got["ttl"]["raised"] <= 30_000
+    # ... but finish_failed_job uses the worker's: the id stays blocked for an hour.
+    assert 3_500_000 < got["ttl"]["exhausted"] <= 3_600_000
+    assert got["again"] is None
 
 
 def test_job_timeout_fails_without_retry(lab):
@@ -239,9 +300,9 @@ FINISH = """
 
 
 def test_sigterm_rerun(lab):
-    (first,) = setup(lab, "billing_jobs.WorkerSettings")
-    drive(lab, WAIT_RUNNING.format(order="S-1", seconds=3))
-    lab.stop(first)  # SIGTERM: arq cancels the running job and leaves it queued
+    (first,) = setup(lab, "proof_variants.ShortDrain")  # job_completion_wait=1 < the job's 4 s
+    drive(lab, WAIT_RUNNING.format(order="S-1", seconds=4))
+    lab.stop(first)  # SIGTERM: after the wait arq cancels the running job and leaves it queued
     assert "cancelled, will be run again" in lab.output(first)
     status = drive(lab, 'emit(status=await Job("receipt:S-1", await create_pool(REDIS)).status())')
     assert status == {"status": "queued"}
@@ -249,6 +310,27 @@ def test_sigterm_rerun(lab):
     got = drive(lab, FINISH.format(order="S-1", timeout=15))
     assert got["result"] == "sent" and got["tries"] == 2
     assert got["receipt"] == "receipt:S-1"
+
+
+def test_job_completion_wait_finishes_running_job(lab):
+    (worker,) = setup(lab, "billing_jobs.WorkerSettings")  # job_completion_wait=20
+    drive(lab, WAIT_RUNNING.format(order="W-1", seconds=3))
+    sigterm_at = time.time()
+    lab.stop(worker)  # SIGTERM mid-job; returns once the worker has exited
+    got = drive(
+        lab,
+        """
+        job = Job("receipt:W-1", await create_pool(REDIS))
+        status, info = await job.status(), await job.result_info()
+        emit(status=status, **({} if info is None else dict(
+            result=info.result, tries=info.job_try,
+            started=info.start_time.timestamp(), finished=info.finish_time.timestamp())))
+        """,
+    )
+    assert got["status"] == "complete", got  # nothing left queued to re-run
+    # Running when the signal came, finished on its first try before the worker exited.
+    assert got["started"] < sigterm_at < got["finished"]
+    assert got["result"] == "sent" and got["tries"] == 1
 
 
 def test_sigkill_rerun_after_in_progress_expiry(lab):
@@ -393,3 +475,122 @@ def test_cron_defaults(lab):
         "second": 0,
         "microsecond": 123456,
     }
+
+
+# Driver prelude for the FastAPI app in the markdown (shop_api.py), run through TestClient.
+API_PRELUDE = """
+import asyncio, json, time
+from arq import create_pool
+from fastapi.testclient import TestClient
+from billing_jobs import REDIS
+from shop_api import app
+
+def emit(**data):
+    print(json.dumps(data, default=str))
+
+def redis_call(method, *args, **kwargs):
+    async def call():
+        pool = await create_pool(REDIS)
+        try:
+            return await getattr(pool, method)(*args, **kwargs)
+        finally:
+            await pool.aclose()
+    return asyncio.run(call())
+
+def poll(client, job_id, until, limit=200):
+    for _ in range(limit):  # bounded: 20 s
+        body = client.get(f"/jobs/{job_id}").json()
+        if body["status"] in until:
+            return body
+        time.sleep(0.1)
+    raise TimeoutError(body)
+"""
+
+
+def api(lab, body: str):
+    return lab.json_result("arq", API_PRELUDE + textwrap.dedent(body), timeout=60)
+
+
+def test_user_retry_after_failure(lab):
+    setup(lab, "billing_jobs.WorkerSettings")
+    got = api(
+        lab,
+        """
+        with TestClient(app) as client:
+            redis_call("sadd", "cards:declined", "P-1")
+            first = client.post("/orders/P-1/payment").json()
+            failed = poll(client, first["job_id"], ("complete", "failed"))
+            redis_call("srem", "cards:declined", "P-1")  # the customer fixes the card
+            # The old pattern: enqueue the same id again. The kept failure refuses it.
+            plain = redis_call("enqueue_job", "capture_payment", "P-1", _job_id=first["job_id"])
+            retry = client.post("/orders/P-1/payment").json()
+            done = poll(client, first["job_id"], ("complete", "failed"))
+            double_click = client.post("/orders/P-1/payment").json()
+            emit(first=first, failed=failed, plain=plain is not None, retry=retry, done=done,
+                 double_click=double_click, captures=int(redis_call("get", "captures:P-1") or 0))
+        """,
+    )
+    assert got["first"]["duplicate"] is False
+    assert got["failed"]["status"] == "failed" and got["failed"]["error"] == "CardDeclined('P-1')"
+    assert got["plain"] is False  # what users saw before: the retry silently did nothing
+    assert got["retry"] == {"job_id": "payment:P-1", "duplicate": False}
+    assert got["done"]["status"] == "complete" and got["done"]["result"] == "paid"
+    assert got["double_click"]["duplicate"] is True  # a success still blocks the id
+    assert got["captures"] == 1
+
+
+def test_status_endpoint_tells_unknown_from_queued(lab):
+    setup(lab, "billing_jobs.WorkerSettings")
+    got = api(
+        lab,
+        """
+        with TestClient(app) as client:
+            unknown = client.get("/jobs/payment:never-ordered")
+            later = redis_call("enqueue_job", "send_receipt", "Q-1", _defer_by=60).job_id
+            slow = redis_call("enqueue_job", "send_receipt", "Q-2", render_seconds=3).job_id
+            running = poll(client, slow, ("in_progress", "complete"))
+            failing = redis_call("enqueue_job", "refund_order", "Q-3").job_id
+            emit(unknown=[unknown.status_code, unknown.json()],
+                 deferred=client.get(f"/jobs/{later}").json(), running=running,
+                 failed=poll(client, failing, ("complete", "failed")),
+                 done=poll(client, slow, ("complete", "failed")))
+        """,
+    )
+    assert got["unknown"][0] == 404, got["unknown"]
+    assert got["deferred"]["status"] == "deferred" and got["deferred"]["function"] == "send_receipt"
+    assert got["running"]["status"] == "in_progress"
+    assert got["failed"]["status"] == "failed" and got["failed"]["error"] == "GatewayBusy('Q-3')"
+    assert got["done"]["status"] == "complete" and got["done"]["result"] == "sent"
+
+
+EXHAUST_ONE = """
+    redis = await create_pool(REDIS)
+    job = await redis.enqueue_job("charge_order", "{order}", busy_tries=99)
+    for _ in range(100):  # bounded: 10 s; tries 1 and 2 retry, the 3rd pickup ends it
+        if not await redis.exists("arq:job:" + job.job_id):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # let the worker record the result, or fall over
+    emit(status=await job.status(), ttl_ms=await redis.pttl("arq:result:" + job.job_id))
+"""
+
+
+def wait_exit(proc, seconds: float = 10) -> int | None:
+    """The worker's exit code if it exits within `seconds`, else None (still running)."""
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def test_keep_result_forever_kills_worker_on_max_tries(lab):
+    (forever,) = setup(lab, "proof_variants.KeepForever")
+    got = drive(lab, EXHAUST_ONE.format(order="KF-1"))
+    # finish_failed_job sends SET ... PX 0, Redis refuses it, and the error ends the worker.
+    assert wait_exit(forever) not in (None, 0)
+    assert got["status"] == "not_found"  # and the failure was not recorded
+    # Contrast: a long keep_result records the failure and keeps the worker.
+    year = lab.start("arq", "arq proof_variants.KeepYear", ready=READY)
+    got = drive(lab, EXHAUST_ONE.format(order="KF-2"))
+    assert got["status"] == "complete" and got["ttl_ms"] > 3_600_000
+    assert wait_exit(year, seconds=1) is None
