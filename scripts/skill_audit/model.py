@@ -37,11 +37,13 @@ All line and column numbers are 1-based file positions.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import stat
+import sys
 import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -80,6 +82,23 @@ def _from_parse(name: str) -> property:
     return property(lambda doc: getattr(doc._parsed, name))
 
 
+@contextlib.contextmanager
+def _rust_panics_silenced():
+    """Send file descriptor 2 to /dev/null while the Rust parser runs: a panic prints its
+    message (and, with RUST_BACKTRACE set, a backtrace) there before Python sees it, and the
+    fallback parser makes that panic harmless. Checks write nothing to stderr meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class MarkdownDoc:
     def __init__(self, path: Path, rel: str, text: str):
         self.path = path
@@ -114,7 +133,13 @@ class MarkdownDoc:
         # Blank the frontmatter but keep its newlines, so token lines are file lines.
         text = "\n" * skip + self.body if skip else self.text
         if fast_markdown.available():
-            return fast_markdown.parse_markdown_fast(text, self.lines, self.path)
+            try:
+                with _rust_panics_silenced():
+                    return fast_markdown.parse_markdown_fast(text, self.lines, self.path)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # a Rust panic (pyo3's PanicException is a BaseException):
+                pass  # markdown-it-pyrs 0.4 panics on e.g. "see [`x"; Python parses anything
         return parse_markdown(text, self.lines, self.path)
 
     headings = _from_parse("headings")

@@ -65,3 +65,18 @@ def test_multi_byte_text_keeps_character_columns(tmp_path):
     assert (fast.links[0].line, fast.links[0].column) == (3, line.index("](") + 1)
     assert (fast.inline_code[0].line, fast.inline_code[0].column) == (3, line.index("`") + 1)
     assert fast.links == slow.links and fast.inline_code == slow.inline_code
+
+
+def test_a_parser_panic_falls_back_to_the_python_parser(tmp_path, capfd):
+    # Found by test_every_check_survives_random_skills: markdown-it-pyrs 0.4.0 panics (a
+    # BaseException from Rust) on an unclosed "[`"; check must still parse, silently.
+    from skill_audit.config import Config
+    from skill_audit.model import load_skill
+
+    (tmp_path / "SKILL.md").write_text(
+        "---\nname: s\ndescription: Use when x.\n---\n# Title\n\nsee [`x\n\n[ok](README.md)\n"
+    )
+    skill = load_skill(tmp_path, Config())
+    assert [h.text for h in skill.skill_md.headings] == ["Title"]
+    assert [link.target for link in skill.skill_md.links] == ["README.md"]
+    assert "panicked" not in capfd.readouterr().err

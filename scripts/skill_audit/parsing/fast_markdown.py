@@ -15,15 +15,13 @@ from itertools import accumulate
 from pathlib import Path
 
 from skill_audit.parsing.markdown import (
-    _COMMENT_RE,
-    _HTML_ID_RE,
     Heading,
-    HtmlComment,
     InlineCode,
     Link,
     ParsedMarkdown,
     Table,
     _decode,
+    _html,
     github_slug,
 )
 from skill_audit.snippets.extract import Fence
@@ -158,17 +156,6 @@ def _fence(node, pos, lines, path, out) -> None:
     closed = last > first and closing.startswith(marker) and set(closing) == {marker[0]}
     if not closed:
         out.unclosed_fence_lines.append(first)
-
-
-def _html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
-    if "<!--" in content:
-        for m in _COMMENT_RE.finditer(content):
-            before = content[: m.start()]
-            nl = before.count("\n")
-            col = m.start() - (before.rfind("\n") + 1) + 1 if nl else column + m.start()
-            out.html_comments.append(HtmlComment(m.group(1).strip(), line + nl, col))
-    if "<a" in content or "<A" in content:
-        out.html_anchors.extend(_HTML_ID_RE.findall(content))
 
 
 def _table(node, pos, lines, path, out) -> None:

@@ -10,35 +10,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WRAPPER = r"""
-import os, runpy, sys
+# Shared by both wrappers: run one block and turn its ending into an exit code, printing a
+# traceback without the wrapper's own frames.
+_EXIT_CODE_OF = r"""
+def exit_code_of(run, path):
+    try:
+        run()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except BaseException as exc:
+        import traceback  # only when needed: it costs start-up time on every block
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != path:
+            tb = tb.tb_next  # drop the wrapper's and runpy's frames
+        traceback.print_exception(type(exc), exc, tb)
+        return 1
+    return 0
+
+
+def flush_all():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+"""
+
+WRAPPER = (
+    "import os, runpy, sys\n"
+    + _EXIT_CODE_OF
+    + r"""
 path = sys.argv[1]
 sys.argv = [path]
-code = 0
-try:
-    runpy.run_path(path, run_name="__main__")
-except SystemExit as exc:
-    if exc.code is None:
-        code = 0
-    elif isinstance(exc.code, int):
-        code = exc.code
-    else:
-        print(exc.code, file=sys.stderr)
-        code = 1
-except BaseException as exc:
-    import traceback  # only when needed: it costs start-up time on every block
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != path:
-        tb = tb.tb_next  # drop the wrapper's and runpy's frames
-    traceback.print_exception(type(exc), exc, tb)
-    code = 1
-for stream in (sys.stdout, sys.stderr):
-    try:
-        stream.flush()
-    except Exception:
-        pass
+code = exit_code_of(lambda: runpy.run_path(path, run_name="__main__"), path)
+flush_all()
 os._exit(code & 0xFF if code >= 0 else 1)
 """
+)
 
 
 def python_command(python: Path, script: Path) -> list[str]:
@@ -63,49 +74,36 @@ def tail(text: str, lines: int = 20) -> str:
 # "SCRIPT<TAB>LOG" lines on a request descriptor (stdin stays /dev/null for the blocks),
 # runs each script in the same `__main__` namespace with
 # stdout/stderr sent to LOG, and answers with the exit code on the status descriptor.
-SHARED_WRAPPER = r"""
-import os, sys
+SHARED_WRAPPER = (
+    "import os, sys\n"
+    + _EXIT_CODE_OF
+    + r"""
 namespace = {"__name__": "__main__", "__builtins__": __builtins__}
 requests = os.fdopen(int(sys.argv[1]))
 status = os.fdopen(int(sys.argv[2]), "w")
+
+
+def exec_in_namespace(path):
+    with open(path, encoding="utf-8") as fh:
+        exec(compile(fh.read(), path, "exec"), namespace)
+
+
 for request in requests:
     path, log = request.rstrip("\n").split("\t")
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+    flush_all()
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
     sys.argv = [path]
     namespace["__file__"] = path
-    code = 0
-    try:
-        with open(path, encoding="utf-8") as fh:
-            exec(compile(fh.read(), path, "exec"), namespace)
-    except SystemExit as exc:
-        if exc.code is None:
-            code = 0
-        elif isinstance(exc.code, int):
-            code = exc.code
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
-    except BaseException as exc:
-        import traceback
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != path:
-            tb = tb.tb_next
-        traceback.print_exception(type(exc), exc, tb)
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
+    code = exit_code_of(lambda: exec_in_namespace(path), path)
+    flush_all()
     status.write(f"{code}\n")
     status.flush()
 os._exit(0)
 """
+)
 
 
 def shared_command(python: Path, request_fd: int, status_fd: int) -> list[str]:
