@@ -233,8 +233,8 @@ def test_prefetch_one_reserves_nothing_extra(lab):
         lab,
         """
 for n in range(3):
-    export_report.apply_async((40 + n,), {"seconds": 3})
-    export_report.apply_async((50 + n,), {"seconds": 3}, queue="bulk")
+    export_report.apply_async((40 + n,), {"seconds": 15})
+    export_report.apply_async((50 + n,), {"seconds": 15}, queue="bulk")
 print("{}")
 """,
     )
@@ -244,9 +244,11 @@ print("{}")
     ]
     wait_until(lambda: runs(probe, 40) and runs(probe, 50), 15, "the first task on each worker")
     wait_until(lambda: probe("LLEN", "bulk") == 0, 5, "the multiplier-4 worker to reserve the rest")
+    # The first task runs 15 s, longer than the waits above even on a loaded machine (3 s was
+    # not: the worker finished it and took the next before the count was read).
     assert probe("LLEN", "celery") == 2  # multiplier 1: the other two still wait in Redis
     for worker in workers:
-        lab.kill(worker)  # no need to let the 3 s tasks finish
+        lab.kill(worker)  # no need to let the 15 s tasks finish
 
 
 def test_max_tasks_per_child_recycles_process(lab):
