@@ -148,8 +148,9 @@ job = import_catalog.delay(rows=5, delay=0.3)
 progress = []
 deadline = time.monotonic() + 15
 while not job.ready() and time.monotonic() < deadline:
-    state, info = job.state, job.info
-    if state == "IMPORTING":
+    meta = job.backend.get_task_meta(job.id)  # one read, as the rule file does
+    if meta["status"] == "IMPORTING":
+        info = meta["result"]
         progress.append([info["done"], info["total"], job.ready()])
     time.sleep(0.05)
 print(json.dumps({"progress": progress, "state": job.state, "result": job.get(timeout=10)}))
