@@ -61,82 +61,57 @@ def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
         here = os.path.normpath(str(doc.path))
         base = os.path.dirname(here)
         for link in doc.links:
-            target = link.target.strip()
-            what = "image" if link.image else "link"
-            if is_external(target):
-                continue
-            if not target:
-                yield "LK001", Hit(doc.path, link.line, link.column, f"{what} with an empty target")
-                continue
-            path, fragment = split_fragment(target)
-            if not path:  # same-file anchor
-                anchors = res.anchors(here) or set()
-                if fragment and fragment not in anchors and fragment.lower() not in anchors:
-                    yield (
-                        "LK002",
-                        Hit(
-                            doc.path,
-                            link.line,
-                            link.column,
-                            f"{what} #{fragment}: no heading or anchor with that slug in this file",
-                        ),
-                    )
-                continue
-            if os.path.isabs(path):
-                yield (
-                    "LK003",
-                    Hit(
-                        doc.path,
-                        link.line,
-                        link.column,
-                        f"{what} {target}: absolute path; it will not exist where the skill is installed",
-                    ),
-                )
-                continue
-            resolved, from_root = resolve_link(path, base, res)
-            if resolved is None:
-                continue  # LK005/LK006 report the placeholder
-            if from_root:
-                yield (
-                    "LK008",
-                    Hit(
-                        doc.path,
-                        link.line,
-                        link.column,
-                        f"{what} {target} resolves only from the skill root "
-                        f"({res.rel(resolved)}): agents that read paths from the skill root "
-                        "(the spec's form) find it, GitHub and markdown viewers resolve it "
-                        f"from {res.rel(base) if base != res.root else 'the skill root'}/ and "
-                        f"do not; write {os.path.relpath(resolved, base).replace(os.sep, '/')} "
-                        "to work for both",
-                    ),
-                )
-            elif not inside(resolved, res.root):
-                yield (
-                    "LK003",
-                    Hit(
-                        doc.path,
-                        link.line,
-                        link.column,
-                        f"{what} {target} points outside the skill folder"
-                        + ("" if os.path.exists(resolved) else " (and does not exist)"),
-                    ),
-                )
-                continue
-            if not os.path.exists(resolved):
-                yield (
-                    "LK001",
-                    Hit(
-                        doc.path,
-                        link.line,
-                        link.column,
-                        f"{what} {target}: {res.rel(resolved)} does not exist",
-                    ),
-                )
-                continue
-            problem = res.fragment_problem(resolved, fragment, f"{what} {target}")
-            if problem:
-                yield "LK002", Hit(doc.path, link.line, link.column, problem)
+            for code, message in _link_problems(link, here, base, res):
+                yield code, Hit(doc.path, link.line, link.column, message)
+
+
+def _link_problems(link, here: str, base: str, res) -> Iterator[tuple[str, str]]:
+    """(code, message) for each way one link does not resolve (LK008 may come with LK002)."""
+    target = link.target.strip()
+    what = "image" if link.image else "link"
+    if is_external(target):
+        return
+    if not target:
+        yield "LK001", f"{what} with an empty target"
+        return
+    path, fragment = split_fragment(target)
+    if not path:  # same-file anchor
+        anchors = res.anchors(here) or set()
+        if fragment and fragment not in anchors and fragment.lower() not in anchors:
+            yield "LK002", f"{what} #{fragment}: no heading or anchor with that slug in this file"
+        return
+    if os.path.isabs(path):
+        yield (
+            "LK003",
+            f"{what} {target}: absolute path; it will not exist where the skill is installed",
+        )
+        return
+    resolved, from_root = resolve_link(path, base, res)
+    if resolved is None:
+        return  # LK005/LK006 report the placeholder
+    if from_root:
+        yield (
+            "LK008",
+            f"{what} {target} resolves only from the skill root "
+            f"({res.rel(resolved)}): agents that read paths from the skill root "
+            "(the spec's form) find it, GitHub and markdown viewers resolve it "
+            f"from {res.rel(base) if base != res.root else 'the skill root'}/ and "
+            f"do not; write {os.path.relpath(resolved, base).replace(os.sep, '/')} "
+            "to work for both",
+        )
+    elif not inside(resolved, res.root):
+        yield (
+            "LK003",
+            f"{what} {target} points outside the skill folder"
+            + ("" if os.path.exists(resolved) else " (and does not exist)"),
+        )
+        return
+    if not os.path.exists(resolved):
+        yield "LK001", f"{what} {target}: {res.rel(resolved)} does not exist"
+        return
+    problem = res.fragment_problem(resolved, fragment, f"{what} {target}")
+    if problem:
+        yield "LK002", problem
 
 
 @check("LK001", "broken-link", Severity.ERROR)
