@@ -12,20 +12,26 @@ from tests.run.conftest import FIXTURES, run_cmd
 ENVSEL = FIXTURES / "envsel"
 
 
-def test_frontmatter_env_and_block_override(envs):
-    out = run_cmd(
+def _run_arq_file(arq_prefix: Path, celery_prefix: Path, *extra: str):
+    """Run envsel's arq-file.md; its blocks check that they run in these two prefixes."""
+    return run_cmd(
         str(ENVSEL / "references" / "arq-file.md"),
         "--format",
         "json",
+        *extra,
         "--pass-env",
         "ARQ_PREFIX",
         "--pass-env",
         "CELERY_PREFIX",
         env={
-            "ARQ_PREFIX": str(envs["arq"].resolve()),
-            "CELERY_PREFIX": str(envs["celery"].resolve()),
+            "ARQ_PREFIX": str(arq_prefix.resolve()),
+            "CELERY_PREFIX": str(celery_prefix.resolve()),
         },
     )
+
+
+def test_frontmatter_env_and_block_override(envs):
+    out = _run_arq_file(envs["arq"], envs["celery"])
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.block("arq-file.md", 8)["env"] == "arq"
     assert out.block("arq-file.md", 16)["env"] == "celery"
@@ -33,39 +39,13 @@ def test_frontmatter_env_and_block_override(envs):
 
 def test_wrong_env_fails(envs):
     # the same file, but the expected prefixes swapped: both blocks must fail
-    out = run_cmd(
-        str(ENVSEL / "references" / "arq-file.md"),
-        "--format",
-        "json",
-        "--pass-env",
-        "ARQ_PREFIX",
-        "--pass-env",
-        "CELERY_PREFIX",
-        env={
-            "ARQ_PREFIX": str(envs["celery"].resolve()),
-            "CELERY_PREFIX": str(envs["arq"].resolve()),
-        },
-    )
+    out = _run_arq_file(envs["celery"], envs["arq"])
     assert out.returncode == 1
     assert [b["status"] for b in out.doc["blocks"]] == ["FAIL", "FAIL"]
 
 
 def test_env_override_with_existing_virtualenv(envs):
-    out = run_cmd(
-        str(ENVSEL / "references" / "arq-file.md"),
-        "--format",
-        "json",
-        "--env",
-        f"arq={envs['temporal']}",
-        "--pass-env",
-        "ARQ_PREFIX",
-        "--pass-env",
-        "CELERY_PREFIX",
-        env={
-            "ARQ_PREFIX": str(envs["temporal"].resolve()),
-            "CELERY_PREFIX": str(envs["celery"].resolve()),
-        },
-    )
+    out = _run_arq_file(envs["temporal"], envs["celery"], "--env", f"arq={envs['temporal']}")
     assert out.returncode == 0, out.stdout + out.stderr
 
 

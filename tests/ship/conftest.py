@@ -127,3 +127,13 @@ def repo_export(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def skill_audit_cmd() -> list[str]:
     return [sys.executable, "-m", "skill_audit"]
+
+
+def run_tool(name: str, *args: str) -> subprocess.CompletedProcess:
+    """A linter installed beside the test interpreter (check-jsonschema, zizmor), 2 min bound."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
