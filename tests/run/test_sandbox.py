@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -218,12 +217,12 @@ def runner(request, envs, base_dir):
     subprocess.run([system_python, "-m", "venv", str(venv)], check=True)
     # redis-py for the blocks, installed for that interpreter (it may need async-timeout)
     redis_req = next(r for r in CELERY_ENV if r.startswith("redis=="))
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", redis_req]
-    if subprocess.run(pip, capture_output=True, timeout=300).returncode != 0:
-        pytest.skip(f"cannot install {redis_req} for {system_python}")
-    site = next((venv / "lib").glob("python3.*/site-packages"))
-    ours = sysconfig.get_paths()["purelib"]  # skill_audit (editable) and its dependencies
-    (site / "skill_audit_test.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    # skill-audit itself is installed (not linked) into that venv: the checkout and its .venv
+    # may sit in a private (0700) folder that `nobody` cannot enter, as in CI's clone.
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    pip += ["-c", str(ROOT / "constraints" / "test.txt"), f"{ROOT}[services]", redis_req]
+    done = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
     return Runner(user, str(venv / "bin" / "python"), venv, base)
 
 
