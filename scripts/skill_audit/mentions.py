@@ -183,7 +183,7 @@ def path_mentions(doc) -> list[PathMention]:
 
 
 _MD_SUFFIX_RE = re.compile(r"\.(?:md|markdown)\b")
-_PATH_TAIL_RE = re.compile(r"[\w.@+/${}-]*$")
+_PATH_CHARS_RE = re.compile(r"[\w.@+/${}-]*")
 
 
 def markdown_tokens(text: str) -> list[str]:
@@ -195,8 +195,11 @@ def markdown_tokens(text: str) -> list[str]:
         return []
     found = []
     for m in _MD_SUFFIX_RE.finditer(text):
-        head = _PATH_TAIL_RE.search(text, max(0, m.start() - 300), m.start())
-        candidate = text[head.start() if head else m.start() : m.end()]
+        # the run of path characters just before `.md` (at most 300), read on the reversed
+        # window: one match instead of a search that retries from every position
+        window = text[max(0, m.start() - 300) : m.start()]
+        tail = _PATH_CHARS_RE.match(window[::-1]).end()
+        candidate = text[m.start() - tail : m.end()]
         token = _MD_TOKEN_RE.search(candidate)
         if token and token.end() == len(candidate):
             found.append(token.group(0))

@@ -65,7 +65,7 @@ from skill_audit.mentions import (
 )
 from skill_audit.parsing import fast_markdown
 from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter, split_frontmatter
-from skill_audit.parsing.markdown import ParsedMarkdown, parse_markdown, unique_slugs
+from skill_audit.parsing.records import ParsedMarkdown, unique_slugs
 
 TEMPLATE_DIRS = frozenset({"assets", "templates"})
 _CUSTOM_ID_RE = re.compile(r"\{#([\w:.-]+)[^}]*\}\s*$")
@@ -140,6 +140,8 @@ class MarkdownDoc:
                 raise
             except BaseException:  # a Rust panic (pyo3's PanicException is a BaseException):
                 pass  # markdown-it-pyrs 0.4 panics on e.g. "see [`x"; Python parses anything
+        from skill_audit.parsing.markdown import parse_markdown  # the fallback: imported on use
+
         return parse_markdown(text, self.lines, self.path)
 
     headings = _from_parse("headings")
@@ -489,6 +491,7 @@ def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) 
 
 _INLINE_NAME_RE = re.compile(r"`([\w.-]+)`")
 _TABLE_LINE_RE = re.compile(r"^[ \t]*\|.*$", re.M)
+_CELL_LIST_RE = re.compile(r",|<br\s*/?>")
 
 
 def _bare_names(text: str) -> set[str]:
@@ -502,7 +505,8 @@ def _table_names(text: str) -> set[str]:
     names = set()
     for line in _TABLE_LINE_RE.findall(text):
         for cell in line.strip().strip("|").split("|"):
-            for item in re.split(r",|<br\s*/?>", cell):
+            items = _CELL_LIST_RE.split(cell) if "," in cell or "<" in cell else (cell,)
+            for item in items:
                 item = item.strip().strip("`*_ ")
                 if item and " " not in item:
                     names.add(item)

@@ -14,14 +14,14 @@ import bisect
 from itertools import accumulate
 from pathlib import Path
 
-from skill_audit.parsing.markdown import (
+from skill_audit.parsing.records import (
     Heading,
     InlineCode,
     Link,
     ParsedMarkdown,
     Table,
-    _decode,
-    _html,
+    add_html,
+    decode_href,
     github_slug,
 )
 from skill_audit.snippets.extract import Fence
@@ -46,7 +46,8 @@ class _Positions:
         self.text = text
         self.data = text.encode("utf-8")
         self.ascii = len(self.data) == len(text)
-        self.starts = [0, *accumulate(len(line) + 1 for line in self.data.split(b"\n"))]
+        # offsets of line starts, summed in C: each line's length plus its newline
+        self.starts = [0, *accumulate(map((1).__add__, map(len, self.data.split(b"\n"))))]
 
     def at(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset)
@@ -68,17 +69,12 @@ def parse_markdown_fast(text: str, lines: list[str], path: Path) -> ParsedMarkdo
     """See `skill_audit.parsing.markdown.parse_markdown` (same inputs, same records)."""
     pos = _Positions(text)
     out = ParsedMarkdown()
+    handlers = _HANDLERS
     for node in _MD.tree(text).walk():  # depth first, in source order; iterated in Rust
-        name = node.name
-        if name in _SKIP:
-            continue
-        handler = _HANDLERS.get(name)
+        handler = handlers.get(node.name)  # most nodes (text, paragraph, ...) have none
         if handler is not None:
             handler(node, pos, lines, path, out)
     return out
-
-
-_SKIP = frozenset({"text", "softbreak", "hardbreak", "paragraph", "list_item", "em", "strong"})
 
 
 def _heading(node, pos, lines, path, out) -> None:
@@ -100,13 +96,13 @@ def _code_block(node, pos, lines, path, out) -> None:
 
 def _html_block(node, pos, lines, path, out) -> None:
     if node.srcmap:
-        _html(node.meta.get("content", ""), pos.line(node.srcmap[0]), 1, out)
+        add_html(node.meta.get("content", ""), pos.line(node.srcmap[0]), 1, out)
 
 
 def _html_inline(node, pos, lines, path, out) -> None:
     if node.srcmap:
         line, col = pos.at(node.srcmap[0])
-        _html(node.meta.get("content", ""), line, col, out)
+        add_html(node.meta.get("content", ""), line, col, out)
 
 
 def _code_inline(node, pos, lines, path, out) -> None:
@@ -130,7 +126,7 @@ def _plain(children) -> str:
 
 def _link(node, pos, lines, path, out, image: bool = False) -> None:
     href = str(node.meta.get("url", ""))
-    target = _decode(href)
+    target = decode_href(href)
     if node.srcmap:
         start, end = node.srcmap
         source = pos.source(start, end)

@@ -9,13 +9,23 @@ whose target lives in a definition elsewhere) the column is 1 on the block's fir
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 
-from skill_audit.snippets.extract import Fence, fences_from_tokens
+from skill_audit.parsing.records import (  # noqa: F401  (re-exported: the records' old home)
+    Heading,
+    HtmlComment,
+    InlineCode,
+    Link,
+    ParsedMarkdown,
+    Table,
+    add_html,
+    decode_href,
+    github_slug,
+    unique_slugs,
+)
+from skill_audit.snippets.extract import fences_from_tokens
 
 # Speed: block-parse everything, but inline-parse only what a check reads. Inline content
 # without `[`, `<` or a backslash can hold no link, image, autolink, HTML or escape, so at most
@@ -35,82 +45,6 @@ _TABLE_HINT = re.compile(r"\|[^\n]*\n[ \t>]*[-:|][-:| \t]*$", re.MULTILINE)
 _INLINE = MarkdownIt("commonmark").disable(["emphasis", "text_join", "entity"])
 _HEADING = MarkdownIt("commonmark")
 _HEADING_MARKUP = frozenset("`*_[]<>\\&!")  # without these, a heading's text is its source
-_COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
-_HTML_ID_RE = re.compile(r"""<a\s[^>]*?\b(?:id|name)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
-_SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str  # rendered text (code spans keep their content, markup dropped)
-    slug: str  # GitHub slug before de-duplication
-    line: int
-
-
-@dataclass(frozen=True)
-class Link:
-    target: str  # destination, percent-decoded ("my file.md#part"), as a file path would read
-    line: int
-    column: int
-    image: bool = False
-    text: str = ""  # link text or image alt text
-    href: str = ""  # destination exactly as markdown-it normalised it
-
-
-@dataclass(frozen=True)
-class InlineCode:
-    text: str
-    line: int
-    column: int
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]  # raw inline markdown of each header cell
-    rows: tuple[tuple[str, ...], ...]  # raw inline markdown of each body cell
-    line: int  # header row line
-    row_lines: tuple[int, ...]  # file line of each body row
-
-
-@dataclass(frozen=True)
-class HtmlComment:
-    text: str  # inner text, stripped
-    line: int
-    column: int
-
-
-@dataclass
-class ParsedMarkdown:
-    headings: list[Heading] = field(default_factory=list)
-    links: list[Link] = field(default_factory=list)
-    inline_code: list[InlineCode] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    html_comments: list[HtmlComment] = field(default_factory=list)
-    html_anchors: list[str] = field(default_factory=list)  # <a id|name="..."> targets
-    fences: list[Fence] = field(default_factory=list)
-    unclosed_fence_lines: list[int] = field(default_factory=list)  # fences running to EOF
-    indented_code_lines: list[int] = field(default_factory=list)  # 4-space code blocks
-
-
-def github_slug(text: str) -> str:
-    """GitHub's heading anchor: lower-case, punctuation dropped, spaces to hyphens."""
-    return _SLUG_DROP_RE.sub("", text.strip().lower()).replace(" ", "-")
-
-
-def unique_slugs(slugs: list[str]) -> list[str]:
-    """De-duplicate like github-slugger: a repeated slug gets -1, -2, ..."""
-    seen: dict[str, int] = {}
-    out = []
-    for base in slugs:
-        slug = base
-        if slug in seen:
-            while slug in seen:
-                seen[base] += 1
-                slug = f"{base}-{seen[base]}"
-        seen[slug] = 0
-        out.append(slug)
-    return out
 
 
 class _Locator:
@@ -171,7 +105,7 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
         elif ttype == "code_block" and tok.map:
             out.indented_code_lines.append(tok.map[0] + 1)
         elif ttype == "html_block" and tok.map:
-            _html(tok.content, tok.map[0] + 1, 1, out)
+            add_html(tok.content, tok.map[0] + 1, 1, out)
         elif ttype == "table_open":
             table = _TableBuilder(tok.map[0] + 1 if tok.map else 1)
         elif table is not None:
@@ -280,7 +214,7 @@ def _scan_inline(children, locator: _Locator, out: ParsedMarkdown) -> None:
         ctype = child.type
         if ctype == "link_open":
             href = str(child.attrs.get("href", ""))
-            target = _decode(href)
+            target = decode_href(href)
             line, col = locator.find(f"]({target}", f"]({href}", f"<{href}", href, target)
             link = (target, line, col, href)
             link_text = []
@@ -290,7 +224,7 @@ def _scan_inline(children, locator: _Locator, out: ParsedMarkdown) -> None:
             link = None
         elif ctype == "image":
             href = str(child.attrs.get("src", ""))
-            target = _decode(href)
+            target = decode_href(href)
             line, col = locator.find(f"]({target}", f"]({href}", href, target)
             out.links.append(Link(target, line, col, True, child.content, href))
         elif ctype == "code_inline":
@@ -300,20 +234,9 @@ def _scan_inline(children, locator: _Locator, out: ParsedMarkdown) -> None:
                 link_text.append(child.content)
         elif ctype == "html_inline":
             line, col = locator.find(child.content)
-            _html(child.content, line, col, out)
+            add_html(child.content, line, col, out)
         elif ctype in ("text", "text_special") and link is not None:
             link_text.append(child.content)
-
-
-def _html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
-    if "<!--" in content:
-        for m in _COMMENT_RE.finditer(content):
-            before = content[: m.start()]
-            nl = before.count("\n")
-            col = m.start() - (before.rfind("\n") + 1) + 1 if nl else column + m.start()
-            out.html_comments.append(HtmlComment(m.group(1).strip(), line + nl, col))
-    if "<a" in content or "<A" in content:
-        out.html_anchors.extend(_HTML_ID_RE.findall(content))
 
 
 def _plain_text(children) -> str:
@@ -326,13 +249,6 @@ def _plain_text(children) -> str:
         elif child.type == "image":
             parts.append(child.content)
     return "".join(parts)
-
-
-def _decode(href: str) -> str:
-    try:
-        return unquote(href, errors="strict")
-    except UnicodeDecodeError:
-        return href
 
 
 def _check_fence_closed(tok, lines: list[str], out: ParsedMarkdown) -> None:

@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from markdown_it import MarkdownIt
-
 from skill_audit.snippets.grammar import FenceSpec, Kind, parse_info
-
-_MD = MarkdownIt("commonmark")
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,11 @@ def fences_from_tokens(tokens, path: Path) -> list[Fence]:
 
 
 def read_fences(path: Path) -> list[Fence]:
-    return fences_from_tokens(_MD.parse(Path(path).read_text(encoding="utf-8")), Path(path))
+    from markdown_it import MarkdownIt  # only `run` reads fences this way; `check` never imports it
+
+    return fences_from_tokens(
+        MarkdownIt("commonmark").parse(Path(path).read_text(encoding="utf-8")), Path(path)
+    )
 
 
 def padded_source(fence: Fence) -> str:

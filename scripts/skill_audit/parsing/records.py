@@ -1,0 +1,109 @@
+"""The plain records one markdown parse yields (`ParsedMarkdown`), shared by both parsers
+(`fast_markdown`, the default, and the pure-Python `markdown`) and by the checks.
+
+Kept apart from the parsers so that loading a skill imports neither markdown-it-py nor its
+setup unless the fast parser is missing or fails on a file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from skill_audit.snippets.extract import Fence
+
+_COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
+_HTML_ID_RE = re.compile(r"""<a\s[^>]*?\b(?:id|name)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+_SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str  # rendered text (code spans keep their content, markup dropped)
+    slug: str  # GitHub slug before de-duplication
+    line: int
+
+
+@dataclass(frozen=True)
+class Link:
+    target: str  # destination, percent-decoded ("my file.md#part"), as a file path would read
+    line: int
+    column: int
+    image: bool = False
+    text: str = ""  # link text or image alt text
+    href: str = ""  # destination exactly as markdown-it normalised it
+
+
+@dataclass(frozen=True)
+class InlineCode:
+    text: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]  # raw inline markdown of each header cell
+    rows: tuple[tuple[str, ...], ...]  # raw inline markdown of each body cell
+    line: int  # header row line
+    row_lines: tuple[int, ...]  # file line of each body row
+
+
+@dataclass(frozen=True)
+class HtmlComment:
+    text: str  # inner text, stripped
+    line: int
+    column: int
+
+
+@dataclass
+class ParsedMarkdown:
+    headings: list[Heading] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    inline_code: list[InlineCode] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    html_comments: list[HtmlComment] = field(default_factory=list)
+    html_anchors: list[str] = field(default_factory=list)  # <a id|name="..."> targets
+    fences: list[Fence] = field(default_factory=list)
+    unclosed_fence_lines: list[int] = field(default_factory=list)  # fences running to EOF
+    indented_code_lines: list[int] = field(default_factory=list)  # 4-space code blocks
+
+
+def github_slug(text: str) -> str:
+    """GitHub's heading anchor: lower-case, punctuation dropped, spaces to hyphens."""
+    return _SLUG_DROP_RE.sub("", text.strip().lower()).replace(" ", "-")
+
+
+def unique_slugs(slugs: list[str]) -> list[str]:
+    """De-duplicate like github-slugger: a repeated slug gets -1, -2, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for base in slugs:
+        slug = base
+        if slug in seen:
+            while slug in seen:
+                seen[base] += 1
+                slug = f"{base}-{seen[base]}"
+        seen[slug] = 0
+        out.append(slug)
+    return out
+
+
+def add_html(content: str, line: int, column: int, out: ParsedMarkdown) -> None:
+    if "<!--" in content:
+        for m in _COMMENT_RE.finditer(content):
+            before = content[: m.start()]
+            nl = before.count("\n")
+            col = m.start() - (before.rfind("\n") + 1) + 1 if nl else column + m.start()
+            out.html_comments.append(HtmlComment(m.group(1).strip(), line + nl, col))
+    if "<a" in content or "<A" in content:
+        out.html_anchors.extend(_HTML_ID_RE.findall(content))
+
+
+def decode_href(href: str) -> str:
+    try:
+        return unquote(href, errors="strict")
+    except UnicodeDecodeError:
+        return href
