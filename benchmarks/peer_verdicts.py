@@ -46,8 +46,8 @@ def skillseal_findings(report: dict) -> list[tuple[str, str]]:
     ]
 
 
-def run_peer(command: str, peer: str, target: Path) -> tuple[int, list[tuple[str, str]], str]:
-    args = [command, str(target), "--format", "json"]
+def run_peer(command: str, peer: str, targets: list[Path]) -> tuple[int, list, str]:
+    args = [command, *map(str, targets), "--format", "json"]
     if peer == "skillseal":
         args.insert(1, "check")
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)

@@ -29,7 +29,7 @@ Deliberate differences (the `why` of a case names one of these):
   * trigger-only: the peers' description heuristics (minimum length, vague or placeholder
     phrasing, "This skill", user-centric "when the user asks") are not ours. We ask one thing,
     a trigger clause (FM011). Where a peer case's description has none, FM011 fires for that
-    reason; a placeholder with a trigger passes.
+    reason (a warning, as the peers' are).
   * link-severity: a broken local link or anchor is an error here (LK001/LK002: the agent
     follows it and finds nothing); skillscheck warns, skillseal reports INFO.
   * reachable-scope: token budgets are for what the agent reads: markdown (SKILL.md ST004,
@@ -107,7 +107,8 @@ class Case(NamedTuple):
     peer: str  # the peer's verdict: "E 1b.name.format", "- 2c.broken-link", "exit 0"
     ours: str  # what skill-audit must report (see the module docstring)
     files: dict[str, str | None]  # path under the run's root -> text (None: an empty folder)
-    path: str | None = None  # what to check, relative to the root (default: the first folder)
+    path: str | None = None  # what to check, relative to the root (default: the first folder;
+    # several paths are separated by spaces)
     profile: str = "agentskills"
     why: str = ""  # a deliberate difference from the docstring
     bug: str = ""  # a skill-audit bug or gap: the case is xfail(strict=True) with this reason
@@ -1253,13 +1254,34 @@ SKILLSEAL = [
         },
     ),
     Case("ss_no_skills_exit_2", "exit 2", "exit:2", {"empty": None}, path="empty"),
+    Case(
+        "ss_several_paths",
+        "exit 0",
+        "exit:0 skills:2",
+        {"alpha/SKILL.md": sk("alpha", desc=GOOD), "beta/SKILL.md": sk("beta", desc=GOOD)},
+        path="alpha beta",
+    ),
+    Case(
+        "ss_same_skill_twice",
+        "exit 0",
+        "exit:0 skills:1",
+        {"alpha/SKILL.md": sk("alpha", desc=GOOD)},
+        path="alpha alpha/SKILL.md",
+    ),
+    Case(
+        "ss_one_bad_path_among_many",
+        "exit 2",
+        "exit:2",
+        {"alpha/SKILL.md": sk("alpha", desc=GOOD)},
+        path="alpha missing",
+    ),
 ]
 
 CASES = SKILLSCHECK + SKILLSEAL
 
 
-def materialise(case: Case, root: Path) -> Path:
-    """Write the case's files under `root`; return the path to check."""
+def materialise(case: Case, root: Path) -> list[Path]:
+    """Write the case's files under `root`; return the paths to check."""
     for rel, text in case.files.items():
         target = root / rel
         if text is None:
@@ -1268,9 +1290,9 @@ def materialise(case: Case, root: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     if case.path is not None:
-        return root / case.path
+        return [root / p for p in case.path.split()]
     first = next(iter(case.files), ".")
-    return root / first.split("/")[0]
+    return [root / first.split("/")[0]]
 
 
 def _params():
@@ -1288,8 +1310,8 @@ def test_case_ids_are_unique_and_differences_are_documented():
 
 @pytest.mark.parametrize("case", list(_params()))
 def test_peer_case_gets_the_expected_verdict(tmp_path, case: Case):
-    target = materialise(case, tmp_path)
-    result = run_cli("check", str(target), "--profile", case.profile, "--format", "json")
+    targets = [str(t) for t in materialise(case, tmp_path)]
+    result = run_cli("check", *targets, "--profile", case.profile, "--format", "json")
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     out = result.stdout + result.stderr
     report = json.loads(result.stdout) if result.stdout.lstrip().startswith("{") else None
