@@ -55,8 +55,8 @@ Deliberate differences (the `why` of a case names one of these):
 Peer tests not restated, and why:
   * API and model tests without a verdict on a skill: skillscheck's _split_frontmatter offsets,
     SkillInfo/ValidationResult/Diagnostic dicts, `known_extension_fields`, `--check`
-    selection, test_fixer.py (--fix), test_mdutil.py (its markdown helpers; the link, anchor
-    and fence behaviour they serve is restated below); skillseal's scoring, explain-score,
+    selection, test_fixer.py (--fix), test_mdutil.py's bold-label cases (2e, below); its
+    heading-slug cases are restated as links into the heading; skillseal's scoring, explain-score,
     config, diff, fix, init, conflicts, changed-files, routing (trigger tests with an LLM or a
     heuristic), reporters, rule-id listing and template suppression.
   * checks we do not have: skillscheck's `allowed-tools` tool-name registry, leading-heading
@@ -582,6 +582,48 @@ SKILLSCHECK += [
         "- 2c.broken-link.fragment",
         "!LK002 exit:0",
         body_skill("# Title\n\n```\n[x](#nowhere)\n```\n\nText.\n"),
+    ),
+    # test_mdutil.py: heading slugs (its helpers' cases, as links into the heading)
+    Case(
+        "sc_slug_plain_words",
+        "- 2c.broken-link.fragment",
+        "!LK002 exit:0",
+        body_skill("## How to Ship This Change\n\nSee [it](#how-to-ship-this-change).\n"),
+    ),
+    Case(
+        "sc_slug_inline_code",
+        "- 2c.broken-link.fragment",
+        "!LK002 exit:0",
+        body_skill("### Queue API (`jobs_queue.py`)\n\nSee [it](#queue-api-jobs_queuepy).\n"),
+    ),
+    Case(
+        "sc_slug_em_dash",
+        "- 2c.broken-link.fragment",
+        "!LK002 exit:0",
+        body_skill(
+            "## Worked Examples — Real Queues\n\nSee [it](#worked-examples--real-queues).\n"
+        ),
+    ),
+    Case(
+        "sc_slug_parentheses",
+        "- 2c.broken-link.fragment",
+        "!LK002 exit:0",
+        body_skill("## DLQ (Dead Letter Queue)\n\nSee [it](#dlq-dead-letter-queue).\n"),
+    ),
+    Case(
+        "sc_slug_link_in_heading",
+        "- 2c.broken-link.fragment",
+        "!LK002 exit:0",
+        body_skill("## Read [the manual](https://example.com)\n\nSee [it](#read-the-manual).\n"),
+    ),
+    Case(
+        "sc_heading_in_fence_is_no_anchor",
+        "W 2c.broken-link.fragment",
+        "LK002 exit:1",
+        body_skill(
+            "# Real\n\n```markdown\n### Pretend Heading\n```\n\nSee [x](#pretend-heading).\n"
+        ),
+        why="link-severity",
     ),
     # test_quality.py: unclosed fences
     Case(
