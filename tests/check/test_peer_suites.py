@@ -43,14 +43,16 @@ Deliberate differences (the `why` of a case names one of these):
   * sibling-skill-link: a link to `../other-skill/SKILL.md` leaves the skill, so it is a
     warning (LK003: an installed skill does not carry its siblings); skillseal exempts it.
   * folded-description: FM012 warns on `>` as well as `|` block scalars for `description`
-    (strict consumers and older Claude Code mangle both); skillseal warns on `|` only.
+    (docs/checks.md FM012: the portable form is one quoted line; skillseal cites a Claude Code
+    report about `|` only, so it warns on `|` only).
   * unreachable: a case that sets both `user-invocable: false` and `disable-model-invocation:
     true` gets FM008 (no one can invoke the skill); the peers do not check the combination.
   * hidden-unicode-severity: ST011 is an error for bidi controls and tag characters (they hide
     or reorder instructions) and a warning for a zero-width space or word joiner (it breaks a
     copied command but hides nothing); skillseal reports every one as ERROR.
-  * bom: a UTF-8 byte-order mark before `---` is accepted (skillseal strips it; Python's utf-8
-    codec keeps it, so skills-ref would report no frontmatter).
+  * bom: a UTF-8 byte-order mark before `---` is accepted (model.py reads utf-8-sig, as
+    skillseal strips it: Windows editors write one). skills-ref and skillscheck report missing
+    frontmatter; no test of theirs covers it.
 
 Peer tests not restated, and why:
   * API and model tests without a verdict on a skill: skillscheck's _split_frontmatter offsets,
