@@ -51,8 +51,9 @@ _TEMPLATE_RE = re.compile(r"[*?<>{}\[\]$]")
 _PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")
 _OWN_PLUGIN_PATH_RE = re.compile(r"^\$\{CLAUDE_PLUGIN_ROOT\}/skills/([^/]+)/?(.*)$")
 # Any token that names a markdown file, for reachability (never reported when missing).
-_MD_TOKEN_RE = re.compile(
-    r"(?:(?:" + _DIR_TOKEN + r")/|(?:\.{1,2}/)+)?(?:[\w.@+-]+/)*[\w.@+-]+\.(?:md|markdown)\b"
+_MD_TOKEN_RE = re.compile(  # any case: `Guide.MD` is a markdown file too
+    r"(?:(?:" + _DIR_TOKEN + r")/|(?:\.{1,2}/)+)?(?:[\w.@+-]+/)*[\w.@+-]+\.(?:md|markdown)\b",
+    re.IGNORECASE,
 )
 _NEWLINE_RE = re.compile("\n")
 _EXAMPLE_LINE_RE = re.compile(
@@ -182,7 +183,7 @@ def path_mentions(doc) -> list[PathMention]:
     return sorted(found.values(), key=lambda p: (p.line, p.column))
 
 
-_MD_SUFFIX_RE = re.compile(r"\.(?:md|markdown)\b")
+_MD_SUFFIX_RE = re.compile(r"\.(?:md|markdown)\b", re.IGNORECASE)
 _PATH_CHARS_RE = re.compile(r"[\w.@+/${}-]*")
 
 
@@ -191,7 +192,7 @@ def markdown_tokens(text: str) -> list[str]:
     prose such as "see rules/retries.md"): candidates for reachability, resolved by the model.
     Each `.md` is found first and the path read backwards from it, so the scan stays linear
     on long words (a regex anchored at every position backtracks over them)."""
-    if ".md" not in text and ".markdown" not in text:
+    if ".md" not in text and ".markdown" not in text and not _MD_SUFFIX_RE.search(text):
         return []
     found = []
     for m in _MD_SUFFIX_RE.finditer(text):

@@ -67,6 +67,18 @@ def test_multi_byte_text_keeps_character_columns(tmp_path):
     assert fast.links == slow.links and fast.inline_code == slow.inline_code
 
 
+def test_setext_headings_are_headings(tmp_path):
+    # markdown-it-pyrs names these `lheading`; they were dropped, so links into them broke
+    path = tmp_path / "guide.md"
+    path.write_text("Retry *policy*\n==============\n\nLimits\n------\n\n[up](#retry-policy)\n")
+    slow, fast = _both(path)
+    assert [(h.level, h.slug, h.line) for h in fast.headings] == [
+        (1, "retry-policy", 1),
+        (2, "limits", 4),
+    ]
+    assert fast.headings == slow.headings
+
+
 def test_a_parser_panic_falls_back_to_the_python_parser(tmp_path, capfd):
     # Found by test_every_check_survives_random_skills: markdown-it-pyrs 0.4.0 panics (a
     # BaseException from Rust) on an unclosed "[`"; check must still parse, silently.

@@ -546,8 +546,6 @@ SKILLSCHECK += [
         body_skill(
             "Heading\n=======\n\nSub part\n--------\n\nSee [a](#heading), [b](#sub-part).\n"
         ),
-        bug="parsing/fast_markdown.py drops setext headings: markdown-it-pyrs names them "
-        "`lheading`, _HANDLERS maps only `heading`",
     ),
     Case(
         "sc_setext_broken_fragment",
@@ -798,8 +796,6 @@ SKILLSCHECK += [
         "E 2d.unclosed-fence",
         "CS009:error exit:1",
         ref_skill(ONE, "references/Guide.MD", "# Guide\n\n```\nnever closed\n"),
-        bug="mentions.markdown_tokens matches `.md`/`.markdown` in lower case only, so a linked "
-        "`Guide.MD` is never reached or checked",
     ),
     # test_quality.py: orphans (markdown only: see reachable-scope)
     Case(

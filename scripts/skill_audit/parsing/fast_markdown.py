@@ -179,6 +179,7 @@ def _image(node, pos, lines, path, out) -> None:
 
 _HANDLERS = {
     "heading": _heading,
+    "lheading": _heading,  # a setext heading (underlined with = or -)
     "fence": _fence,
     "code_block": _code_block,
     "html_block": _html_block,
