@@ -105,11 +105,7 @@ def run_check(paths: list[Path], options: Options | None = None) -> Report:
     options = options if options is not None else Options()
     validate_selectors(options.select, "--select")
     validate_selectors(options.ignore, "--ignore")
-    roots: list[Path] = []
-    for path in paths:
-        for root in find_skills(Path(path)):
-            if root not in roots:
-                roots.append(root)
+    roots = list(dict.fromkeys(root for path in paths for root in find_skills(Path(path))))
     clear_config_cache()  # pyproject files may have changed since the last in-process run
     jobs = [(root, effective_config(root, options)) for root in roots]
     report = Report()
