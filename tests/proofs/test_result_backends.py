@@ -144,7 +144,7 @@ def test_progress_states_visible(lab):
         """
 import json, time
 from report_tasks import import_catalog
-job = import_catalog.delay(rows=5, delay=0.3)
+job = import_catalog.delay(rows=6, delay=0.5)  # steps long enough to be seen on a busy machine
 progress = []
 deadline = time.monotonic() + 15
 while not job.ready() and time.monotonic() < deadline:
@@ -159,10 +159,10 @@ print(json.dumps({"progress": progress, "state": job.state, "result": job.get(ti
     done = [p[0] for p in seen["progress"]]
     assert len(set(done)) >= 3 and done == sorted(done), seen  # several steps, in order
     assert all(
-        total == 5 and not ready for _, total, ready in seen["progress"]
+        total == 6 and not ready for _, total, ready in seen["progress"]
     )  # not a ready state
     assert seen["state"] == "SUCCESS"
-    assert seen["result"]["rows"] == 5 and seen["result"]["report"].startswith("s3://")
+    assert seen["result"]["rows"] == 6 and seen["result"]["report"].startswith("s3://")
 
 
 def test_result_store_eviction_spares_the_broker(lab):

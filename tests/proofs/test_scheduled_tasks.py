@@ -235,7 +235,7 @@ def test_long_countdown_is_reserved_and_redelivered(lab):
         """
 import json, time
 from beat_app import store, sync_inventory
-later = sync_inventory.apply_async(countdown=6)
+later = sync_inventory.apply_async(countdown=30)  # well past the 2 s visibility timeout and a slow start
 deadline = time.monotonic() + 10
 while not any(later.id.encode() in raw for raw in store.hvals("unacked")):
     assert time.monotonic() < deadline, "never reserved"
