@@ -19,23 +19,23 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
-# Summed test seconds per file, largest first (pytest --durations / junit, 2 cores, 2026-12-06).
+# Summed test seconds per file, largest first (a timeline of `-n 8` on 2 cores, 2026-12-06).
 HEAVIEST_FIRST = (
-    "tests/proofs/test_celery_config.py",  # 143 s
-    "tests/proofs/test_retry_strategies.py",  # 135 s
-    "tests/proofs/test_monitoring_health.py",  # 117 s
-    "tests/run/test_dogfood_run.py",  # 112 s
-    "tests/proofs/test_scheduled_tasks.py",  # 96 s
-    "tests/proofs/test_temporal_activities.py",  # 92 s
-    "tests/ship/test_action.py",  # 86 s
-    "tests/proofs/test_arq_patterns.py",  # 79 s
-    "tests/proofs/test_canvas_workflows.py",  # 70 s
-    "tests/proofs/test_temporal_workflows.py",  # 61 s
-    "tests/run/test_sandbox.py",  # 55 s
-    "tests/proofs/test_result_backends.py",  # 50 s
-    "tests/ship/test_precommit_hook.py",  # 40 s
-    "tests/proofs/test_task_routing.py",  # 37 s
-    "tests/run/test_kill9.py",  # 36 s
+    "tests/proofs/test_celery_config.py",  # 166 s
+    "tests/proofs/test_retry_strategies.py",  # 166 s
+    "tests/proofs/test_monitoring_health.py",  # 165 s
+    "tests/run/test_dogfood_run.py",  # 162 s
+    "tests/ship/test_action.py",  # 152 s
+    "tests/proofs/test_arq_patterns.py",  # 110 s
+    "tests/run/test_sandbox.py",  # 107 s
+    "tests/proofs/test_scheduled_tasks.py",  # 102 s
+    "tests/proofs/test_temporal_activities.py",  # 101 s
+    "tests/proofs/test_temporal_workflows.py",  # 77 s
+    "tests/ship/test_precommit_hook.py",  # 70 s (one try-repo run)
+    "tests/proofs/test_canvas_workflows.py",  # 66 s
+    "tests/run/test_kill9.py",  # 56 s
+    "tests/proofs/test_result_backends.py",  # 53 s
+    "tests/check/test_property.py",  # 44 s
 )
 _RANK = {path: rank for rank, path in enumerate(HEAVIEST_FIRST)}
 
