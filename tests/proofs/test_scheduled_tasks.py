@@ -63,9 +63,10 @@ def test_one_beat_sends_once_per_period(lab):
     lab.stop(beat)
     sends = send_times(lab, beat)
     gaps = [(b - a).total_seconds() for a, b in pairwise(sends)]
-    # 1 s entry: consecutive sends a period apart, and every send is one message on the queue.
+    # 1 s entry: consecutive sends a period apart, and every send is one message on the queue
+    # (beat logs a send just before publishing it, so a stop may cut the last one short).
     assert min(gaps) >= 0.5, gaps
-    assert queued_heartbeats(lab) == len(sends)
+    assert len(sends) - 1 <= queued_heartbeats(lab) <= len(sends)
 
 
 def test_two_beats_send_twice(lab):
@@ -83,7 +84,7 @@ def test_two_beats_send_twice(lab):
     in_b = sum(start <= t <= end for t in b)
     # While both run, each sends every period: the entry goes out twice as often.
     assert in_a >= 3 and in_b >= 3 and abs(in_a - in_b) <= 1, (in_a, in_b)
-    assert queued_heartbeats(lab) == len(a) + len(b)
+    assert len(a) + len(b) - 2 <= queued_heartbeats(lab) <= len(a) + len(b)  # one cut short each
 
 
 def test_two_redbeat_beats_send_once(lab):
