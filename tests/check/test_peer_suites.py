@@ -50,6 +50,12 @@ Deliberate differences (the `why` of a case names one of these):
   * hidden-unicode-severity: ST011 is an error for bidi controls and tag characters (they hide
     or reorder instructions) and a warning for a zero-width space or word joiner (it breaks a
     copied command but hides nothing); skillseal reports every one as ERROR.
+  * names-per-folder: two skills named alike in different folders pass. A name must match
+    its folder (FM007), so two skills of one name cannot share a skills folder, a plugin's
+    `skills/` or `~/.claude/skills/`; in different plugins Claude Code namespaces them
+    (`/plugin-name:skill`, https://code.claude.com/docs/en/plugins), and between personal and
+    project folders one takes precedence. On the 427-skill corpus no two skills share a name.
+    skillscheck errors.
   * bom: a UTF-8 byte-order mark before `---` is accepted (model.py reads utf-8-sig, as
     skillseal strips it: Windows editors write one). skills-ref and skillscheck report missing
     frontmatter; no test of theirs covers it.
@@ -73,7 +79,6 @@ Peer tests not restated, and why:
     requires-tools, absolute paths and OS-specific commands in prose. skill-audit is a
     correctness validator: what breaks a skill for an agent or a client, not a security or
     style scanner.
-  * duplicate names across skills (skillscheck 1g.duplicate-name): restated, xfail (a gap).
 """
 
 from __future__ import annotations
@@ -340,10 +345,10 @@ SKILLSCHECK = [
     Case(
         "sc_duplicate_names",
         "E 1g.duplicate-name",
-        "exit:1",
+        "exit:0 skills:2",
         {"team-a/notes/SKILL.md": sk("notes"), "team-b/notes/SKILL.md": sk("notes")},
         path=".",
-        bug="gap: no check for two skills with the same name in one run (skillscheck 1g)",
+        why="names-per-folder",
     ),
     Case(
         "sc_distinct_names",
