@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from skill_audit.config import Config, ConfigError, clear_config_cache, find_config
-from skill_audit.diagnostics import Diagnostic, Severity
+from skill_audit.diagnostics import Diagnostic, Hit, Severity
 from skill_audit.discovery import display_path, find_skills
 from skill_audit.model import Skill, load_skill
-from skill_audit.registry import CheckSpec, load_checks
+from skill_audit.registry import CheckSpec, Scope, load_checks
 
 PARALLEL_MIN_SKILLS = 6
 # A parse makes hundreds of thousands of objects (markdown-it tokens) that reference counting
@@ -168,16 +168,16 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     result = SkillResult(codes=[c.code for c in checks])
     result.files = len(skill.docs) + len(skill.load_errors)
     result.characters = sum(len(d.text) for d in skill.docs)
-    raw = []
+    raw: list[tuple[CheckSpec, Hit]] = []
+    failed = run_scopes(skill, checks, raw)
     for spec in checks:
-        try:
-            for hit in spec.func(skill):
-                raw.append((spec, hit))
-        except Exception as exc:  # a check must never take the run down; report it instead
-            result.internal_errors.append(
-                f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
-                f"{type(exc).__name__}: {exc}"
-            )
+        if spec not in failed:
+            continue
+        exc = failed[spec]
+        result.internal_errors.append(
+            f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
+            f"{type(exc).__name__}: {exc}"
+        )
     result.diagnostics = _finish(skill, raw)
     try:
         result.skipped = Counter(why for _path, why in skill.skipped)
@@ -188,6 +188,57 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     if any(c.family == "CS" for c in checks):
         result.fences = Counter(f.spec.kind.value for doc in skill.docs for f in doc.fences)
     return result
+
+
+def hits_of(skill: Skill, spec: CheckSpec) -> list[Hit]:
+    """One check's raw hits on one skill, walked as the engine walks it (for tests and tools);
+    a crash is raised, not recorded."""
+    raw: list[tuple[CheckSpec, Hit]] = []
+    failed = run_scopes(skill, [spec], raw)
+    if failed:
+        raise failed[spec]
+    return [hit for _spec, hit in raw]
+
+
+def run_scopes(
+    skill: Skill, checks: list[CheckSpec], raw: list[tuple[CheckSpec, Hit]]
+) -> dict[CheckSpec, Exception]:
+    """Call every check on the items of its scope, appending (check, hit) to `raw`: one walk
+    over the docs, fences and links serves all checks of a scope. A check that raises keeps
+    the hits it yielded, is not called again on this skill, and is returned with its error."""
+    failed: dict[CheckSpec, Exception] = {}
+    by_scope: dict[Scope, list[CheckSpec]] = {}
+    for spec in checks:
+        by_scope.setdefault(spec.scope, []).append(spec)
+
+    def call(specs: list[CheckSpec], *args) -> None:
+        for spec in specs:
+            if spec in failed:
+                continue
+            try:
+                for hit in spec.func(*args):
+                    raw.append((spec, hit))
+            except Exception as exc:  # a check must never take the run down; report it instead
+                failed[spec] = exc
+
+    call(by_scope.get(Scope.SKILL, ()), skill)
+    front = by_scope.get(Scope.FRONTMATTER)
+    if front and skill.skill_md is not None and skill.skill_md.frontmatter.ok:
+        call(front, skill.skill_md, skill)
+    per_doc = by_scope.get(Scope.DOC)
+    per_fence = by_scope.get(Scope.FENCE)
+    per_link = by_scope.get(Scope.LINK)
+    if per_doc or per_fence or per_link:
+        for doc in skill.docs:
+            if per_doc:
+                call(per_doc, doc, skill)
+            if per_fence:
+                for fence in doc.fences:
+                    call(per_fence, fence, doc, skill)
+            if per_link:
+                for link in doc.links:
+                    call(per_link, link, doc, skill)
+    return failed
 
 
 def _finish(skill: Skill, raw) -> list[Diagnostic]:
