@@ -147,9 +147,7 @@ def check(
     def register(fn):
         assert code not in CHECKS, f"duplicate check code {code}"
         assert all(s.name != name for s in CHECKS.values()), f"duplicate check name {name}"
-        CHECKS[code] = CheckSpec(
-            code, name, severity, fn, inspect.getdoc(fn) or "", prepare, scope
-        )
+        CHECKS[code] = CheckSpec(code, name, severity, fn, inspect.getdoc(fn) or "", prepare, scope)
         return fn
 
     return register

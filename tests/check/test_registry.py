@@ -3,9 +3,14 @@ and docs/checks.md generated from it."""
 
 from __future__ import annotations
 
+import ast
+import inspect
+import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from skill_audit.cli import cli
 from skill_audit.diagnostics import Severity
 from skill_audit.discovery import skill_file_in
 from skill_audit.registry import (
@@ -13,6 +18,7 @@ from skill_audit.registry import (
     DOC_SECTIONS,
     FAMILIES,
     NAME_RE,
+    Scope,
     catalog_markdown,
     check,
     load_checks,
@@ -67,3 +73,50 @@ def test_docs_checks_md_is_in_sync_with_the_registry():
     assert docs.read_text(encoding="utf-8") == catalog_markdown(), (
         "docs/checks.md is stale: run `skill-audit rules --format markdown > docs/checks.md`"
     )
+
+
+@pytest.mark.parametrize("code", sorted(CHECKS))
+def test_every_check_has_a_scope_and_a_matching_signature(code):
+    spec = CHECKS[code]
+    assert isinstance(spec.scope, Scope)
+    arity = {Scope.SKILL: 1, Scope.DOC: 2, Scope.FRONTMATTER: 2, Scope.FENCE: 3, Scope.LINK: 3}
+    params = inspect.signature(spec.func).parameters
+    assert len(params) == arity[spec.scope], f"{code}: {spec.scope} takes {arity[spec.scope]}"
+
+
+@pytest.mark.parametrize("code", sorted(CHECKS))
+def test_rule_names_the_file_and_line_of_the_checks_def(code):
+    spec = CHECKS[code]
+    out = CliRunner().invoke(cli, ["rule", code]).output
+    source = out.strip().splitlines()[-1]
+    m = re.fullmatch(r"Source: (\S+):(\d+) \((\w+), scope (\w+)\)", source)
+    assert m, source
+    path, line, func, scope = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+    assert scope == spec.scope.value and func == spec.func.__name__
+    text = (REPO / "scripts" / path).read_text(encoding="utf-8").splitlines()
+    assert re.match(rf"(async )?def {func}\(", text[line - 1]), text[line - 1]
+    # the decorator just above registers this very code
+    above = "\n".join(text[max(0, line - 4) : line - 1])
+    assert f'@check("{code}"' in above
+
+
+def test_no_check_module_imports_another():
+    folder = REPO / "scripts" / "skill_audit" / "checks"
+    modules = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    assert {"links", "code_blocks", "catalog"} <= modules
+    for path in sorted(folder.glob("*.py")):
+        if path.stem == "__init__":
+            continue  # the package imports every check module, on purpose
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                package = "skill_audit.checks" if node.level == 1 else (node.module or "")
+                module = f"{package}.{node.module}" if node.level == 1 and node.module else package
+                imported.add(module)
+                imported |= {f"{module}.{a.name}" for a in node.names}
+        for name in imported:
+            parts = name.split(".")
+            if parts[:2] == ["skill_audit", "checks"] and len(parts) > 2:
+                assert parts[2] not in modules, f"{path.name} imports check module {parts[2]}"
