@@ -20,11 +20,15 @@ from skill_audit.mentions import (
     substitute,
 )
 from skill_audit.model import MarkdownDoc, per_skill, read_text
+from skill_audit.snippets.grammar import Kind
 
 __all__ = [
+    "DATA_LANGS",
     "LinkTarget",
     "MentionTarget",
     "Resolver",
+    "classify",
+    "fence_kind",
     "inside",
     "is_external",
     "link_target",
@@ -251,3 +255,32 @@ def _in_named_sibling(doc, mention, path: str, res: Resolver) -> bool:
         if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):
             return os.path.exists(os.path.join(sibling, path))
     return False
+
+
+# --------------------------------------------------------------------------- one fence
+
+DATA_LANGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"}
+
+
+def classify(fence) -> str:
+    """What `check` does with a fence: python, shell, data (json/yaml/toml), partial,
+    unlabelled (no language) or other (any other language: counted, never parsed)."""
+    spec = fence.spec
+    if spec.kind is Kind.PARTIAL:
+        return "partial"
+    if spec.is_python:
+        return "python"
+    if spec.is_shell:
+        return "shell"
+    if spec.lang in DATA_LANGS:
+        return "data"
+    return "other" if spec.lang else "unlabelled"
+
+
+def fence_kind(fence, doc) -> str:
+    """`classify(fence)`, or "unclosed" for a fence of `doc` that runs to the end of the file:
+    its "code" is the prose it swallowed, so no check parses it (CS009 reports it)."""
+    unclosed = doc.unclosed_fence_lines
+    if unclosed and fence.line in unclosed:
+        return "unclosed"
+    return classify(fence)

@@ -95,9 +95,12 @@ def test_rule_names_the_file_and_line_of_the_checks_def(code):
     assert scope == spec.scope.value and func == spec.func.__name__
     text = (REPO / "scripts" / path).read_text(encoding="utf-8").splitlines()
     assert re.match(rf"(async )?def {func}\(", text[line - 1]), text[line - 1]
-    # the decorator just above registers this very code
-    above = "\n".join(text[max(0, line - 4) : line - 1])
-    assert f'@check("{code}"' in above
+    # the decorator just above (up to the blank line before it) registers this very code
+    start = line - 1
+    while start > 0 and text[start - 1].strip():
+        start -= 1
+    decorator = "\n".join(text[start : line - 1])
+    assert decorator.lstrip().startswith("@check(") and f'"{code}"' in decorator
 
 
 def test_no_check_module_imports_another():
