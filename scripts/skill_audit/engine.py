@@ -207,37 +207,34 @@ def run_scopes(
     over the docs, fences and links serves all checks of a scope. A check that raises keeps
     the hits it yielded, is not called again on this skill, and is returned with its error."""
     failed: dict[CheckSpec, Exception] = {}
-    by_scope: dict[Scope, list[CheckSpec]] = {}
+    by_scope: dict[Scope, list[CheckSpec]] = {scope: [] for scope in Scope}
     for spec in checks:
-        by_scope.setdefault(spec.scope, []).append(spec)
+        by_scope[spec.scope].append(spec)
 
-    def call(specs: list[CheckSpec], *args) -> None:
-        for spec in specs:
-            if spec in failed:
-                continue
+    def call(scope: Scope, *args) -> None:
+        for spec in by_scope[scope]:
             try:
                 for hit in spec.func(*args):
                     raw.append((spec, hit))
             except Exception as exc:  # a check must never take the run down; report it instead
                 failed[spec] = exc
+                # a new list: a walk over the old one (this loop) finishes unchanged
+                by_scope[scope] = [s for s in by_scope[scope] if s is not spec]
 
-    call(by_scope.get(Scope.SKILL, ()), skill)
-    front = by_scope.get(Scope.FRONTMATTER)
-    if front and skill.skill_md is not None and skill.skill_md.frontmatter.ok:
-        call(front, skill.skill_md, skill)
-    per_doc = by_scope.get(Scope.DOC)
-    per_fence = by_scope.get(Scope.FENCE)
-    per_link = by_scope.get(Scope.LINK)
-    if per_doc or per_fence or per_link:
-        for doc in skill.docs:
-            if per_doc:
-                call(per_doc, doc, skill)
-            if per_fence:
-                for fence in doc.fences:
-                    call(per_fence, fence, doc, skill)
-            if per_link:
-                for link in doc.links:
-                    call(per_link, link, doc, skill)
+    call(Scope.SKILL, skill)
+    doc = skill.skill_md
+    if by_scope[Scope.FRONTMATTER] and doc is not None and doc.frontmatter.ok:
+        call(Scope.FRONTMATTER, doc, skill)
+    if not (by_scope[Scope.DOC] or by_scope[Scope.FENCE] or by_scope[Scope.LINK]):
+        return failed
+    for doc in skill.docs:
+        call(Scope.DOC, doc, skill)
+        if by_scope[Scope.FENCE]:
+            for fence in doc.fences:
+                call(Scope.FENCE, fence, doc, skill)
+        if by_scope[Scope.LINK]:
+            for link in doc.links:
+                call(Scope.LINK, link, doc, skill)
     return failed
 
 

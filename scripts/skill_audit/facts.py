@@ -280,7 +280,18 @@ def classify(fence) -> str:
 def fence_kind(fence, doc) -> str:
     """`classify(fence)`, or "unclosed" for a fence of `doc` that runs to the end of the file:
     its "code" is the prose it swallowed, so no check parses it (CS009 reports it)."""
-    unclosed = doc.unclosed_fence_lines
-    if unclosed and fence.line in unclosed:
-        return "unclosed"
-    return classify(fence)
+    if _kinds[0] is not doc:  # the engine walks one doc's fences at a time: classify them once
+        unclosed = set(doc.unclosed_fence_lines)
+        _kinds[:] = [
+            doc,
+            {id(f): "unclosed" if f.line in unclosed else classify(f) for f in doc.fences},
+        ]
+    kind = _kinds[1].get(id(fence))
+    if kind is None:  # a fence that is not one of doc.fences (built by hand)
+        unclosed = doc.unclosed_fence_lines
+        kind = "unclosed" if unclosed and fence.line in unclosed else classify(fence)
+    return kind
+
+
+# (doc, {id(fence): kind}) of the last doc asked about; holding the doc keeps the ids valid
+_kinds: list = [None, {}]
