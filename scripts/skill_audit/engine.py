@@ -170,7 +170,7 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     result.characters = sum(len(d.text) for d in skill.docs)
     raw: list[tuple[CheckSpec, Hit]] = []
     failed = run_scopes(skill, checks, raw)
-    for spec in checks:
+    for spec in checks if failed else ():
         if spec not in failed:
             continue
         exc = failed[spec]
@@ -207,11 +207,13 @@ def run_scopes(
     over the docs, fences and links serves all checks of a scope. A check that raises keeps
     the hits it yielded, is not called again on this skill, and is returned with its error."""
     failed: dict[CheckSpec, Exception] = {}
-    by_scope: dict[Scope, list[CheckSpec]] = {scope: [] for scope in Scope}
+    # keyed by the scope's string value: str hashes are cached, Enum.__hash__ is Python code
+    # and this dict is read once per fence and link
+    by_scope: dict[str, list[CheckSpec]] = {scope.value: [] for scope in Scope}
     for spec in checks:
-        by_scope[spec.scope].append(spec)
+        by_scope[spec.scope.value].append(spec)
 
-    def call(scope: Scope, *args) -> None:
+    def call(scope: str, *args) -> None:
         for spec in by_scope[scope]:
             try:
                 for hit in spec.func(*args):
@@ -221,20 +223,20 @@ def run_scopes(
                 # a new list: a walk over the old one (this loop) finishes unchanged
                 by_scope[scope] = [s for s in by_scope[scope] if s is not spec]
 
-    call(Scope.SKILL, skill)
+    call("skill", skill)
     doc = skill.skill_md
-    if by_scope[Scope.FRONTMATTER] and doc is not None and doc.frontmatter.ok:
-        call(Scope.FRONTMATTER, doc, skill)
-    if not (by_scope[Scope.DOC] or by_scope[Scope.FENCE] or by_scope[Scope.LINK]):
+    if by_scope["frontmatter"] and doc is not None and doc.frontmatter.ok:
+        call("frontmatter", doc, skill)
+    if not (by_scope["doc"] or by_scope["fence"] or by_scope["link"]):
         return failed
     for doc in skill.docs:
-        call(Scope.DOC, doc, skill)
-        if by_scope[Scope.FENCE]:
+        call("doc", doc, skill)
+        if by_scope["fence"]:
             for fence in doc.fences:
-                call(Scope.FENCE, fence, doc, skill)
-        if by_scope[Scope.LINK]:
+                call("fence", fence, doc, skill)
+        if by_scope["link"]:
             for link in doc.links:
-                call(Scope.LINK, link, doc, skill)
+                call("link", link, doc, skill)
     return failed
 
 
