@@ -1,8 +1,11 @@
 """Facts about a skill that several checks share, computed once per skill.
 
 The layer between `skill_audit.model` (files, parsed once) and `skill_audit.checks` (findings):
-link and mention resolution and the anchors of target files. Checks import from here, never
-from each other.
+link and mention resolution and the anchors of target files, where one link or path mention
+lands (`link_target`, `mention_target`, cached per item) and what kind of block a fence is
+(`fence_kind`). Facts are answers ("this link lands in references/x.md, which exists"), never
+findings: each check decides its own code from them. Checks import from here, never from each
+other.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """LK: links and path references inside a skill.
 
-Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
+Three kinds of pointers are resolved, in every markdown file the skill ships:
   * markdown links and images, against the folder of the file that holds them;
   * path mentions: the argument of a `Read("...")` call, a `${CLAUDE_SKILL_DIR}/...` path
     anywhere in the text, and `references/`, `scripts/` or `assets/` paths inside inline code.
@@ -8,7 +8,8 @@ Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
     the plugin folder for a skill inside a plugin (see `model.plugin_root`); outside one, only
     `${CLAUDE_PLUGIN_ROOT}/skills/<this skill>/...` is resolved (LK006 warns either way);
   * `#fragment`s, against GitHub heading slugs (-1, -2 for repeated headings) and <a id/name>.
-External http(s) URLs are only fetched with `--external` (`check_external`).
+External http(s) URLs are only fetched with `--external` (`check_external`). Where a link or
+mention lands is a fact computed once (`facts.link_target`, `facts.mention_target`).
 """
 
 from __future__ import annotations
