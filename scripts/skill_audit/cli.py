@@ -200,6 +200,7 @@ def rules_command(fmt):
                         "name": s.name,
                         "severity": s.severity.label,
                         "family": FAMILIES[s.family],
+                        "scope": s.scope.value,
                         "summary": s.summary,
                     }
                     for s in sorted(checks.values(), key=lambda s: s.code)
@@ -211,7 +212,10 @@ def rules_command(fmt):
     width = max((len(s.name) for s in checks.values()), default=10)
     for code in sorted(checks):
         spec = checks[code]
-        click.echo(f"{code}  {spec.name:<{width}}  {spec.severity.label:<7}  {spec.summary}")
+        click.echo(
+            f"{code}  {spec.name:<{width}}  {spec.severity.label:<7}  "
+            f"{spec.scope.value:<11}  {spec.summary}"
+        )
 
 
 @cli.command("rule")
@@ -232,6 +236,8 @@ def rule_command(code):
         click.echo(f"{title}:")
         click.echo("\n".join(f"    {line}" if line else "" for line in body.splitlines()))
         click.echo()
+    path, line = spec.source()
+    click.echo(f"Source: {path}:{line} ({spec.func.__name__}, scope {spec.scope.value})")
 
 
 @cli.command("schema")

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from skill_audit.config import Config, ConfigError, clear_config_cache, find_config
-from skill_audit.diagnostics import Diagnostic, Severity
+from skill_audit.diagnostics import Diagnostic, Hit, Severity
 from skill_audit.discovery import display_path, find_skills
 from skill_audit.model import Skill, load_skill
-from skill_audit.registry import CheckSpec, load_checks
+from skill_audit.registry import CheckSpec, Scope, load_checks
 
 PARALLEL_MIN_SKILLS = 6
 # Small batches, handed out heaviest first, keep both cores busy to the end (with 4 per worker
@@ -159,16 +159,16 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     result = SkillResult(codes=[c.code for c in checks])
     result.files = len(skill.docs) + len(skill.load_errors)
     result.characters = sum(len(d.text) for d in skill.docs)
-    raw = []
-    for spec in checks:
-        try:
-            for hit in spec.func(skill):
-                raw.append((spec, hit))
-        except Exception as exc:  # a check must never take the run down; report it instead
-            result.internal_errors.append(
-                f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
-                f"{type(exc).__name__}: {exc}"
-            )
+    raw: list[tuple[CheckSpec, Hit]] = []
+    failed = run_scopes(skill, checks, raw)
+    for spec in checks if failed else ():
+        if spec not in failed:
+            continue
+        exc = failed[spec]
+        result.internal_errors.append(
+            f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
+            f"{type(exc).__name__}: {exc}"
+        )
     result.diagnostics = _finish(skill, raw)
     try:
         result.skipped = Counter(why for _path, why in skill.skipped)
@@ -179,6 +179,56 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     if any(c.family == "CS" for c in checks):
         result.fences = Counter(f.spec.kind.value for doc in skill.docs for f in doc.fences)
     return result
+
+
+def hits_of(skill: Skill, spec: CheckSpec) -> list[Hit]:
+    """One check's raw hits on one skill, walked as the engine walks it (for tests and tools);
+    a crash is raised, not recorded."""
+    raw: list[tuple[CheckSpec, Hit]] = []
+    failed = run_scopes(skill, [spec], raw)
+    if failed:
+        raise failed[spec]
+    return [hit for _spec, hit in raw]
+
+
+def run_scopes(
+    skill: Skill, checks: list[CheckSpec], raw: list[tuple[CheckSpec, Hit]]
+) -> dict[CheckSpec, Exception]:
+    """Call every check on the items of its scope, appending (check, hit) to `raw`: one walk
+    over the docs, fences and links serves all checks of a scope. A check that raises keeps
+    the hits it yielded, is not called again on this skill, and is returned with its error."""
+    failed: dict[CheckSpec, Exception] = {}
+    # keyed by the scope's string value: str hashes are cached, Enum.__hash__ is Python code
+    # and this dict is read once per fence and link
+    by_scope: dict[str, list[CheckSpec]] = {scope.value: [] for scope in Scope}
+    for spec in checks:
+        by_scope[spec.scope.value].append(spec)
+
+    def call(scope: str, *args) -> None:
+        for spec in by_scope[scope]:
+            try:
+                for hit in spec.func(*args):
+                    raw.append((spec, hit))
+            except Exception as exc:  # a check must never take the run down; report it instead
+                failed[spec] = exc
+                # a new list: a walk over the old one (this loop) finishes unchanged
+                by_scope[scope] = [s for s in by_scope[scope] if s is not spec]
+
+    call("skill", skill)
+    doc = skill.skill_md
+    if by_scope["frontmatter"] and doc is not None and doc.frontmatter.ok:
+        call("frontmatter", doc, skill)
+    if not (by_scope["doc"] or by_scope["fence"] or by_scope["link"]):
+        return failed
+    for doc in skill.docs:
+        call("doc", doc, skill)
+        if by_scope["fence"]:
+            for fence in doc.fences:
+                call("fence", fence, doc, skill)
+        if by_scope["link"]:
+            for link in doc.links:
+                call("link", link, doc, skill)
+    return failed
 
 
 def _finish(skill: Skill, raw) -> list[Diagnostic]:

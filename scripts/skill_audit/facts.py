@@ -1,13 +1,18 @@
 """Facts about a skill that several checks share, computed once per skill.
 
 The layer between `skill_audit.model` (files, parsed once) and `skill_audit.checks` (findings):
-link and mention resolution and the anchors of target files. Checks import from here, never
-from each other.
+link and mention resolution and the anchors of target files, where one link or path mention
+lands (`link_target`, `mention_target`, cached per item) and what kind of block a fence is
+(`fence_kind`). Facts are answers ("this link lands in references/x.md, which exists"), never
+findings: each check decides its own code from them. Checks import from here, never from each
+other.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from skill_audit.mentions import (
@@ -18,11 +23,19 @@ from skill_audit.mentions import (
     substitute,
 )
 from skill_audit.model import MarkdownDoc, per_skill, read_text
+from skill_audit.snippets.grammar import Kind
 
 __all__ = [
+    "DATA_LANGS",
+    "LinkTarget",
+    "MentionTarget",
     "Resolver",
+    "classify",
+    "fence_kind",
     "inside",
     "is_external",
+    "link_target",
+    "mention_target",
     "resolve",
     "resolve_link",
     "resolver",
@@ -105,3 +118,183 @@ def resolve_link(path: str, base: str, res: Resolver) -> tuple[str | None, bool]
     if inside(from_root, res.root) and os.path.exists(from_root):
         return from_root, True
     return resolved, False
+
+
+# --------------------------------------------------------------------------- one link, one mention
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """Where one markdown link or image of a doc points (computed once, shared by LK checks)."""
+
+    what: str  # "link" or "image"
+    target: str  # as written, stripped ("" for an empty target)
+    path: str  # the part before `#` ("" for a same-file anchor)
+    fragment: str
+    here: str  # normalised path of the doc holding the link
+    base: str  # its folder
+    absolute: bool  # an absolute filesystem path
+    resolved: str | None  # where a relative path lands (None: empty, anchor, absolute, or a
+    # placeholder that names no folder)
+    from_root: bool  # lands only when read from the skill root (see resolve_link)
+    inside: bool  # `resolved` is inside the skill folder
+    exists: bool  # `resolved` exists
+
+
+@per_skill
+def _link_targets(skill) -> dict[int, LinkTarget | None]:
+    return {}  # id(link) -> target; links live as long as their skill
+
+
+def link_target(link, doc, skill) -> LinkTarget | None:
+    """Where `link` (of `doc`) points; None for an external URL and for links in output
+    templates (they name files of the project the template is copied into)."""
+    cache = _link_targets(skill)
+    key = id(link)
+    if key not in cache:
+        cache[key] = _link_target(link, doc, skill)
+    return cache[key]
+
+
+def _link_target(link, doc, skill) -> LinkTarget | None:
+    if doc.is_template:
+        return None
+    target = link.target.strip()
+    if is_external(target):
+        return None
+    here = os.path.normpath(str(doc.path))
+    base = os.path.dirname(here)
+    what = "image" if link.image else "link"
+    path, fragment = split_fragment(target) if target else ("", "")
+    resolved, from_root, absolute = None, False, False
+    if path and os.path.isabs(path):
+        absolute = True
+    elif path:
+        resolved, from_root = resolve_link(path, base, resolver(skill))
+    root = resolver(skill).root
+    in_skill = resolved is not None and (from_root or inside(resolved, root))
+    exists = resolved is not None and os.path.exists(resolved)
+    return LinkTarget(
+        what, target, path, fragment, here, base, absolute, resolved, from_root, in_skill, exists
+    )
+
+
+@dataclass(frozen=True)
+class MentionTarget:
+    """Where one path mention (`Read(...)`, `${CLAUDE_SKILL_DIR}/...`, inline code) points."""
+
+    shown: str  # how findings name it: "Read() path references/x.md"
+    path: str
+    fragment: str
+    resolved: str  # against the skill folder, or the file's folder when only that exists
+    inside: bool  # within the skill folder (the plugin folder for ${CLAUDE_PLUGIN_ROOT})
+    exists: bool
+    elsewhere: bool  # missing here but present in a sibling skill named next to it or in the
+    # plugin folder (only looked up for a missing target inside the skill)
+
+
+@per_skill
+def _mention_targets(skill) -> dict[int, MentionTarget | None]:
+    return {}
+
+
+def mention_target(mention, doc, skill) -> MentionTarget | None:
+    """Where `mention` (of `doc`) points; None in output templates and for a placeholder that
+    names no folder (LK005/LK006 report those)."""
+    cache = _mention_targets(skill)
+    key = id(mention)
+    if key not in cache:
+        cache[key] = _mention_target(mention, doc, skill)
+    return cache[key]
+
+
+def _mention_target(mention, doc, skill) -> MentionTarget | None:
+    if doc.is_template:
+        return None
+    res = resolver(skill)
+    path, fragment = split_fragment(mention.raw)
+    resolved = resolve(path, res.root, res)
+    if resolved is None:
+        return None
+    exists = os.path.exists(resolved)
+    if not exists and not path.startswith("${"):
+        near = resolve(path, os.path.dirname(os.path.normpath(str(doc.path))), res)
+        if near and inside(near, res.root) and os.path.exists(near):
+            resolved, exists = near, True  # written relative to the file that mentions it
+    plugin = skill.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
+    boundary = os.path.normpath(str(plugin)) if plugin else res.root
+    within = inside(resolved, boundary)
+    elsewhere = (
+        within
+        and not exists
+        and (_in_named_sibling(doc, mention, path, res) or _in_plugin_folder(path, res))
+    )
+    return MentionTarget(
+        f"{mention.how} path {mention.raw}", path, fragment, resolved, within, exists, elsewhere
+    )
+
+
+_BACKTICKED_RE = re.compile(r"`([\w.-]+)`")
+
+
+def _in_plugin_folder(path: str, res: Resolver) -> bool:
+    """True for a plugin skill's path that exists relative to its plugin folder (plugins keep
+    shared scripts/ there and tell the agent to resolve the plugin root first)."""
+    plugin = res.skill.plugin_root
+    if plugin is None or "${" in path or os.path.isabs(path):
+        return False
+    return os.path.exists(os.path.join(str(plugin), path))
+
+
+def _in_named_sibling(doc, mention, path: str, res: Resolver) -> bool:
+    """True when the path belongs to a sibling skill named just before it ("see
+    `model-selection`'s `references/catalog.md`") and exists there."""
+    if "${" in path or os.path.isabs(path):
+        return False
+    parent = os.path.dirname(res.root)
+    nearby = "\n".join(doc.lines[max(0, mention.line - 3) : mention.line])
+    for name in _BACKTICKED_RE.findall(nearby):
+        sibling = os.path.join(parent, name)
+        if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):
+            return os.path.exists(os.path.join(sibling, path))
+    return False
+
+
+# --------------------------------------------------------------------------- one fence
+
+DATA_LANGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"}
+
+
+def classify(fence) -> str:
+    """What `check` does with a fence: python, shell, data (json/yaml/toml), partial,
+    unlabelled (no language) or other (any other language: counted, never parsed)."""
+    spec = fence.spec
+    if spec.kind is Kind.PARTIAL:
+        return "partial"
+    if spec.is_python:
+        return "python"
+    if spec.is_shell:
+        return "shell"
+    if spec.lang in DATA_LANGS:
+        return "data"
+    return "other" if spec.lang else "unlabelled"
+
+
+def fence_kind(fence, doc) -> str:
+    """`classify(fence)`, or "unclosed" for a fence of `doc` that runs to the end of the file:
+    its "code" is the prose it swallowed, so no check parses it (CS009 reports it)."""
+    if _kinds[0] is not doc:  # the engine walks one doc's fences at a time: classify them once
+        unclosed = set(doc.unclosed_fence_lines)
+        _kinds[:] = [
+            doc,
+            {id(f): "unclosed" if f.line in unclosed else classify(f) for f in doc.fences},
+        ]
+    kind = _kinds[1].get(id(fence))
+    if kind is None:  # a fence that is not one of doc.fences (built by hand)
+        unclosed = doc.unclosed_fence_lines
+        kind = "unclosed" if unclosed and fence.line in unclosed else classify(fence)
+    return kind
+
+
+# (doc, {id(fence): kind}) of the last doc asked about; holding the doc keeps the ids valid
+_kinds: list = [None, {}]

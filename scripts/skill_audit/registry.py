@@ -1,10 +1,23 @@
 """The check registry: every check of `skill-audit check` registers itself here.
 
-Write a check as a function of one `skill_audit.model.Skill` that yields
-`skill_audit.diagnostics.Hit`s, decorated with `@check(code, name, severity)`:
+A check is one function per code, decorated with `@check(code, name, severity, scope=...)`.
+Its scope says what it looks at; the engine walks the skill once per scope and calls every
+selected check of that scope on each item, so a loop over docs, fences or links happens once:
 
-    @check("FM001", "frontmatter-missing", Severity.ERROR)
-    def frontmatter_missing(skill: Skill) -> Iterator[Hit]:
+    Scope.SKILL        fn(skill)              once per skill
+    Scope.DOC          fn(doc, skill)         each shipped markdown file (`skill.docs`)
+    Scope.FRONTMATTER  fn(doc, skill)         SKILL.md, when its frontmatter parses to a
+                                              mapping (`doc.frontmatter.ok`); a missing or
+                                              broken block is FM001-FM003's (skill scope)
+    Scope.FENCE        fn(fence, doc, skill)  each fenced block of each doc, unclosed ones
+                                              included (`facts.fence_kind` says "unclosed":
+                                              their code is the prose they swallowed)
+    Scope.LINK         fn(link, doc, skill)   each markdown link and image of each doc
+
+The function yields `skill_audit.diagnostics.Hit`s (a generator; yielding nothing is fine):
+
+    @check("CS005", "fence-without-language", Severity.WARNING, scope=Scope.FENCE)
+    def fence_without_language(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
         \"\"\"One-line summary.
 
         What it does:
@@ -17,11 +30,18 @@ Write a check as a function of one `skill_audit.model.Skill` that yields
             ...
         \"\"\"
 
+The decorated function holds its code's whole decision: `skill-audit rule CODE` names its file
+and line. Work that several checks need (where a link resolves, the anchors of a file, a
+block's compile error, a fence's kind) comes from `skill_audit.facts` or small helpers in the
+check's own module that return facts, cached per skill or per item, never a list of
+(code, message) pairs filtered per code. A check module never imports another check module.
+
 Codes are two capital letters and three digits (families: FM frontmatter, ST structure and
 budgets, RC rule catalogue and counts, LK links, CS code blocks, EV eval files); names are
 kebab-case; both are unique. The docstring's four sections feed `skill-audit rule CODE` and
 docs/checks.md. A check module only needs to live in `skill_audit/checks/`: the package
-imports all of them. Checks must not raise on bad input: a crash in a check is reported as an internal error.
+imports all of them. Checks must not raise on bad input: a crash is reported as an internal
+error of that check (for the rest of that skill it is not called again; other checks go on).
 
 A check whose cost is mostly per call (a subprocess) can add `prepare=fn`: the engine calls
 `fn(skills)` once with every skill one process is about to check, so the cost is paid once
@@ -31,12 +51,17 @@ work without it (it is then run on one skill alone, e.g. from a test).
 Speed: every check module is imported on every run, and `skill-audit check .` has a 0.35 s
 budget including interpreter start, so import heavy modules that only some paths need
 (urllib.request and http.client for --external, subprocess, jsonschema) inside the function
-that uses them. Read only the `Skill`/`MarkdownDoc` attributes you need: they are lazy.
+that uses them. Read only the `Skill`/`MarkdownDoc` attributes you need: they are lazy. A
+fence or link check runs once per item on hundreds of thousands of items: return early.
+
+Vocabulary: a "check" is what the validator runs; a "rule file" is what a skill ships.
 """
 
 from __future__ import annotations
 
+import enum
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -56,6 +81,16 @@ FAMILIES = {
 DOC_SECTIONS = ("What it does", "Why", "Example", "Fix")
 
 
+class Scope(enum.Enum):
+    """What a check looks at, and so how the engine calls it (see the module doc)."""
+
+    SKILL = "skill"
+    DOC = "doc"
+    FRONTMATTER = "frontmatter"
+    FENCE = "fence"
+    LINK = "link"
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     code: str
@@ -64,6 +99,7 @@ class CheckSpec:
     func: Callable[..., Iterable[Hit]] = field(compare=False)
     doc: str = ""
     prepare: Callable[[list], None] | None = field(default=None, compare=False)
+    scope: Scope = Scope.SKILL
 
     @property
     def family(self) -> str:
@@ -78,20 +114,40 @@ class CheckSpec:
         """The ruff-style docstring sections, by title (only those present)."""
         return parse_sections(self.doc)
 
+    def source(self) -> tuple[str, int]:
+        """(file relative to the package's parent folder, line of the `def`) of the check."""
+        func = inspect.unwrap(self.func)
+        path = inspect.getsourcefile(func) or func.__code__.co_filename
+        base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        rel = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+        _lines, first = inspect.getsourcelines(func)
+        # getsourcelines starts at the first decorator; the `def` is what a reader looks for
+        for offset, line in enumerate(_lines):
+            if line.lstrip().startswith(("def ", "async def ")):
+                return rel, first + offset
+        return rel, first
+
 
 CHECKS: dict[str, CheckSpec] = {}
 
 
-def check(code: str, name: str, severity: Severity, prepare: Callable[[list], None] | None = None):
-    """Register `fn(skill) -> Iterable[Hit]` as check `code` (`prepare`: see the module doc)."""
+def check(
+    code: str,
+    name: str,
+    severity: Severity,
+    prepare: Callable[[list], None] | None = None,
+    scope: Scope = Scope.SKILL,
+):
+    """Register a check function for `code`; its signature follows `scope` (see the module doc)."""
     assert CODE_RE.match(code), f"bad check code {code!r}"
+    assert isinstance(scope, Scope), f"{code}: scope must be a Scope, not {scope!r}"
     assert code[:2] in FAMILIES, f"unknown check family in {code!r}"
     assert NAME_RE.match(name), f"check name must be kebab-case: {name!r}"
 
     def register(fn):
         assert code not in CHECKS, f"duplicate check code {code}"
         assert all(s.name != name for s in CHECKS.values()), f"duplicate check name {name}"
-        CHECKS[code] = CheckSpec(code, name, severity, fn, inspect.getdoc(fn) or "", prepare)
+        CHECKS[code] = CheckSpec(code, name, severity, fn, inspect.getdoc(fn) or "", prepare, scope)
         return fn
 
     return register
@@ -130,16 +186,19 @@ def catalog_markdown() -> str:
         "Token figures are the validator's offline estimate, ceil(characters / 4). Suppress a finding "
         "with `<!-- skill-audit: disable-next-line CODE -->`, `<!-- skill-audit: disable CODE -->` ... "
         "`<!-- skill-audit: enable -->`, or `<!-- skill-audit: disable-file CODE -->`; select with "
-        "`--select`/`--ignore` or `[tool.skill-audit]` in pyproject.toml.",
+        "`--select`/`--ignore` or `[tool.skill-audit]` in pyproject.toml. The scope says what a "
+        "check looks at: the skill, each markdown file (doc), SKILL.md's frontmatter, each code "
+        "fence, or each markdown link.",
         "",
-        "| Code | Name | Severity | Summary |",
-        "|---|---|---|---|",
+        "| Code | Name | Severity | Scope | Summary |",
+        "|---|---|---|---|---|",
     ]
     for code in sorted(checks):
         s = checks[code]
         summary = s.summary.replace("|", "\\|")
         out.append(
-            f"| [{code}](#{code.lower()}-{s.name}) | {s.name} | {s.severity.label} | {summary} |"
+            f"| [{code}](#{code.lower()}-{s.name}) | {s.name} | {s.severity.label} "
+            f"| {s.scope.value} | {summary} |"
         )
     for family, title in FAMILIES.items():
         specs = [checks[c] for c in sorted(checks) if c.startswith(family)]
@@ -151,7 +210,7 @@ def catalog_markdown() -> str:
                 "",
                 f"### {s.code} {s.name}",
                 "",
-                f"Default severity: {s.severity.label}. {s.summary}",
+                f"Default severity: {s.severity.label}. Scope: {s.scope.value}. {s.summary}",
             ]
             for section, body in s.sections().items():
                 out += ["", f"**{section}.**", ""]

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skill_audit.checks import code_blocks as cb
+from skill_audit.facts import classify
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import parse_info
 
@@ -38,7 +39,7 @@ def fence(info: str, code: str, line: int = 10) -> Fence:
     ],
 )
 def test_every_fence_is_classified(info, kind):
-    assert cb.classify(fence(info, "x\n")) == kind
+    assert classify(fence(info, "x\n")) == kind
 
 
 def test_python_error_points_at_markdown_line_and_rewrites_block_lines():
@@ -310,7 +311,7 @@ def test_every_block_is_classified():
     from skill_audit.model import load_skill
 
     skill = load_skill(FIXTURES / "CS003" / "pass", Config())
-    assert sorted(cb.classify(f) for doc in skill.docs for f in doc.fences) == [
+    assert sorted(classify(f) for doc in skill.docs for f in doc.fences) == [
         "partial",
         "shell",
         "shell",

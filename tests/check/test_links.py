@@ -15,9 +15,13 @@ from hypothesis import strategies as st
 from skill_audit import mentions as mention_facts
 from skill_audit.checks import links
 from skill_audit.config import Config
+from skill_audit.engine import hits_of
 from skill_audit.model import MarkdownDoc, load_skill, plugin_root
+from skill_audit.registry import load_checks
 
 from tests.check.conftest import FIXTURES, findings
+
+CHECKS = load_checks()
 
 
 def test_external_links_are_not_fetched_by_default():
@@ -59,7 +63,7 @@ def test_anchor_slugs_follow_github_rules(tmp_path):
         encoding="utf-8",
     )
     skill = load_skill(tmp_path, Config())
-    hits = list(links.broken_anchor(skill))
+    hits = hits_of(skill, CHECKS["LK002"])
     assert [(h.line, h.message.split(":")[0]) for h in hits] == [(13, "link #example-2")]
 
 
@@ -91,10 +95,10 @@ def test_plugin_root_paths_resolve_inside_a_plugin(tmp_path):
         '`Read("${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md")`\n'
     )
     skill = load_skill(root, Config())
-    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == [
+    assert [h.message.split(":")[0] for h in hits_of(skill, CHECKS["LK004"])] == [
         "Read() path ${CLAUDE_PLUGIN_ROOT}/skills/s/references/y.md"
     ]
-    assert list(links.plugin_placeholder_outside_plugin(skill)) == []
+    assert hits_of(skill, CHECKS["LK006"]) == []
 
 
 # --------------------------------------------------------------------------- external
@@ -216,10 +220,10 @@ def test_own_plugin_paths_resolve_for_a_skill_copied_out_of_its_plugin(tmp_path)
         '`Read("${CLAUDE_PLUGIN_ROOT}/skills/other/SKILL.md")`\n'
     )
     skill = load_skill(root, Config())
-    assert [h.message.split(":")[0] for h in links.broken_path_reference(skill)] == [
+    assert [h.message.split(":")[0] for h in hits_of(skill, CHECKS["LK004"])] == [
         "Read() path ${CLAUDE_PLUGIN_ROOT}/skills/solo/references/y.md"
     ]
-    assert len(list(links.plugin_placeholder_outside_plugin(skill))) == 3
+    assert len(hits_of(skill, CHECKS["LK006"])) == 3
 
 
 @settings(max_examples=200, deadline=None)
@@ -248,7 +252,7 @@ def test_anchors_into_markdown_outside_references_are_checked(tmp_path):
         "---\nname: t\ndescription: d\n---\n[ok](assets/guide.md#usage) [bad](assets/guide.md#setup)\n"
     )
     skill = load_skill(tmp_path, Config())
-    assert [h.message for h in links.broken_anchor(skill)] == [
+    assert [h.message for h in hits_of(skill, CHECKS["LK002"])] == [
         "link assets/guide.md#setup: no heading or anchor #setup in assets/guide.md"
     ]
 

@@ -26,33 +26,18 @@ from collections.abc import Iterator
 import yaml
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.model import per_skill
+from skill_audit.facts import DATA_LANGS, fence_kind
+from skill_audit.model import MarkdownDoc, Skill, per_skill
 from skill_audit.parsing.frontmatter import SAFE_LOADER, yaml_nesting_problem
-from skill_audit.registry import check
+from skill_audit.registry import Scope, check
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import Kind, shell_script
 
-DATA_LANGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"}
 _TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BASH_LINE_RE = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
 _BASH_TIMEOUT = 20.0
 _ON_LINE_RE = re.compile(r"\b(on|at) line (\d+)")
 _TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-
-
-def classify(fence: Fence) -> str:
-    """What `check` does with a fence: python, shell, data (json/yaml/toml), partial,
-    unlabelled (no language) or other (any other language: counted, never parsed)."""
-    spec = fence.spec
-    if spec.kind is Kind.PARTIAL:
-        return "partial"
-    if spec.is_python:
-        return "python"
-    if spec.is_shell:
-        return "shell"
-    if spec.lang in DATA_LANGS:
-        return "data"
-    return "other" if spec.lang else "unlabelled"
 
 
 def fences_of(skill, kind: str) -> list[Fence]:
@@ -66,10 +51,10 @@ def _fences_by_kind(skill) -> dict[str, list[Fence]]:
     """Every fence of the skill by `classify` kind, classified once for all CS checks."""
     out: dict[str, list[Fence]] = {}
     for doc in skill.docs:
-        unclosed = doc.unclosed_fence_lines
         for f in doc.fences:
-            if not (unclosed and f.line in unclosed):
-                out.setdefault(classify(f), []).append(f)
+            kind = fence_kind(f, doc)
+            if kind != "unclosed":
+                out.setdefault(kind, []).append(f)
     return out
 
 
@@ -114,8 +99,8 @@ def _compile_error(code: str) -> tuple[int, int, str] | None:
     return None
 
 
-@check("CS001", "python-syntax-error", Severity.ERROR)
-def python_syntax_error(skill) -> Iterator[Hit]:
+@check("CS001", "python-syntax-error", Severity.ERROR, scope=Scope.FENCE)
+def python_syntax_error(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A python block does not compile.
 
     What it does:
@@ -134,10 +119,11 @@ def python_syntax_error(skill) -> Iterator[Hit]:
         Make the block valid Python. If it is deliberately a fragment, mark the fence
         `partial="why"` so it is counted but not compiled.
     """
-    for fence in fences_of(skill, "python"):
-        err = python_error(fence)
-        if err and python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1) is None:
-            yield Hit(fence.path, *err)
+    if fence_kind(fence, doc) != "python":
+        return
+    err = python_error(fence)
+    if err and python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1) is None:
+        yield Hit(fence.path, *err)
 
 
 _MAGIC_RE = re.compile(r"^([ \t]*)[%!][^\n]*$", re.M)
@@ -388,8 +374,8 @@ def _data_problem(kind: str, code: str) -> tuple[int, int, str] | None:
     return None
 
 
-@check("CS002", "data-block-invalid", Severity.ERROR)
-def data_block_invalid(skill) -> Iterator[Hit]:
+@check("CS002", "data-block-invalid", Severity.ERROR, scope=Scope.FENCE)
+def data_block_invalid(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A json, yaml/yml or toml block does not parse.
 
     What it does:
@@ -406,18 +392,15 @@ def data_block_invalid(skill) -> Iterator[Hit]:
     Fix:
         Make the block parse, or mark a deliberate excerpt `partial="why"`.
     """
-    for fence in _data_errors(skill):
-        if excerpt_reason(fence) is None:
-            yield Hit(fence.path, *data_error(fence))
+    if fence_kind(fence, doc) != "data":
+        return
+    err = data_error(fence)
+    if err and excerpt_reason(fence) is None:
+        yield Hit(fence.path, *err)
 
 
-def _data_errors(skill) -> list[Fence]:
-    """The skill's data blocks that do not parse (each parsed once per call)."""
-    return [f for f in fences_of(skill, "data") if data_error(f)]
-
-
-@check("CS008", "block-excerpt", Severity.WARNING)
-def block_excerpt(skill) -> Iterator[Hit]:
+@check("CS008", "block-excerpt", Severity.WARNING, scope=Scope.FENCE)
+def block_excerpt(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A code block does not parse because it is an excerpt, a template or another dialect.
 
     What it does:
@@ -443,22 +426,25 @@ def block_excerpt(skill) -> Iterator[Hit]:
         Label the block with its dialect (`jsonc`, `jsonl`, `ipython`, `text`), mark it
         `partial="why"` (skill-audit's snippet grammar), or make it complete.
     """
-    hits = []
-    for fence in fences_of(skill, "python"):
+    kind = fence_kind(fence, doc)
+    if kind == "python":
         err = python_error(fence)
         if err:
             reason = python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1)
             if reason:
-                hits.append(Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})"))
-    for fence in _data_errors(skill):
-        reason = excerpt_reason(fence)
-        if reason is not None:
-            line, col, message = data_error(fence)
-            hits.append(Hit(fence.path, line, col, f"{message} (the block is {reason})"))
-    for fence, line, message, reason in _shell_findings(skill):
-        if reason is not None:
-            hits.append(Hit(fence.path, line, 1, f"bash -n: {message} (the block is {reason})"))
-    yield from hits
+                yield Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})")
+    elif kind == "data":
+        err = data_error(fence)
+        if err:
+            reason = excerpt_reason(fence)
+            if reason is not None:
+                yield Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})")
+    elif kind == "shell":
+        err = shell_error(fence, skill)
+        if err:
+            reason = _shell_excerpt_reason(fence.code)
+            if reason is not None:
+                yield Hit(fence.path, err[0], 1, f"bash -n: {err[1]} (the block is {reason})")
 
 
 # --------------------------------------------------------------------------- shell
@@ -663,8 +649,10 @@ def prepare_shell_check(skills: list) -> None:
     _judge_scripts([_script_and_lines(f)[0] for skill in skills for f in fences_of(skill, "shell")])
 
 
-@check("CS003", "shell-syntax-error", Severity.ERROR, prepare=prepare_shell_check)
-def shell_syntax_error(skill) -> Iterator[Hit]:
+@check(
+    "CS003", "shell-syntax-error", Severity.ERROR, prepare=prepare_shell_check, scope=Scope.FENCE
+)
+def shell_syntax_error(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A bash/sh/shell/console block fails `bash -n`.
 
     What it does:
@@ -682,24 +670,32 @@ def shell_syntax_error(skill) -> Iterator[Hit]:
     Fix:
         Make the block a complete shell script, or mark a deliberate excerpt `partial="why"`.
     """
-    for fence, line, message, reason in _shell_findings(skill):
-        if reason is None:
-            yield Hit(fence.path, line, 1, f"bash -n: {message}")
+    if fence_kind(fence, doc) != "shell":
+        return
+    err = shell_error(fence, skill)
+    if err and _shell_excerpt_reason(fence.code) is None:
+        yield Hit(fence.path, err[0], 1, f"bash -n: {err[1]}")
 
 
-def _shell_findings(skill) -> list[tuple[Fence, int, str, str | None]]:
-    """(fence, file line, bash's message, excerpt reason or None) per shell block that
-    `bash -n` rejects."""
+def shell_error(fence: Fence, skill) -> tuple[int, str] | None:
+    """(file line, bash's message) when `bash -n` rejects a shell block, else None."""
+    return _shell_errors(skill).get(id(fence))
+
+
+@per_skill
+def _shell_errors(skill) -> dict[int, tuple[int, str]]:
+    """id(fence) -> (file line, message) for each shell block of the skill that `bash -n`
+    rejects; the skill's blocks are judged together (one `bash -n` run unless prepared)."""
     fences = fences_of(skill, "shell")
     prepared = [_script_and_lines(f) for f in fences]
     _judge_scripts([script for script, _ in prepared])
-    out = []
+    out = {}
     for fence, (script, mapping) in zip(fences, prepared, strict=True):
         verdict = _bash_verdicts.get(script)
         if verdict:
             line, message = verdict
             code_line = mapping[min(max(line, 1), len(mapping)) - 1] if mapping else 1
-            out.append((fence, _at(fence, code_line), message, _shell_excerpt_reason(fence.code)))
+            out[id(fence)] = (_at(fence, code_line), message)
     return out
 
 
@@ -716,8 +712,8 @@ def _shell_excerpt_reason(code: str) -> str | None:
 # --------------------------------------------------------------------------- info string
 
 
-@check("CS004", "fence-info-invalid", Severity.ERROR)
-def fence_info_invalid(skill) -> Iterator[Hit]:
+@check("CS004", "fence-info-invalid", Severity.ERROR, scope=Scope.FENCE)
+def fence_info_invalid(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A fence's info string breaks the snippet grammar.
 
     What it does:
@@ -736,16 +732,14 @@ def fence_info_invalid(skill) -> Iterator[Hit]:
         Use the tokens the grammar documents, with a value where one is required:
         `python compile-only="needs a configured Django project"`.
     """
-    for doc in skill.docs:
-        for fence in doc.fences:
-            for error in fence.spec.errors:
-                yield Hit(
-                    fence.path,
-                    fence.line,
-                    1,
-                    f"fence info {fence.info.strip()!r}: {error}",
-                    _info_error_severity(error),
-                )
+    for error in fence.spec.errors:
+        yield Hit(
+            fence.path,
+            fence.line,
+            1,
+            f"fence info {fence.info.strip()!r}: {error}",
+            _info_error_severity(error),
+        )
 
 
 _UNKNOWN_TOKEN_RE = re.compile(r"unknown token '([^'=]+)")
@@ -787,8 +781,8 @@ _LOOKS_LIKE_CODE_RE = re.compile(
 )
 
 
-@check("CS005", "fence-without-language", Severity.WARNING)
-def fence_without_language(skill) -> Iterator[Hit]:
+@check("CS005", "fence-without-language", Severity.WARNING, scope=Scope.FENCE)
+def fence_without_language(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A fenced block that holds code has no language.
 
     What it does:
@@ -807,13 +801,14 @@ def fence_without_language(skill) -> Iterator[Hit]:
     Fix:
         Name the language (`bash`, `python`, `json`, ...).
     """
-    for fence in fences_of(skill, "unlabelled"):
-        if _LOOKS_LIKE_CODE_RE.match(fence.code.lstrip("\n")):
-            yield Hit(fence.path, fence.line, 1, "fenced block of code has no language")
+    if fence_kind(fence, doc) == "unlabelled" and _LOOKS_LIKE_CODE_RE.match(
+        fence.code.lstrip("\n")
+    ):
+        yield Hit(fence.path, fence.line, 1, "fenced block of code has no language")
 
 
-@check("CS006", "duplicate-module-name", Severity.ERROR)
-def duplicate_module_name(skill) -> Iterator[Hit]:
+@check("CS006", "duplicate-module-name", Severity.ERROR, scope=Scope.DOC)
+def duplicate_module_name(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """Two `file=` blocks in one markdown file name the same module.
 
     What it does:
@@ -833,21 +828,20 @@ def duplicate_module_name(skill) -> Iterator[Hit]:
     Fix:
         Give each module its own name (`tasks_retry.py`), or merge the two blocks.
     """
-    for doc in skill.docs:
-        first: dict[str, int] = {}
-        for fence in doc.fences:
-            module = fence.spec.module
-            if fence.spec.kind is not Kind.MODULE or not module:
-                continue
-            if module in first:
-                yield Hit(
-                    fence.path,
-                    fence.line,
-                    1,
-                    f"module {module} is already defined by the block at line {first[module]}",
-                )
-            else:
-                first[module] = fence.line
+    first: dict[str, int] = {}
+    for fence in doc.fences:
+        module = fence.spec.module
+        if fence.spec.kind is not Kind.MODULE or not module:
+            continue
+        if module in first:
+            yield Hit(
+                fence.path,
+                fence.line,
+                1,
+                f"module {module} is already defined by the block at line {first[module]}",
+            )
+        else:
+            first[module] = fence.line
 
 
 def _defines_workflow(tree: ast.Module) -> bool:
@@ -880,8 +874,8 @@ def _unguarded_asyncio_run(tree: ast.Module) -> ast.Call | None:
     return None
 
 
-@check("CS007", "unguarded-asyncio-run-in-workflow-module", Severity.WARNING)
-def unguarded_asyncio_run(skill) -> Iterator[Hit]:
+@check("CS007", "unguarded-asyncio-run-in-workflow-module", Severity.WARNING, scope=Scope.FENCE)
+def unguarded_asyncio_run(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A python block defines a Temporal workflow and calls `asyncio.run()` at top level.
 
     What it does:
@@ -900,29 +894,28 @@ def unguarded_asyncio_run(skill) -> Iterator[Hit]:
     Fix:
         Put the entry point under `if __name__ == "__main__":`.
     """
-    for fence in fences_of(skill, "python"):
-        if "workflow.defn" not in fence.code:
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(fence.code)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue  # CS001 reports it
-        if _defines_workflow(tree):
-            call = _unguarded_asyncio_run(tree)
-            if call is not None:
-                yield Hit(
-                    fence.path,
-                    _at(fence, call.lineno),
-                    call.col_offset + 1,
-                    "asyncio.run() at module level in a module that defines a workflow; "
-                    'guard it with if __name__ == "__main__":',
-                )
+    if "workflow.defn" not in fence.code or fence_kind(fence, doc) != "python":
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(fence.code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return  # CS001 reports it
+    if _defines_workflow(tree):
+        call = _unguarded_asyncio_run(tree)
+        if call is not None:
+            yield Hit(
+                fence.path,
+                _at(fence, call.lineno),
+                call.col_offset + 1,
+                "asyncio.run() at module level in a module that defines a workflow; "
+                'guard it with if __name__ == "__main__":',
+            )
 
 
-@check("CS009", "unclosed-fence", Severity.ERROR)
-def unclosed_fence(skill) -> Iterator[Hit]:
+@check("CS009", "unclosed-fence", Severity.ERROR, scope=Scope.DOC)
+def unclosed_fence(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A code fence is never closed, so it swallows the rest of the file.
 
     What it does:
@@ -941,20 +934,19 @@ def unclosed_fence(skill) -> Iterator[Hit]:
         Close the block with a line of the same fence characters (```` ``` ````); when the
         block shows a fence itself, open it with more backticks (```` ```` ````).
     """
-    for doc in skill.docs:
-        if not doc.unclosed_fence_lines:
-            continue
-        last = len(doc.lines) - (1 if doc.lines and doc.lines[-1] == "" else 0)
-        by_line = {f.line: f for f in doc.fences}
-        for line in doc.unclosed_fence_lines:
-            fence = by_line.get(line)
-            end = _last_line(fence) if fence is not None else last
-            if end >= last:
-                rest = (
-                    f"the rest of the file ({last - line:,} lines) is inside the block"
-                    if last > line
-                    else "fences pair up in order, so an earlier block was probably closed "
-                    "by a line meant to open one (or a block shows a fence with as many "
-                    "backticks as its own)"
-                )
-                yield Hit(doc.path, line, 1, f"code fence opened here is never closed: {rest}")
+    if not doc.unclosed_fence_lines:
+        return
+    last = len(doc.lines) - (1 if doc.lines and doc.lines[-1] == "" else 0)
+    by_line = {f.line: f for f in doc.fences}
+    for line in doc.unclosed_fence_lines:
+        fence = by_line.get(line)
+        end = _last_line(fence) if fence is not None else last
+        if end >= last:
+            rest = (
+                f"the rest of the file ({last - line:,} lines) is inside the block"
+                if last > line
+                else "fences pair up in order, so an earlier block was probably closed "
+                "by a line meant to open one (or a block shows a fence with as many "
+                "backticks as its own)"
+            )
+            yield Hit(doc.path, line, 1, f"code fence opened here is never closed: {rest}")

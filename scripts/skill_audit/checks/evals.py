@@ -7,8 +7,8 @@ Two kinds of file live at the top of a skill's `evals/` folder:
     trigger / eval_set), the `[{"query", "should_trigger"}]` lists `run_eval.py` reads.
 Files deeper down (e.g. `evals/files/`) are eval inputs and are never checked.
 
-The logic is plain functions over `EvalFile`s (`load_eval_files`, `*_problems`); the `@check`
-functions at the end only register them and turn problems into hits.
+Files are read once per skill (`load_eval_files`, a fact shared by the checks); each `@check`
+function below holds its code's whole decision.
 """
 
 from __future__ import annotations
@@ -193,97 +193,12 @@ def _schema_message(error) -> str:
     return f"`{where}`: {error.message[:200]}"
 
 
-def read_problems(files: list[EvalFile]) -> Iterator[Problem]:
-    # Any JSON file in evals/ that does not parse is reported, whatever it was meant to be.
-    for f in files:
-        if f.error is not None:
-            yield f.error
-
-
-def schema_problems(files: list[EvalFile]) -> Iterator[Problem]:
-    for f in files:
-        if not f.ok or f.kind not in SCHEMAS:
-            continue
-        errors = sorted(
-            schema_validator(f.kind).iter_errors(f.data),
-            key=lambda e: [str(p) for p in e.absolute_path],
-        )
-        for error in errors:
-            yield f.at(tuple(error.absolute_path), _schema_message(error))
-
-
 def _cases(f: EvalFile) -> list[tuple[int, dict]]:
     """(index, case) of the well-formed-enough entries of an evals file or trigger set."""
     items = f.data.get("evals") if isinstance(f.data, dict) else f.data
     if not isinstance(items, list):
         return []
     return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
-
-
-def skill_name_problems(files: list[EvalFile], skill_name: str) -> Iterator[Problem]:
-    for f in files:
-        if f.ok and f.kind == "evals" and isinstance(f.data, dict):
-            name = f.data.get("skill_name")
-            if isinstance(name, str) and name and name != skill_name:
-                yield f.at(
-                    ("skill_name",),
-                    f"skill_name `{name}` differs from the skill's name `{skill_name}`",
-                )
-
-
-def duplicate_problems(files: list[EvalFile]) -> Iterator[Problem]:
-    for f in files:
-        if not f.ok or f.kind not in SCHEMAS:
-            continue
-        key, label, base = (
-            ("id", "eval id", ("evals",)) if f.kind == "evals" else ("query", "query", ())
-        )
-        first: dict[object, int] = {}
-        for index, case in _cases(f):
-            value = case.get(key)
-            if not isinstance(value, (int, str)) or isinstance(value, bool):
-                continue
-            norm = " ".join(value.split()).lower() if isinstance(value, str) else value
-            where = (*base, index, key)
-            if norm in first:
-                seen = f.at((*base, first[norm], key), "").line
-                yield f.at(where, f"duplicate {label} {value!r} (first at line {seen})")
-            else:
-                first[norm] = index
-
-
-def missing_file_problems(files: list[EvalFile], root: Path) -> Iterator[Problem]:
-    root = Path(root).resolve()
-    for f in files:
-        if not f.ok or f.kind != "evals":
-            continue
-        for index, case in _cases(f):
-            refs = case.get("files")
-            if not isinstance(refs, list):
-                continue
-            for n, ref in enumerate(refs):
-                if not isinstance(ref, str) or not ref:
-                    continue
-                where = ("evals", index, "files", n)
-                target = (root / ref).resolve()
-                if Path(ref).is_absolute() or not target.is_relative_to(root):
-                    yield f.at(where, f"`{ref}` points outside the skill; use a path in it")
-                elif not target.is_file():
-                    yield f.at(where, f"`{ref}` does not exist (paths are relative to the skill)")
-
-
-def one_class_problems(files: list[EvalFile]) -> Iterator[Problem]:
-    for f in files:
-        if not f.ok or f.kind != "trigger-set":
-            continue
-        values = (c.get("should_trigger") for _, c in _cases(f))
-        classes = {v for v in values if isinstance(v, bool)}  # 1 is not True here (EV002)
-        if classes and len(classes) == 1:
-            missing = "should_trigger: false" if True in classes else "should_trigger: true"
-            yield f.at((), f"every query has the same class; add queries with {missing}")
-
-
-# Registration: thin wrappers over the functions above.
 
 
 @per_skill
@@ -300,9 +215,8 @@ def _skill_name(skill: Skill) -> str:
     return skill.expected_name
 
 
-def _hits(problems: Iterator[Problem]) -> Iterator[Hit]:
-    for p in problems:
-        yield Hit(p.path, p.line, p.column, p.message)
+def _hit(p: Problem) -> Hit:
+    return Hit(p.path, p.line, p.column, p.message)
 
 
 @check("EV001", "eval-file-unreadable", Severity.ERROR)
@@ -324,7 +238,11 @@ def eval_file_unreadable(skill: Skill) -> Iterator[Hit]:
     Fix:
         Remove the trailing comma (JSON allows none) and any comments.
     """
-    yield from _hits(read_problems(_eval_files(skill)))
+    files = _eval_files(skill)
+    # Any JSON file in evals/ that does not parse is reported, whatever it was meant to be.
+    for f in files:
+        if f.error is not None:
+            yield _hit(f.error)
 
 
 @check("EV002", "eval-schema", Severity.ERROR)
@@ -344,7 +262,16 @@ def eval_schema(skill: Skill) -> Iterator[Hit]:
     Fix:
         Use an integer id and the documented key: {"id": 1, "prompt": "Fill in form.pdf"}.
     """
-    yield from _hits(schema_problems(_eval_files(skill)))
+    files = _eval_files(skill)
+    for f in files:
+        if not f.ok or f.kind not in SCHEMAS:
+            continue
+        errors = sorted(
+            schema_validator(f.kind).iter_errors(f.data),
+            key=lambda e: [str(p) for p in e.absolute_path],
+        )
+        for error in errors:
+            yield _hit(f.at(tuple(error.absolute_path), _schema_message(error)))
 
 
 @check("EV003", "eval-skill-name", Severity.ERROR)
@@ -364,8 +291,19 @@ def eval_skill_name(skill: Skill) -> Iterator[Hit]:
         Set `skill_name` to the frontmatter name.
     """
     files = _eval_files(skill)
-    if any(f.kind == "evals" for f in files):
-        yield from _hits(skill_name_problems(files, _skill_name(skill)))
+    if not any(f.kind == "evals" for f in files):
+        return
+    skill_name = _skill_name(skill)
+    for f in files:
+        if f.ok and f.kind == "evals" and isinstance(f.data, dict):
+            name = f.data.get("skill_name")
+            if isinstance(name, str) and name and name != skill_name:
+                yield _hit(
+                    f.at(
+                        ("skill_name",),
+                        f"skill_name `{name}` differs from the skill's name `{skill_name}`",
+                    )
+                )
 
 
 @check("EV004", "eval-duplicate", Severity.ERROR)
@@ -383,7 +321,25 @@ def eval_duplicate(skill: Skill) -> Iterator[Hit]:
     Fix:
         Give every eval its own id; delete or reword the repeated query.
     """
-    yield from _hits(duplicate_problems(_eval_files(skill)))
+    files = _eval_files(skill)
+    for f in files:
+        if not f.ok or f.kind not in SCHEMAS:
+            continue
+        key, label, base = (
+            ("id", "eval id", ("evals",)) if f.kind == "evals" else ("query", "query", ())
+        )
+        first: dict[object, int] = {}
+        for index, case in _cases(f):
+            value = case.get(key)
+            if not isinstance(value, (int, str)) or isinstance(value, bool):
+                continue
+            norm = " ".join(value.split()).lower() if isinstance(value, str) else value
+            where = (*base, index, key)
+            if norm in first:
+                seen = f.at((*base, first[norm], key), "").line
+                yield _hit(f.at(where, f"duplicate {label} {value!r} (first at line {seen})"))
+            else:
+                first[norm] = index
 
 
 @check("EV005", "eval-file-missing", Severity.ERROR)
@@ -401,7 +357,26 @@ def eval_file_missing(skill: Skill) -> Iterator[Hit]:
     Fix:
         Add the file under the skill (e.g. `evals/files/`) or correct the path.
     """
-    yield from _hits(missing_file_problems(_eval_files(skill), skill.root))
+    files = _eval_files(skill)
+    root = Path(skill.root).resolve()
+    for f in files:
+        if not f.ok or f.kind != "evals":
+            continue
+        for index, case in _cases(f):
+            refs = case.get("files")
+            if not isinstance(refs, list):
+                continue
+            for n, ref in enumerate(refs):
+                if not isinstance(ref, str) or not ref:
+                    continue
+                where = ("evals", index, "files", n)
+                target = (root / ref).resolve()
+                if Path(ref).is_absolute() or not target.is_relative_to(root):
+                    yield _hit(f.at(where, f"`{ref}` points outside the skill; use a path in it"))
+                elif not target.is_file():
+                    yield _hit(
+                        f.at(where, f"`{ref}` does not exist (paths are relative to the skill)")
+                    )
 
 
 @check("EV006", "trigger-set-one-class", Severity.WARNING)
@@ -421,4 +396,12 @@ def trigger_set_one_class(skill: Skill) -> Iterator[Hit]:
         Add near-miss queries that should not load the skill (another language's queue,
         a neighbouring tool), marked "should_trigger": false.
     """
-    yield from _hits(one_class_problems(_eval_files(skill)))
+    files = _eval_files(skill)
+    for f in files:
+        if not f.ok or f.kind != "trigger-set":
+            continue
+        values = (c.get("should_trigger") for _, c in _cases(f))
+        classes = {v for v in values if isinstance(v, bool)}  # 1 is not True here (EV002)
+        if classes and len(classes) == 1:
+            missing = "should_trigger: false" if True in classes else "should_trigger: true"
+            yield _hit(f.at((), f"every query has the same class; add queries with {missing}"))

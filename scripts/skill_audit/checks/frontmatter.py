@@ -13,7 +13,7 @@ import yaml
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.model import MarkdownDoc, Skill
 from skill_audit.parsing.frontmatter import Frontmatter
-from skill_audit.registry import check
+from skill_audit.registry import Scope, check
 from skill_audit.schemas import known_keys, validator
 
 PROSE_KEYS = ("description", "when_to_use", "compatibility", "argument-hint")
@@ -24,13 +24,6 @@ _TRIGGER_RE = re.compile(
     r"invoke|asks? (about|for|to)|working (on|with)|before|after)\b",
     re.IGNORECASE,
 )
-
-
-def _mapping(skill: Skill) -> tuple[MarkdownDoc, Frontmatter] | None:
-    doc = skill.skill_md
-    if doc is None or not doc.frontmatter.ok:
-        return None
-    return doc, doc.frontmatter
 
 
 def _flag(value) -> bool | None:
@@ -198,8 +191,8 @@ def frontmatter_not_mapping(skill: Skill) -> Iterator[Hit]:
     )
 
 
-@check("FM004", "duplicate-key", Severity.ERROR)
-def duplicate_key(skill: Skill) -> Iterator[Hit]:
+@check("FM004", "duplicate-key", Severity.ERROR, scope=Scope.FRONTMATTER)
+def duplicate_key(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A key appears twice in the same frontmatter mapping.
 
     What it does:
@@ -213,20 +206,18 @@ def duplicate_key(skill: Skill) -> Iterator[Hit]:
     Fix:
         Keep one of the two entries.
     """
-    found = _mapping(skill)
-    if found:
-        doc, fm = found
-        for dup in fm.duplicates:
-            yield Hit(
-                doc.path,
-                dup.line,
-                dup.column,
-                f"duplicate key `{dup.path}` (first at line {dup.first_line}); PyYAML keeps the last value",
-            )
+    fm = doc.frontmatter
+    for dup in fm.duplicates:
+        yield Hit(
+            doc.path,
+            dup.line,
+            dup.column,
+            f"duplicate key `{dup.path}` (first at line {dup.first_line}); PyYAML keeps the last value",
+        )
 
 
-@check("FM005", "frontmatter-schema", Severity.ERROR)
-def frontmatter_schema(skill: Skill) -> Iterator[Hit]:
+@check("FM005", "frontmatter-schema", Severity.ERROR, scope=Scope.FRONTMATTER)
+def frontmatter_schema(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A frontmatter value breaks the profile's JSON Schema (type, length, pattern, enum).
 
     What it does:
@@ -243,10 +234,7 @@ def frontmatter_schema(skill: Skill) -> Iterator[Hit]:
     Fix:
         Follow the schema: `name: my-skill`, `effort: high`.
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     data = {str(k): v for k, v in fm.data.items()}
     if isinstance(data.get("name"), str):
         data["name"] = normal_name(data["name"])
@@ -325,8 +313,8 @@ def _schema_message(error, path) -> str:
     return f"`{where}`: {error.message[:200]}"
 
 
-@check("FM006", "unknown-key", Severity.WARNING)
-def unknown_key(skill: Skill) -> Iterator[Hit]:
+@check("FM006", "unknown-key", Severity.WARNING, scope=Scope.FRONTMATTER)
+def unknown_key(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A frontmatter key that the profile does not define.
 
     What it does:
@@ -343,10 +331,7 @@ def unknown_key(skill: Skill) -> Iterator[Hit]:
         Move such data under `metadata` with string values (`metadata: {version: "2.0.0"}`
         in block style), or delete it.
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     profile = skill.config.profile
     known = known_keys(profile)
     strict = profile == "agentskills"
@@ -367,8 +352,8 @@ def unknown_key(skill: Skill) -> Iterator[Hit]:
             )
 
 
-@check("FM007", "name-mismatch", Severity.ERROR)
-def name_mismatch(skill: Skill) -> Iterator[Hit]:
+@check("FM007", "name-mismatch", Severity.ERROR, scope=Scope.FRONTMATTER)
+def name_mismatch(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """`name` differs from the skill's folder name (or the configured name at a repo root).
 
     What it does:
@@ -383,10 +368,7 @@ def name_mismatch(skill: Skill) -> Iterator[Hit]:
     Fix:
         Rename the folder or the `name` so they agree (or set `[tool.skill-audit] name`).
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     name = fm.data.get("name")
     if isinstance(name, str) and normal_name(name) != normal_name(skill.expected_name):
         from_config = bool(skill.config.name) and skill.expected_name == skill.config.name
@@ -402,8 +384,8 @@ def name_mismatch(skill: Skill) -> Iterator[Hit]:
         )
 
 
-@check("FM008", "unreachable-skill", Severity.ERROR)
-def unreachable_skill(skill: Skill) -> Iterator[Hit]:
+@check("FM008", "unreachable-skill", Severity.ERROR, scope=Scope.FRONTMATTER)
+def unreachable_skill(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """Both invocation flags are set, so neither the user nor Claude can invoke the skill.
 
     What it does:
@@ -417,10 +399,7 @@ def unreachable_skill(skill: Skill) -> Iterator[Hit]:
     Fix:
         Remove one of the two flags (usually both: the defaults let both invoke it).
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     if (
         _flag(fm.data.get("user-invocable", True)) is False
         and _flag(fm.data.get("disable-model-invocation", False)) is True
@@ -434,8 +413,8 @@ def unreachable_skill(skill: Skill) -> Iterator[Hit]:
         )
 
 
-@check("FM009", "agent-without-fork", Severity.WARNING)
-def agent_without_fork(skill: Skill) -> Iterator[Hit]:
+@check("FM009", "agent-without-fork", Severity.WARNING, scope=Scope.FRONTMATTER)
+def agent_without_fork(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """`agent` is set but `context` is not `fork`.
 
     What it does:
@@ -448,17 +427,13 @@ def agent_without_fork(skill: Skill) -> Iterator[Hit]:
     Fix:
         Add `context: fork`, or delete `agent`.
     """
-    found = _mapping(skill)
-    if found:
-        doc, fm = found
-        if "agent" in fm.data and fm.data.get("context") != "fork":
-            yield Hit(
-                doc.path, fm.line_of("agent"), 1, "`agent` has no effect without `context: fork`"
-            )
+    fm = doc.frontmatter
+    if "agent" in fm.data and fm.data.get("context") != "fork":
+        yield Hit(doc.path, fm.line_of("agent"), 1, "`agent` has no effect without `context: fork`")
 
 
-@check("FM010", "listing-truncated", Severity.WARNING)
-def listing_truncated(skill: Skill) -> Iterator[Hit]:
+@check("FM010", "listing-truncated", Severity.WARNING, scope=Scope.FRONTMATTER)
+def listing_truncated(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """`description` plus `when_to_use` is longer than Claude Code's listing shows.
 
     What it does:
@@ -472,10 +447,7 @@ def listing_truncated(skill: Skill) -> Iterator[Hit]:
     Fix:
         Shorten both; put detail in the body, which loads after the skill is chosen.
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     parts = [fm.data.get(k) for k in ("description", "when_to_use")]
     total = sum(len(p) for p in parts if isinstance(p, str))
     limit = skill.config.limits.listing_chars
@@ -489,8 +461,8 @@ def listing_truncated(skill: Skill) -> Iterator[Hit]:
         )
 
 
-@check("FM011", "description-no-trigger", Severity.WARNING)
-def description_no_trigger(skill: Skill) -> Iterator[Hit]:
+@check("FM011", "description-no-trigger", Severity.WARNING, scope=Scope.FRONTMATTER)
+def description_no_trigger(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """The description does not say when to use the skill (or there is no description).
 
     What it does:
@@ -506,10 +478,7 @@ def description_no_trigger(skill: Skill) -> Iterator[Hit]:
         Add the situations: `description: Celery and ARQ patterns. Use when adding background
         jobs, retries or schedules to a Python service.`
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     description = fm.data.get("description")
     if description is None:
         if skill.config.profile == "claude-code":
@@ -535,8 +504,8 @@ def description_no_trigger(skill: Skill) -> Iterator[Hit]:
         )
 
 
-@check("FM012", "yaml-portability", Severity.WARNING)
-def yaml_portability(skill: Skill) -> Iterator[Hit]:
+@check("FM012", "yaml-portability", Severity.WARNING, scope=Scope.FRONTMATTER)
+def yaml_portability(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """Frontmatter YAML that PyYAML accepts but other skill consumers read differently.
 
     What it does:
@@ -555,10 +524,7 @@ def yaml_portability(skill: Skill) -> Iterator[Hit]:
     Fix:
         Use block lists (`- item` lines) and a single-line description in double quotes.
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     offset = fm.start_line + 1
     for entry in fm.entries:
         node = entry.node
@@ -621,8 +587,8 @@ def _flow_nodes(node: yaml.Node) -> Iterator[yaml.Node]:
 RESERVED_WORDS = ("anthropic", "claude")
 
 
-@check("FM013", "reserved-word-in-name", Severity.WARNING)
-def reserved_word_in_name(skill: Skill) -> Iterator[Hit]:
+@check("FM013", "reserved-word-in-name", Severity.WARNING, scope=Scope.FRONTMATTER)
+def reserved_word_in_name(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """`name` contains a reserved word (`anthropic`, `claude`).
 
     What it does:
@@ -636,10 +602,7 @@ def reserved_word_in_name(skill: Skill) -> Iterator[Hit]:
     Fix:
         Name the skill after what it does: `release-notes`.
     """
-    found = _mapping(skill)
-    if not found:
-        return
-    doc, fm = found
+    fm = doc.frontmatter
     name = fm.data.get("name")
     if not isinstance(name, str):
         return

@@ -1,6 +1,6 @@
 """LK: links and path references inside a skill.
 
-Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
+Three kinds of pointers are resolved, in every markdown file the skill ships:
   * markdown links and images, against the folder of the file that holds them;
   * path mentions: the argument of a `Read("...")` call, a `${CLAUDE_SKILL_DIR}/...` path
     anywhere in the text, and `references/`, `scripts/` or `assets/` paths inside inline code.
@@ -8,7 +8,8 @@ Three kinds of pointers are resolved, in SKILL.md and every references/**/*.md:
     the plugin folder for a skill inside a plugin (see `model.plugin_root`); outside one, only
     `${CLAUDE_PLUGIN_ROOT}/skills/<this skill>/...` is resolved (LK006 warns either way);
   * `#fragment`s, against GitHub heading slugs (-1, -2 for repeated headings) and <a id/name>.
-External http(s) URLs are only fetched with `--external` (`check_external`).
+External http(s) URLs are only fetched with `--external` (`check_external`). Where a link or
+mention lands is a fact computed once (`facts.link_target`, `facts.mention_target`).
 """
 
 from __future__ import annotations
@@ -23,99 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.facts import (
-    inside,
-    is_external,
-    resolve,
-    resolve_link,
-    resolver,
-    split_fragment,
-)
+from skill_audit.facts import link_target, mention_target, resolver
 from skill_audit.mentions import KNOWN_PLACEHOLDERS, PLUGIN_PLACEHOLDERS
-from skill_audit.model import MarkdownDoc, per_skill
-from skill_audit.registry import check
+from skill_audit.model import MarkdownDoc, Skill
+from skill_audit.parsing.markdown import Link
+from skill_audit.registry import Scope, check
 
 _PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")
 
 
-# --------------------------------------------------------------------------- markdown links
+# --------------------------------------------------------------------------- links and mentions
+# Where each link and mention points is a fact (`facts.link_target`, `facts.mention_target`),
+# computed once and read by every check below.
 
 
-def _only(code: str, *findings: list[tuple[str, Hit]]) -> Iterator[Hit]:
-    """The hits of one code from the shared (code, hit) lists (one resolution serves LK001-4)."""
-    for found in findings:
-        yield from (hit for c, hit in found if c == code)
-
-
-@per_skill
-def _link_findings(skill) -> list[tuple[str, Hit]]:
-    """(code, hit) for every markdown link and image that does not resolve."""
-    return list(_iter_link_findings(skill))
-
-
-def _iter_link_findings(skill) -> Iterator[tuple[str, Hit]]:
-    res = resolver(skill)
-    for doc in skill.docs:
-        if doc.is_template:
-            continue
-        here = os.path.normpath(str(doc.path))
-        base = os.path.dirname(here)
-        for link in doc.links:
-            for code, message in _link_problems(link, here, base, res):
-                yield code, Hit(doc.path, link.line, link.column, message)
-
-
-def _link_problems(link, here: str, base: str, res) -> Iterator[tuple[str, str]]:
-    """(code, message) for each way one link does not resolve (LK008 may come with LK002)."""
-    target = link.target.strip()
-    what = "image" if link.image else "link"
-    if is_external(target):
-        return
-    if not target:
-        yield "LK001", f"{what} with an empty target"
-        return
-    path, fragment = split_fragment(target)
-    if not path:  # same-file anchor
-        anchors = res.anchors(here) or set()
-        if fragment and fragment not in anchors and fragment.lower() not in anchors:
-            yield "LK002", f"{what} #{fragment}: no heading or anchor with that slug in this file"
-        return
-    if os.path.isabs(path):
-        yield (
-            "LK003",
-            f"{what} {target}: absolute path; it will not exist where the skill is installed",
-        )
-        return
-    resolved, from_root = resolve_link(path, base, res)
-    if resolved is None:
-        return  # LK005/LK006 report the placeholder
-    if from_root:
-        yield (
-            "LK008",
-            f"{what} {target} resolves only from the skill root "
-            f"({res.rel(resolved)}): agents that read paths from the skill root "
-            "(the spec's form) find it, GitHub and markdown viewers resolve it "
-            f"from {res.rel(base) if base != res.root else 'the skill root'}/ and "
-            f"do not; write {os.path.relpath(resolved, base).replace(os.sep, '/')} "
-            "to work for both",
-        )
-    elif not inside(resolved, res.root):
-        yield (
-            "LK003",
-            f"{what} {target} points outside the skill folder"
-            + ("" if os.path.exists(resolved) else " (and does not exist)"),
-        )
-        return
-    if not os.path.exists(resolved):
-        yield "LK001", f"{what} {target}: {res.rel(resolved)} does not exist"
-        return
-    problem = res.fragment_problem(resolved, fragment, f"{what} {target}")
-    if problem:
-        yield "LK002", problem
-
-
-@check("LK001", "broken-link", Severity.ERROR)
-def broken_link(skill) -> Iterator[Hit]:
+@check("LK001", "broken-link", Severity.ERROR, scope=Scope.LINK)
+def broken_link(link: Link, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A markdown link or image points at a file that does not exist.
 
     What it does:
@@ -133,11 +57,22 @@ def broken_link(skill) -> Iterator[Hit]:
     Fix:
         Point the link at the real file (paths are case-sensitive), or add the file.
     """
-    yield from _only("LK001", _link_findings(skill))
+    t = link_target(link, doc, skill)
+    if t is None:
+        return
+    if not t.target:
+        yield Hit(doc.path, link.line, link.column, f"{t.what} with an empty target")
+    elif t.resolved is not None and t.inside and not t.exists:
+        yield Hit(
+            doc.path,
+            link.line,
+            link.column,
+            f"{t.what} {t.target}: {resolver(skill).rel(t.resolved)} does not exist",
+        )
 
 
-@check("LK008", "link-relative-to-skill-root", Severity.WARNING)
-def link_relative_to_skill_root(skill) -> Iterator[Hit]:
+@check("LK008", "link-relative-to-skill-root", Severity.WARNING, scope=Scope.LINK)
+def link_relative_to_skill_root(link: Link, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A link in a nested file only resolves when read from the skill root.
 
     What it does:
@@ -153,11 +88,25 @@ def link_relative_to_skill_root(skill) -> Iterator[Hit]:
     Fix:
         Write the path relative to the file (`schema.md`), which both kinds of reader resolve.
     """
-    yield from _only("LK008", _link_findings(skill))
+    t = link_target(link, doc, skill)
+    if t is None or not t.from_root or t.resolved is None:
+        return
+    res = resolver(skill)
+    yield Hit(
+        doc.path,
+        link.line,
+        link.column,
+        f"{t.what} {t.target} resolves only from the skill root "
+        f"({res.rel(t.resolved)}): agents that read paths from the skill root "
+        "(the spec's form) find it, GitHub and markdown viewers resolve it "
+        f"from {res.rel(t.base) if t.base != res.root else 'the skill root'}/ and "
+        f"do not; write {os.path.relpath(t.resolved, t.base).replace(os.sep, '/')} "
+        "to work for both",
+    )
 
 
-@check("LK002", "broken-anchor", Severity.ERROR)
-def broken_anchor(skill) -> Iterator[Hit]:
+@check("LK002", "broken-anchor", Severity.ERROR, scope=Scope.DOC)
+def broken_anchor(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A `#fragment` names no heading of the target file.
 
     What it does:
@@ -174,11 +123,36 @@ def broken_anchor(skill) -> Iterator[Hit]:
     Fix:
         Use the slug of the current heading (`#3-set-the-visibility-timeout`).
     """
-    yield from _only("LK002", _link_findings(skill), _mention_findings(skill))
+    if doc.is_template:
+        return
+    res = resolver(skill)
+    for link in doc.links:
+        t = link_target(link, doc, skill)
+        if t is None or not t.target:
+            continue
+        if not t.path:  # same-file anchor
+            anchors = res.anchors(t.here) or set()
+            if t.fragment and t.fragment not in anchors and t.fragment.lower() not in anchors:
+                yield Hit(
+                    doc.path,
+                    link.line,
+                    link.column,
+                    f"{t.what} #{t.fragment}: no heading or anchor with that slug in this file",
+                )
+        elif t.resolved is not None and t.inside and t.exists:
+            problem = res.fragment_problem(t.resolved, t.fragment, f"{t.what} {t.target}")
+            if problem:
+                yield Hit(doc.path, link.line, link.column, problem)
+    for mention in doc.mentions:
+        m = mention_target(mention, doc, skill)
+        if m is not None and m.inside and (m.exists or m.elsewhere):
+            problem = res.fragment_problem(m.resolved, m.fragment, m.shown)
+            if problem:
+                yield Hit(doc.path, mention.line, mention.column, problem)
 
 
-@check("LK003", "link-outside-skill", Severity.WARNING)
-def link_outside_skill(skill) -> Iterator[Hit]:
+@check("LK003", "link-outside-skill", Severity.WARNING, scope=Scope.DOC)
+def link_outside_skill(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A link or path mention leaves the skill folder.
 
     What it does:
@@ -192,93 +166,34 @@ def link_outside_skill(skill) -> Iterator[Hit]:
     Fix:
         Move the material into references/ or link it by its public URL.
     """
-    yield from _only("LK003", _link_findings(skill), _mention_findings(skill))
-
-
-# --------------------------------------------------------------------------- path mentions
-
-
-@per_skill
-def _mention_findings(skill) -> list[tuple[str, Hit]]:
-    return list(_iter_mention_findings(skill))
-
-
-def _iter_mention_findings(skill) -> Iterator[tuple[str, Hit]]:
-    res = resolver(skill)
-    for doc in skill.docs:
-        if doc.is_template:
+    if doc.is_template:
+        return
+    for link in doc.links:
+        t = link_target(link, doc, skill)
+        if t is None:
             continue
-        for mention in doc.mentions:
-            path, fragment = split_fragment(mention.raw)
-            resolved = resolve(path, res.root, res)
-            if resolved is None:
-                continue  # LK005/LK006 report the placeholder
-            if not os.path.exists(resolved) and not path.startswith("${"):
-                near = resolve(path, os.path.dirname(os.path.normpath(str(doc.path))), res)
-                if near and inside(near, res.root) and os.path.exists(near):
-                    resolved = near  # written relative to the file that mentions it
-            shown = f"{mention.how} path {mention.raw}"
-            plugin = res.skill.plugin_root if path.startswith("${CLAUDE_PLUGIN_ROOT}") else None
-            boundary = os.path.normpath(str(plugin)) if plugin else res.root
-            if not inside(resolved, boundary):
-                yield (
-                    "LK003",
-                    Hit(
-                        doc.path,
-                        mention.line,
-                        mention.column,
-                        f"{shown} points outside the skill folder",
-                    ),
-                )
-                continue
-            if (
-                not os.path.exists(resolved)
-                and not _in_named_sibling(doc, mention, path, res)
-                and not _in_plugin_folder(path, res)
-            ):
-                yield (
-                    "LK004",
-                    Hit(
-                        doc.path,
-                        mention.line,
-                        mention.column,
-                        f"{shown}: {res.rel(resolved)} does not exist",
-                    ),
-                )
-                continue
-            problem = res.fragment_problem(resolved, fragment, shown)
-            if problem:
-                yield "LK002", Hit(doc.path, mention.line, mention.column, problem)
+        if t.absolute:
+            message = (
+                f"{t.what} {t.target}: absolute path; it will not exist where the skill is "
+                "installed"
+            )
+        elif t.resolved is not None and not t.inside:
+            message = f"{t.what} {t.target} points outside the skill folder" + (
+                "" if t.exists else " (and does not exist)"
+            )
+        else:
+            continue
+        yield Hit(doc.path, link.line, link.column, message)
+    for mention in doc.mentions:
+        m = mention_target(mention, doc, skill)
+        if m is not None and not m.inside:
+            yield Hit(
+                doc.path, mention.line, mention.column, f"{m.shown} points outside the skill folder"
+            )
 
 
-_BACKTICKED_RE = re.compile(r"`([\w.-]+)`")
-
-
-def _in_plugin_folder(path: str, res) -> bool:
-    """True for a plugin skill's path that exists relative to its plugin folder (plugins keep
-    shared scripts/ there and tell the agent to resolve the plugin root first)."""
-    plugin = res.skill.plugin_root
-    if plugin is None or "${" in path or os.path.isabs(path):
-        return False
-    return os.path.exists(os.path.join(str(plugin), path))
-
-
-def _in_named_sibling(doc, mention, path: str, res) -> bool:
-    """True when the path belongs to a sibling skill named just before it ("see
-    `model-selection`'s `references/catalog.md`") and exists there."""
-    if "${" in path or os.path.isabs(path):
-        return False
-    parent = os.path.dirname(res.root)
-    nearby = "\n".join(doc.lines[max(0, mention.line - 3) : mention.line])
-    for name in _BACKTICKED_RE.findall(nearby):
-        sibling = os.path.join(parent, name)
-        if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):
-            return os.path.exists(os.path.join(sibling, path))
-    return False
-
-
-@check("LK004", "broken-path-reference", Severity.ERROR)
-def broken_path_reference(skill) -> Iterator[Hit]:
+@check("LK004", "broken-path-reference", Severity.ERROR, scope=Scope.DOC)
+def broken_path_reference(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A path the skill tells the agent to open does not exist.
 
     What it does:
@@ -296,25 +211,34 @@ def broken_path_reference(skill) -> Iterator[Hit]:
     Fix:
         Create the file or point the instruction at the file that holds the material.
     """
-    yield from _only("LK004", _mention_findings(skill))
+    if doc.is_template:
+        return
+    for mention in doc.mentions:
+        m = mention_target(mention, doc, skill)
+        if m is not None and m.inside and not m.exists and not m.elsewhere:
+            yield Hit(
+                doc.path,
+                mention.line,
+                mention.column,
+                f"{m.shown}: {resolver(skill).rel(m.resolved)} does not exist",
+            )
 
 
 # --------------------------------------------------------------------------- placeholders
 
 
-def _placeholders(skill) -> Iterator[tuple[MarkdownDoc, str, int, int]]:
-    for doc in skill.docs:
-        text = doc.text
-        if "${CLAUDE_" not in text:
-            continue
-        for number, line in enumerate(doc.lines, 1):
-            if "${CLAUDE_" in line:
-                for m in _PLACEHOLDER_RE.finditer(line):
-                    yield doc, m.group(1), number, m.start() + 1
+def _placeholders(doc: MarkdownDoc) -> Iterator[tuple[str, int, int]]:
+    """(name, line, column) of every `${CLAUDE_*}` placeholder in the doc."""
+    if "${CLAUDE_" not in doc.text:
+        return
+    for number, line in enumerate(doc.lines, 1):
+        if "${CLAUDE_" in line:
+            for m in _PLACEHOLDER_RE.finditer(line):
+                yield m.group(1), number, m.start() + 1
 
 
-@check("LK005", "unknown-placeholder", Severity.WARNING)
-def unknown_placeholder(skill) -> Iterator[Hit]:
+@check("LK005", "unknown-placeholder", Severity.WARNING, scope=Scope.DOC)
+def unknown_placeholder(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A `${CLAUDE_*}` placeholder that Claude Code does not substitute.
 
     What it does:
@@ -329,7 +253,7 @@ def unknown_placeholder(skill) -> Iterator[Hit]:
     Fix:
         Use `${CLAUDE_SKILL_DIR}`, or a plain relative path such as `references/x.md`.
     """
-    for doc, name, line, col in _placeholders(skill):
+    for name, line, col in _placeholders(doc):
         if name not in KNOWN_PLACEHOLDERS and name not in PLUGIN_PLACEHOLDERS:
             yield Hit(
                 doc.path,
@@ -340,8 +264,8 @@ def unknown_placeholder(skill) -> Iterator[Hit]:
             )
 
 
-@check("LK006", "plugin-placeholder-outside-plugin", Severity.WARNING)
-def plugin_placeholder_outside_plugin(skill) -> Iterator[Hit]:
+@check("LK006", "plugin-placeholder-outside-plugin", Severity.WARNING, scope=Scope.DOC)
+def plugin_placeholder_outside_plugin(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """`${CLAUDE_PLUGIN_ROOT}` or `${CLAUDE_PLUGIN_DATA}` in a skill that is not in a plugin.
 
     What it does:
@@ -358,7 +282,7 @@ def plugin_placeholder_outside_plugin(skill) -> Iterator[Hit]:
     """
     if skill.in_plugin:
         return
-    for doc, name, line, col in _placeholders(skill):
+    for name, line, col in _placeholders(doc):
         if name in PLUGIN_PLACEHOLDERS:
             yield Hit(
                 doc.path,

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterator
 
 from skill_audit.diagnostics import Hit, Severity
-from skill_audit.model import Skill
-from skill_audit.registry import check
+from skill_audit.model import MarkdownDoc, Skill
+from skill_audit.registry import CHECKS, Scope, check
+from skill_audit.suppress import parse_suppressions
 
 
 def estimate_tokens(text: str) -> int:
@@ -148,8 +149,8 @@ def reference_token_budget(skill: Skill) -> Iterator[Hit]:
             )
 
 
-@check("ST006", "metadata-token-budget", Severity.INFO)
-def metadata_token_budget(skill: Skill) -> Iterator[Hit]:
+@check("ST006", "metadata-token-budget", Severity.INFO, scope=Scope.FRONTMATTER)
+def metadata_token_budget(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """`name` plus `description` is over the metadata budget (100 tokens by default).
 
     What it does:
@@ -163,9 +164,6 @@ def metadata_token_budget(skill: Skill) -> Iterator[Hit]:
     Fix:
         Keep the description to what the skill does and when to use it.
     """
-    doc = skill.skill_md
-    if doc is None or not doc.frontmatter.ok:
-        return
     data = doc.frontmatter.data
     text = "".join(str(data[k]) for k in ("name", "description") if isinstance(data.get(k), str))
     tokens = estimate_tokens(text)
@@ -211,8 +209,8 @@ def empty_file(skill: Skill) -> Iterator[Hit]:
             yield Hit(ref.path, 1, 1, f"{ref.rel} is empty")
 
 
-@check("ST008", "invalid-suppression", Severity.WARNING)
-def invalid_suppression(skill: Skill) -> Iterator[Hit]:
+@check("ST008", "invalid-suppression", Severity.WARNING, scope=Scope.DOC)
+def invalid_suppression(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """A `<!-- skill-audit: ... -->` comment that suppresses nothing it means to.
 
     What it does:
@@ -228,25 +226,20 @@ def invalid_suppression(skill: Skill) -> Iterator[Hit]:
     Fix:
         Use one of the four directives with codes from `skill-audit rules`.
     """
-    from skill_audit.registry import load_checks
-    from skill_audit.suppress import parse_suppressions
-
-    codes = load_checks()
-    for doc in skill.docs:
-        if "skill-audit" not in doc.text:
-            continue
-        sup = parse_suppressions(doc)
-        for line, column, message in sup.problems:
-            yield Hit(doc.path, line, column, message)
-        for line, column, verb, names in sup.directives:
-            for name in names:
-                if not any(code.startswith(name) for code in codes):
-                    yield Hit(
-                        doc.path,
-                        line,
-                        column,
-                        f"`{verb} {name}`: no check code starts with {name!r}",
-                    )
+    if "skill-audit" not in doc.text:
+        return
+    sup = parse_suppressions(doc)
+    for line, column, message in sup.problems:
+        yield Hit(doc.path, line, column, message)
+    for line, column, verb, names in sup.directives:
+        for name in names:
+            if not any(code.startswith(name) for code in CHECKS):
+                yield Hit(
+                    doc.path,
+                    line,
+                    column,
+                    f"`{verb} {name}`: no check code starts with {name!r}",
+                )
 
 
 @check("ST009", "skill-md-wrong-case", Severity.ERROR)
@@ -326,8 +319,8 @@ _INVISIBLE = {
 _HIDDEN_RE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u180e\U000e0000-\U000e007f]")
 
 
-@check("ST011", "hidden-unicode", Severity.ERROR)
-def hidden_unicode(skill: Skill) -> Iterator[Hit]:
+@check("ST011", "hidden-unicode", Severity.ERROR, scope=Scope.DOC)
+def hidden_unicode(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     """Invisible or direction-changing Unicode in a shipped markdown file.
 
     What it does:
@@ -344,30 +337,29 @@ def hidden_unicode(skill: Skill) -> Iterator[Hit]:
     Fix:
         Delete the character (most editors show it with "render control characters" on).
     """
-    for doc in skill.docs:
-        text = doc.text
-        if text.isascii():
+    text = doc.text
+    if text.isascii():
+        return
+    for number, line in enumerate(doc.lines, 1):
+        if line.isascii():
             continue
-        for number, line in enumerate(doc.lines, 1):
-            if line.isascii():
-                continue
-            for m in _HIDDEN_RE.finditer(line):
-                ch = m.group(0)
-                if ch == "\u200b" and line[m.end() : m.end() + 3] in ("```", "~~~"):
-                    continue  # the usual trick to show a fence inside a fenced block
-                code = ord(ch)
-                if ch in _BIDI:
-                    what, severity = f"bidirectional control U+{code:04X}", None
-                elif code >= 0xE0000:
-                    what, severity = f"invisible tag character U+{code:04X}", None
-                else:
-                    what = f"{_INVISIBLE.get(ch, 'invisible character')} U+{code:04X}"
-                    severity = Severity.WARNING
-                yield Hit(
-                    doc.path,
-                    number,
-                    m.start() + 1,
-                    f"{what}: invisible to a reader, read by the agent",
-                    severity,
-                )
-                break  # one finding per line is enough to send the author there
+        for m in _HIDDEN_RE.finditer(line):
+            ch = m.group(0)
+            if ch == "\u200b" and line[m.end() : m.end() + 3] in ("```", "~~~"):
+                continue  # the usual trick to show a fence inside a fenced block
+            code = ord(ch)
+            if ch in _BIDI:
+                what, severity = f"bidirectional control U+{code:04X}", None
+            elif code >= 0xE0000:
+                what, severity = f"invisible tag character U+{code:04X}", None
+            else:
+                what = f"{_INVISIBLE.get(ch, 'invisible character')} U+{code:04X}"
+                severity = Severity.WARNING
+            yield Hit(
+                doc.path,
+                number,
+                m.start() + 1,
+                f"{what}: invisible to a reader, read by the agent",
+                severity,
+            )
+            break  # one finding per line is enough to send the author there
