@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from skill_audit import mentions as mention_facts
 from skill_audit.checks import links
 from skill_audit.config import Config
-from skill_audit.engine import hits_of
+from skill_audit.diagnostics import Severity
+from skill_audit.engine import Options, hits_of, run_check
 from skill_audit.model import MarkdownDoc, load_skill, plugin_root
 from skill_audit.registry import load_checks
 
@@ -284,3 +285,20 @@ def test_a_path_in_a_named_sibling_skill_or_the_plugin_folder_is_not_broken(tmp_
         "Missing: `references/quantize.md`.\n"
     )
     assert findings(export, select="LK004") == [("SKILL.md", 8, "LK004")]
+
+
+def test_placeholder_word_targets_warn_and_real_names_still_fail(tmp_path):
+    # A citation template from a real skill's shape: `(url)` names no file. A missing file
+    # with an ordinary name, even without a suffix, stays an error.
+    (tmp_path / "SKILL.md").write_text(
+        "---\nname: cite\ndescription: Cites papers. Use when writing references.\n---\n"
+        "# Cite\n\nCite like [Doe et al., 2024](url) or [the guide](TODO).\n"
+        "See [the licence](LICENSE).\n"
+    )
+    report = run_check([tmp_path], Options(select=("LK001",)))
+    got = [(d.line, d.severity, d.message.split(":")[0]) for d in report.diagnostics]
+    assert got == [
+        (7, Severity.WARNING, "link target `url` is a placeholder word, not a file"),
+        (7, Severity.WARNING, "link target `TODO` is a placeholder word, not a file"),
+        (8, Severity.ERROR, "link LICENSE"),
+    ]

@@ -50,6 +50,9 @@ Deliberate differences (the `why` of a case names one of these):
   * hidden-unicode-severity: ST011 is an error for bidi controls and tag characters (they hide
     or reorder instructions) and a warning for a zero-width space or word joiner (it breaks a
     copied command but hides nothing); skillseal reports every one as ERROR.
+  * placeholder-target: a link whose target is a placeholder word (`url`, `link`, `todo`, ...)
+    is an LK001 warning (it names no file; a blank left unfilled is still worth a look), so the
+    skill passes; skillseal skips such targets.
   * names-per-folder: two skills named alike in different folders pass. A name must match
     its folder (FM007), so two skills of one name cannot share a skills folder, a plugin's
     `skills/` or `~/.claude/skills/`; in different plugins Claude Code namespaces them
@@ -1186,10 +1189,9 @@ SKILLSEAL = [
     Case(
         "ss_placeholder_word_target",
         "- dangling-file-reference",
-        "!LK001 exit:0",
+        "LK001 exit:0",
         {f"{ONE}/SKILL.md": sk(desc=GOOD, body="Cite like [Doe et al., 2024](url).\n")},
-        bug="checks/links.py _link_problems: a one-word placeholder target such as `(url)` is "
-        "an LK001 error",
+        why="placeholder-target",
     ),
     Case(
         "ss_metadata_token_budget",

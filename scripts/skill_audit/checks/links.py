@@ -31,6 +31,22 @@ from skill_audit.parsing.markdown import Link
 from skill_audit.registry import Scope, check
 
 _PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")
+# Link targets that name no file: the blank of a template (skillseal exempts the same shape).
+PLACEHOLDER_TARGETS = frozenset(
+    {
+        "url",
+        "link",
+        "path",
+        "href",
+        "target",
+        "file",
+        "filename",
+        "todo",
+        "tbd",
+        "placeholder",
+        "xxx",
+    }
+)
 
 
 # --------------------------------------------------------------------------- links and mentions
@@ -55,7 +71,9 @@ def broken_link(link: Link, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     Example:
         See [retries](references/retry-strategy.md) when the file is retry-strategies.md.
     Fix:
-        Point the link at the real file (paths are case-sensitive), or add the file.
+        Point the link at the real file (paths are case-sensitive), or add the file. A
+        placeholder word as the target (`url`, `link`, `path`, `todo`, ...) is reported at
+        warning severity: it names no file.
     """
     t = link_target(link, doc, skill)
     if t is None:
@@ -63,6 +81,18 @@ def broken_link(link: Link, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
     if not t.target:
         yield Hit(doc.path, link.line, link.column, f"{t.what} with an empty target")
     elif t.resolved is not None and t.inside and not t.exists:
+        if t.target.lower() in PLACEHOLDER_TARGETS:
+            # `[Doe et al., 2024](url)` shows a format, or a blank left unfilled: either way no
+            # file is meant, so say so at warning severity rather than "does not exist"
+            yield Hit(
+                doc.path,
+                link.line,
+                link.column,
+                f"{t.what} target `{t.target}` is a placeholder word, not a file: "
+                "fill it in, or show the format in a code span",
+                Severity.WARNING,
+            )
+            return
         yield Hit(
             doc.path,
             link.line,
