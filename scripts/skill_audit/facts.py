@@ -142,18 +142,22 @@ class LinkTarget:
 
 
 @per_skill
-def _link_targets(skill) -> dict[int, LinkTarget | None]:
-    return {}  # id(link) -> target; links live as long as their skill
+def _answers(skill) -> dict[tuple[str, int], object]:
+    return {}  # (kind, id(item)) -> answer; links and mentions live as long as their skill
+
+
+def _memo(skill, kind: str, item, compute):
+    cache = _answers(skill)
+    key = (kind, id(item))
+    if key not in cache:
+        cache[key] = compute(item)
+    return cache[key]
 
 
 def link_target(link, doc, skill) -> LinkTarget | None:
     """Where `link` (of `doc`) points; None for an external URL and for links in output
     templates (they name files of the project the template is copied into)."""
-    cache = _link_targets(skill)
-    key = id(link)
-    if key not in cache:
-        cache[key] = _link_target(link, doc, skill)
-    return cache[key]
+    return _memo(skill, "link", link, lambda item: _link_target(item, doc, skill))
 
 
 def _link_target(link, doc, skill) -> LinkTarget | None:
@@ -193,19 +197,10 @@ class MentionTarget:
     # plugin folder (only looked up for a missing target inside the skill)
 
 
-@per_skill
-def _mention_targets(skill) -> dict[int, MentionTarget | None]:
-    return {}
-
-
 def mention_target(mention, doc, skill) -> MentionTarget | None:
     """Where `mention` (of `doc`) points; None in output templates and for a placeholder that
     names no folder (LK005/LK006 report those)."""
-    cache = _mention_targets(skill)
-    key = id(mention)
-    if key not in cache:
-        cache[key] = _mention_target(mention, doc, skill)
-    return cache[key]
+    return _memo(skill, "mention", mention, lambda item: _mention_target(item, doc, skill))
 
 
 def _mention_target(mention, doc, skill) -> MentionTarget | None:

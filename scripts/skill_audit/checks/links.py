@@ -27,7 +27,7 @@ from skill_audit.diagnostics import Hit, Severity
 from skill_audit.facts import link_target, mention_target, resolver
 from skill_audit.mentions import KNOWN_PLACEHOLDERS, PLUGIN_PLACEHOLDERS
 from skill_audit.model import MarkdownDoc, Skill
-from skill_audit.parsing.markdown import Link
+from skill_audit.parsing.records import Link
 from skill_audit.registry import Scope, check
 
 _PLACEHOLDER_RE = re.compile(r"\$\{(CLAUDE_[A-Za-z0-9_]*)\}")

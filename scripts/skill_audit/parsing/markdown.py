@@ -13,9 +13,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from skill_audit.parsing.records import (  # noqa: F401  (re-exported: the records' old home)
+from skill_audit.parsing.records import (
     Heading,
-    HtmlComment,
     InlineCode,
     Link,
     ParsedMarkdown,
@@ -23,7 +22,6 @@ from skill_audit.parsing.records import (  # noqa: F401  (re-exported: the recor
     add_html,
     decode_href,
     github_slug,
-    unique_slugs,
 )
 from skill_audit.snippets.extract import fences_from_tokens
 
