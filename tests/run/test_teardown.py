@@ -40,6 +40,9 @@ def test_interrupt_leaves_no_process(envs, tmp_path, sig, code):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a terminal's foreground job: a shell's background job (`cmd &`, how some CI
+        # steps start) inherits SIGINT ignored, and a program started so rightly keeps it so.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
