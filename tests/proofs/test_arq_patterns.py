@@ -607,6 +607,36 @@ def test_status_endpoint_tells_unknown_from_queued(lab):
     assert got["done"]["status"] == "complete" and got["done"]["result"] == "sent"
 
 
+def test_status_endpoint_job_finishing_between_reads(lab):
+    # Fault: the job ends between the two reads inside `Job.info()` (result, then job). The
+    # pool's `get` of the job key is held until a real worker has finished the job, which
+    # deletes that key: the rule file's endpoint answers `complete`, not 404.
+    setup(lab, "billing_jobs.WorkerSettings")
+    got = api(
+        lab,
+        """
+        with TestClient(app) as client:
+            pool, real_get = app.state.arq, app.state.arq.get
+
+            async def get_once_the_job_ended(key, *args, **kwargs):
+                if key.startswith("arq:job:"):
+                    result_key = "arq:result:" + key.removeprefix("arq:job:")
+                    for _ in range(200):  # bounded: 10 s
+                        if await real_get(result_key):
+                            break
+                        await asyncio.sleep(0.05)
+                return await real_get(key, *args, **kwargs)
+
+            pool.get = get_once_the_job_ended
+            job_id = redis_call("enqueue_job", "send_receipt", "S-1", render_seconds=0.5).job_id
+            reply = client.get(f"/jobs/{job_id}")
+            emit(code=reply.status_code, body=reply.json())
+        """,
+    )
+    assert got["code"] == 200, got
+    assert got["body"]["status"] == "complete" and got["body"]["result"] == "sent"
+
+
 EXHAUST_ONE = """
     redis = await create_pool(REDIS)
     job = await redis.enqueue_job("charge_order", "{order}", busy_tries=99)
