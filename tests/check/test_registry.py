@@ -193,3 +193,35 @@ def test_a_crashing_check_is_an_internal_error_of_that_check_only(tmp_path):
     with pytest.raises(ValueError, match="boom"):
         calls.clear()
         hits_of(skill, crashing)
+
+
+def test_a_worker_collects_cyclic_garbage_only_once_it_piles_up(tmp_path, monkeypatch):
+    """Between batches a worker skips the collection while few objects are new, and runs it
+    once cyclic garbage passes the threshold (memory stays bounded with the collector off)."""
+    import gc
+
+    from skill_audit import engine
+
+    write_skill(tmp_path / "s", "name: s\ndescription: Use when testing.\n", "# S\n")
+    jobs = [(tmp_path / "s", Config())]
+    monkeypatch.setattr(engine, "COLLECT_AFTER_OBJECTS", 5_000)
+    collections = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(1) or real_collect(*a))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        engine.check_batch(jobs)  # first use imports and caches: not what a batch leaves
+        real_collect()
+        engine._check_batch_and_collect(jobs)
+        assert collections == []  # a light batch: nothing scanned
+        for _ in range(6_000):  # cyclic garbage that reference counting cannot free
+            node: list = []
+            node.append(node)
+        del node
+        engine._check_batch_and_collect(jobs)
+        assert collections == [1]
+        assert gc.get_count()[0] < 5_000
+    finally:
+        if was_enabled:
+            gc.enable()
