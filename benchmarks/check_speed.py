@@ -127,18 +127,28 @@ def markdown_stats(path: Path) -> tuple[int, int, int]:
 
 def time_pair(
     ours: list[str], peer: list[str], repeat: int, env: dict[str, str]
-) -> tuple[list[float], list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], list[float]]:
     """Wall times of our command and the peer's, run in turn (ours, peer, ours, ...) after one
-    warm-up each, so drift in the machine's speed hits both; and the per-pair ratios."""
+    warm-up each, so drift in the machine's speed hits both; the per-pair wall ratios; and
+    the per-pair CPU ratios (user + system, children included). The CPU ratio says how much
+    less work we do; the wall ratio also counts our use of every core (the peer uses one)."""
     for cmd in (ours, peer):
         subprocess.run(cmd, env=env, capture_output=True, timeout=600)
-    a, b = [], []
+    a, b, cpu_a, cpu_b = [], [], [], []
     for _ in range(repeat):
-        for cmd, into in ((ours, a), (peer, b)):
+        for cmd, into, cpu_into in ((ours, a, cpu_a), (peer, b, cpu_b)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(cmd, env=env, capture_output=True, timeout=600)
             into.append(time.perf_counter() - start)
-    return a, b, [y / x for x, y in zip(a, b, strict=True)]
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_into.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return (
+        a,
+        b,
+        [y / x for x, y in zip(a, b, strict=True)],
+        [y / x for x, y in zip(cpu_a, cpu_b, strict=True)],
+    )
 
 
 def installed_env(pycache: Path) -> dict[str, str]:
@@ -239,15 +249,17 @@ def main() -> None:
                 ours = [sys.executable, "-m", "skill_audit", "check", str(path.resolve())]
                 ours += ["--format", "json", "-o", os.devnull]
                 peer = shlex.split(args.peer.replace("{corpus}", shlex.quote(str(path.resolve()))))
-                a, b, ratios = time_pair(ours, peer, args.repeat, env)
+                a, b, ratios, cpu_ratios = time_pair(ours, peer, args.repeat, env)
                 row.update(
                     peer_median_s=round(statistics.median(b), 3),
                     ours_paired_median_s=round(statistics.median(a), 3),
                     speedup_median=round(statistics.median(ratios), 2),
+                    cpu_speedup_median=round(statistics.median(cpu_ratios), 2),
                 )
                 print(
                     f"{'':<22} vs peer: ours median {statistics.median(a):.3f} s, peer median "
-                    f"{statistics.median(b):.3f} s, peer/ours median {statistics.median(ratios):.2f}x"
+                    f"{statistics.median(b):.3f} s, peer/ours median {statistics.median(ratios):.2f}x "
+                    f"wall, {statistics.median(cpu_ratios):.2f}x cpu"
                 )
             rows.append(row)
     if args.json:
