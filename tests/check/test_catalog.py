@@ -212,3 +212,21 @@ def test_nested_reference_ignores_missing_targets_and_first_level_cross_links(tm
     (tmp_path / "references" / "a.md").write_text("# a\n\n[b](b.md) [c](c.md) [gone](gone.md)\n")
     skill = load_skill(tmp_path, Config())
     assert [h.message.split(" ")[0] for h in catalog.nested_reference(skill)] == ["c.md"]
+
+
+def test_nested_reference_skips_the_links_of_output_templates(tmp_path):
+    """An output template's links name files of the project it is copied into (the LK checks
+    leave them alone too), so they do not make a second hop; a reference's do."""
+    skill = skill_with(
+        tmp_path,
+        "Read [a](references/a.md); fill in [the form](assets/templates/report.md).\n",
+        refs="abc",
+    )
+    (tmp_path / "assets" / "templates").mkdir(parents=True)
+    (tmp_path / "assets" / "templates" / "report.md").write_text(
+        "# Report\n\nSee [b](../../references/b.md).\n"
+    )
+    (tmp_path / "references" / "a.md").write_text("# a\n\nSee [c](c.md).\n")
+    skill = load_skill(tmp_path, Config())
+    hits = [(Path(h.path).name, h.message.split(" ")[0]) for h in catalog.nested_reference(skill)]
+    assert hits == [("a.md", "c.md")]

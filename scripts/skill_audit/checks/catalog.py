@@ -34,7 +34,15 @@ import yaml
 
 from skill_audit.diagnostics import Hit, Severity
 from skill_audit.discovery import SKIP_DIRS
-from skill_audit.facts import Resolver, is_external, resolve, resolve_link, resolver, split_fragment
+from skill_audit.facts import (
+    Resolver,
+    is_external,
+    link_target,
+    mention_target,
+    resolve,
+    resolver,
+    split_fragment,
+)
 from skill_audit.mentions import LineIndex, markdown_tokens
 from skill_audit.model import MarkdownDoc, per_skill, read_text
 from skill_audit.registry import check
@@ -526,18 +534,16 @@ def duplicate_rule(skill) -> Iterator[Hit]:
 
 
 def _targets(skill, doc) -> Iterator[tuple[str, int, int, str]]:
-    """(resolved path, line, column, as written) of every local link and path mention of doc."""
-    res = resolver(skill)
-    base = os.path.dirname(os.path.normpath(str(doc.path)))
+    """(resolved path, line, column, as written) of every local link and path mention of doc,
+    resolved as the LK checks resolve them (`facts.link_target`, `facts.mention_target`)."""
     for link in doc.links:
-        path, _ = split_fragment(link.target.strip())
-        resolved = resolve_link(path, base, res)[0] if path and not is_external(path) else None
-        if resolved is not None:
-            yield resolved, link.line, link.column, link.target
+        t = link_target(link, doc, skill)
+        if t is not None and t.resolved is not None:
+            yield t.resolved, link.line, link.column, link.target
     for mention in doc.mentions:
-        resolved = resolve(split_fragment(mention.raw)[0], res.root, res)
-        if resolved is not None:
-            yield resolved, mention.line, mention.column, mention.raw
+        m = mention_target(mention, doc, skill)
+        if m is not None:
+            yield m.resolved, mention.line, mention.column, mention.raw
 
 
 @check("RC004", "orphan-reference", Severity.WARNING)
