@@ -230,3 +230,35 @@ def test_nested_reference_skips_the_links_of_output_templates(tmp_path):
     skill = load_skill(tmp_path, Config())
     hits = [(Path(h.path).name, h.message.split(" ")[0]) for h in catalog.nested_reference(skill)]
     assert hits == [("a.md", "c.md")]
+
+
+def test_rule_cells_are_read_from_the_parse(tmp_path):
+    """Links in a rules cell come from the one markdown parse: a reference-style link names its
+    rule, an icon image names none, and a `|` escaped in a cell does not split it."""
+    skill = skill_with(
+        tmp_path,
+        "| Area | Rule file |\n|---|---|\n"
+        "| Retries | ![icon](assets/retry.png) [retry-strategies][rs] |\n"
+        "| Routing \\| queues | `task-routing` |\n\n"
+        "[rs]: references/retry-strategies.md\n",
+        refs=("retry-strategies", "task-routing"),
+    )
+    found = catalog.find_catalog(skill)
+    assert found is not None
+    assert [(r.name, r.line, r.column) for r in found.rules] == [
+        ("retry-strategies", 7, 39),  # the `[` of the link
+        ("task-routing", 8, 24),  # the name inside the code span
+    ]
+    assert found.categories == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "`` `10 rules` `` in code",  # a double-backtick span holding backticks
+        "see `x` and `` 10 rules ``",
+        "a span ``10 rules\nacross lines`` and more",
+    ],
+)
+def test_count_claims_inside_code_spans_are_masked(text):
+    assert claims(text + "\n") == []

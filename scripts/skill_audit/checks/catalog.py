@@ -45,6 +45,7 @@ from skill_audit.facts import (
 )
 from skill_audit.mentions import LineIndex, markdown_tokens
 from skill_audit.model import MarkdownDoc, per_skill, read_text
+from skill_audit.parsing.records import CellParts, Link, cell_links, cell_text
 from skill_audit.registry import check
 
 IMPACTS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
@@ -83,11 +84,8 @@ _FILE_HEADER_RE = re.compile(r"^(?:files?|paths?)$")
 _MD_PATH_RE = re.compile(r"(?:\$\{CLAUDE_[A-Z_]+\}/|\.{0,2}/)?(?:[\w.-]+/)+[\w.-]+\.md\b")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 _CATEGORY_HEADER_RE = re.compile(r"^(?:categor(?:y|ies)|capabilit(?:y|ies)|area|topic)$")
-_LINK_RE = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 _BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MARKUP_RE = re.compile(r"[`*_~]")
-_INLINE_CODE_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
-_COMMENT_RE = re.compile(r"<!--.*?(?:-->|$)")
 _COUNT_RE = re.compile(
     r"(?<![\w.#-])(?P<num>\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
     r"(?P<mid>(?:\s+[A-Za-z][\w-]*){0,2}?)"
@@ -177,6 +175,15 @@ def _cell_text(cell: str) -> str:
     return _MARKUP_RE.sub("", cell).strip()
 
 
+def _link_start(line_text: str, link: Link) -> int:
+    """Column of the `[` opening an inline link, whose record holds the column of its `](`."""
+    at = link.column - 1
+    if line_text[at : at + 1] == "[":  # already the start (a reference-style link)
+        return link.column
+    start = line_text.rfind("[", 0, at)
+    return start + 1 if start >= 0 else link.column
+
+
 def _column(line_text: str, needle: str) -> int:
     pos = line_text.find(needle)
     return pos + 1 if pos >= 0 else 1
@@ -204,6 +211,7 @@ def find_catalog(skill) -> Catalog | None:
         for number, (row, line) in enumerate(zip(table.rows, table.row_lines, strict=True)):
             line_text = doc.lines[line - 1] if 0 < line <= len(doc.lines) else ""
             cell = row[rule_col] if rule_col < len(row) else ""
+            parsed = table.cells[number] if number < len(table.cells) else ()
             impact = (
                 _cell_text(row[impact_col])
                 if impact_col is not None and impact_col < len(row)
@@ -214,16 +222,20 @@ def find_catalog(skill) -> Catalog | None:
                 counted += int(number_cell)
                 trusted = True
             else:
-                named, explicit = _rule_cell(cell, res)
+                named, explicit = _rule_cell(
+                    parsed[rule_col] if rule_col < len(parsed) else (), line_text, res
+                )
                 if not named:
                     continue  # e.g. a "**Total: ...**" line glued to the table: not a category
                 trusted = trusted or explicit or any(os.path.isfile(path) for _, path, _ in named)
                 rules.extend(
-                    RuleRef(name, path, line, _column(line_text, needle), impact or None)
-                    for name, path, needle in named
+                    RuleRef(name, path, line, column, impact or None)
+                    for name, path, column in named
                 )
-            category = row[cat_col] if cat_col is not None and cat_col < len(row) else ""
-            categories.add(_cell_text(_LINK_RE.sub(r"\1", category)).lower() or f"row {number}")
+            category = (
+                cell_text(parsed[cat_col]) if cat_col is not None and cat_col < len(parsed) else ""
+            )
+            categories.add(_cell_text(category).lower() or f"row {number}")
         if trusted:
             return Catalog(table.line, len(table.rows), len(categories), tuple(rules), counted)
     return None
@@ -246,24 +258,29 @@ def _rules_column(header: list[str]) -> int | None:
     return files if files is not None else rule
 
 
-def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bool]:
-    """([(rule name, absolute rule file path, text to locate)], explicit) for one rules cell.
+def _rule_cell(
+    parts: CellParts, line_text: str, res: Resolver
+) -> tuple[list[tuple[str, str, int]], bool]:
+    """([(rule name, absolute rule file path, column)], explicit) for one rules cell, from its
+    parsed parts (`records.CellParts`).
 
     Explicit references are links to local files and .md paths such as `rules/x.md` or
     `${CLAUDE_SKILL_DIR}/references/x.md` (in code or not); the rest of the cell is read as bare
     slugs separated by commas or <br> ("celery-config, task-routing"), each meaning
     references/NAME.md. Prose ("Layout Animations", "x (load ...)") names nothing."""
-    out: list[tuple[str, str, str]] = []
-    for m in _LINK_RE.finditer(cell):
-        target, _ = split_fragment(m.group(2))
-        path = resolve(target, res.root, res) if target and not is_external(target) else None
+    out: list[tuple[str, str, int]] = []
+    for link in cell_links(parts):
+        target, _ = split_fragment(link.target.strip())
+        if link.image or not target or is_external(target):
+            continue
+        path = resolve(target, res.root, res)
         if path is not None:
-            out.append((Path(path).stem, path, m.group(0)))
-    rest = _LINK_RE.sub(" ", cell)
+            out.append((Path(path).stem, path, _link_start(line_text, link)))
+    rest = cell_text(parts, links_as=" ")
     for m in _MD_PATH_RE.finditer(rest):
         path = resolve(m.group(0), res.root, res)
         if path is not None:
-            out.append((Path(path).stem, path, m.group(0)))
+            out.append((Path(path).stem, path, _column(line_text, m.group(0))))
     explicit = bool(out)
     rest = _MD_PATH_RE.sub(" ", rest)
     for token in _BR_RE.sub(",", rest).split(","):
@@ -273,7 +290,11 @@ def _rule_cell(cell: str, res: Resolver) -> tuple[list[tuple[str, str, str]], bo
                 continue
             rel = name if name.endswith(".md") else f"{name}.md"
             out.append(
-                (Path(rel).stem, os.path.normpath(os.path.join(res.root, "references", rel)), name)
+                (
+                    Path(rel).stem,
+                    os.path.normpath(os.path.join(res.root, "references", rel)),
+                    _column(line_text, name),
+                )
             )
     return out, explicit
 
@@ -300,13 +321,24 @@ class CountClaim:
     text: str
 
 
-def _masked_spans(line: str) -> list[tuple[int, int]]:
-    """Column spans (0-based, end exclusive) of inline code and HTML comments in a line."""
-    spans = []
-    if "`" in line:
-        spans += [m.span() for m in _INLINE_CODE_RE.finditer(line)]
-    if "<!--" in line:
-        spans += [m.span() for m in _COMMENT_RE.finditer(line)]
+def _masked_spans(doc) -> dict[int, list[tuple[int, int]]]:
+    """{line: column spans (0-based, end exclusive)} of the doc's code spans and HTML comments,
+    as the parse found them: each runs from its opening backticks (or `<!--`) to the matching
+    closing run (or `-->`) on that line, else to the end of the line."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for code in doc.inline_code:
+        line = doc.lines[code.line - 1] if 0 < code.line <= len(doc.lines) else ""
+        start = code.column - 1
+        opening = len(line[start:]) - len(line[start:].lstrip("`"))
+        if not opening:  # a column the fallback parser could not locate
+            continue
+        end = line.find("`" * opening, start + opening + len(code.text.strip()))
+        spans.setdefault(code.line, []).append((start, end + opening if end >= 0 else len(line)))
+    for comment in doc.html_comments:
+        line = doc.lines[comment.line - 1] if 0 < comment.line <= len(doc.lines) else ""
+        start = comment.column - 1
+        end = line.find("-->", start + 4)
+        spans.setdefault(comment.line, []).append((start, end + 3 if end >= 0 else len(line)))
     return spans
 
 
@@ -339,6 +371,7 @@ def count_claims(doc) -> list[CountClaim]:
     for fence in doc.fences:
         fenced.update(range(fence.line, fence.line + len(fence.code.splitlines()) + 2))
     index = LineIndex(text)
+    masked = _masked_spans(doc)
     claims = []
     for m in matches:
         number, col = index.position(m.start())
@@ -346,7 +379,7 @@ def count_claims(doc) -> list[CountClaim]:
         if number in fenced:
             continue
         line = doc.lines[number - 1]
-        if any(a <= col < b for a, b in _masked_spans(line)):
+        if any(a <= col < b for a, b in masked.get(number, ())):
             continue
         before = line[:col].split()
         if before and before[-1].lower().strip(":,(*") in _SUBSET_BEFORE:

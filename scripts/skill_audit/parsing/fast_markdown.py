@@ -15,6 +15,8 @@ from itertools import accumulate
 from pathlib import Path
 
 from skill_audit.parsing.records import (
+    CellBuilder,
+    CellParts,
     Heading,
     InlineCode,
     Link,
@@ -125,6 +127,10 @@ def _plain(children) -> str:
 
 
 def _link(node, pos, lines, path, out, image: bool = False) -> None:
+    out.links.append(_link_record(node, pos, image))
+
+
+def _link_record(node, pos, image: bool) -> Link:
     href = str(node.meta.get("url", ""))
     target = decode_href(href)
     if node.srcmap:
@@ -136,7 +142,7 @@ def _link(node, pos, lines, path, out, image: bool = False) -> None:
         line, col = pos.at(offset)
     else:
         line, col = 1, 1
-    out.links.append(Link(target, line, col, image, _plain(node.children), href))
+    return Link(target, line, col, image, _plain(node.children), href)
 
 
 def _fence(node, pos, lines, path, out) -> None:
@@ -158,6 +164,7 @@ def _table(node, pos, lines, path, out) -> None:
     header: tuple[str, ...] = ()
     rows: list[tuple[str, ...]] = []
     row_lines: list[int] = []
+    parsed: list[tuple[CellParts, ...]] = []
     for section in node.children:
         for row in section.children:
             cells = tuple(
@@ -169,8 +176,33 @@ def _table(node, pos, lines, path, out) -> None:
             else:
                 rows.append(cells)
                 row_lines.append(pos.line(row.srcmap[0]) if row.srcmap else 1)
+                parsed.append(tuple(_cell_parts(cell.children, pos) for cell in row.children))
     line = pos.line(node.srcmap[0]) if node.srcmap else 1
-    out.tables.append(Table(header, tuple(rows), line, tuple(row_lines)))
+    out.tables.append(Table(header, tuple(rows), line, tuple(row_lines), tuple(parsed)))
+
+
+def _cell_parts(children, pos) -> CellParts:
+    if len(children) == 1 and children[0].name == "text":  # most cells: plain words
+        content = children[0].meta.get("content", "")
+        return (content,) if content else ()
+    cell = CellBuilder()
+
+    def visit(nodes) -> None:
+        for child in nodes:
+            name = child.name
+            if name in ("text", "text_special", "html_inline"):
+                cell.text(child.meta.get("content", ""))
+            elif name in ("softbreak", "hardbreak"):
+                cell.text(" ")
+            elif name == "code_inline":
+                cell.text(_plain(child.children))
+            elif name in ("link", "autolink", "image"):
+                cell.link(_link_record(child, pos, name == "image"))
+            elif child.children:
+                visit(child.children)
+
+    visit(children)
+    return cell.build()
 
 
 def _image(node, pos, lines, path, out) -> None:

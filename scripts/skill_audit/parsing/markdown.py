@@ -14,6 +14,8 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from skill_audit.parsing.records import (
+    CellBuilder,
+    CellParts,
     Heading,
     InlineCode,
     Link,
@@ -90,10 +92,14 @@ def parse_markdown(text: str, lines: list[str], path: Path) -> ParsedMarkdown:
                 heading, children = _heading(tok, heading_level, env)
                 out.headings.append(heading)
                 _scan_inline(children, locator, out)  # a heading's links and code spans count too
+            elif table is not None:
+                # a cell: every inline rule, since its parts keep text without emphasis markup
+                children = _HEADING.parseInline(tok.content, env)[0].children or []
+                first = len(out.links)
+                _scan_inline(children, locator, out)
+                table.add_cell(tok.content, _cell_parts(children, out.links[first:]))
             else:
                 _inline(tok.content, locator, env, out)
-            if table is not None:
-                table.add_cell(tok.content)
         elif ttype == "heading_open":
             heading_level = int(tok.tag[1:])
         elif ttype == "heading_close":
@@ -148,15 +154,18 @@ class _TableBuilder:
         self.header: tuple[str, ...] | None = None
         self.rows: list[tuple[str, ...]] = []
         self.row_lines: list[int] = []
+        self.parsed: list[tuple[CellParts, ...]] = []
         self.cells: list[str] | None = None  # the open row's cells
+        self.parts: list[CellParts] = []
         self.row_line = line
 
     def start_row(self, line: int) -> None:
-        self.cells, self.row_line = [], line
+        self.cells, self.parts, self.row_line = [], [], line
 
-    def add_cell(self, content: str) -> None:
+    def add_cell(self, content: str, parts: CellParts) -> None:
         if self.cells is not None:
             self.cells.append(content)
+            self.parts.append(parts)
 
     def end_row(self) -> None:
         cells = tuple(self.cells or ())
@@ -165,10 +174,41 @@ class _TableBuilder:
         else:
             self.rows.append(cells)
             self.row_lines.append(self.row_line)
+            self.parsed.append(tuple(self.parts))
         self.cells = None
 
     def build(self) -> Table:
-        return Table(self.header or (), tuple(self.rows), self.line, tuple(self.row_lines))
+        return Table(
+            self.header or (),
+            tuple(self.rows),
+            self.line,
+            tuple(self.row_lines),
+            tuple(self.parsed),
+        )
+
+
+def _cell_parts(children, links: list[Link]) -> CellParts:
+    """A cell's parts from its inline tokens; `links` are the Link records `_scan_inline` made
+    from the same tokens, in order."""
+    cell = CellBuilder()
+    pending = iter(links)
+    in_link = False
+    for child in children:
+        ctype = child.type
+        if ctype == "link_open":
+            cell.link(next(pending))
+            in_link = True
+        elif ctype == "link_close":
+            in_link = False
+        elif in_link:
+            continue
+        elif ctype == "image":
+            cell.link(next(pending))
+        elif ctype in ("text", "text_special", "code_inline", "html_inline"):
+            cell.text(child.content)
+        elif ctype in ("softbreak", "hardbreak"):
+            cell.text(" ")
+    return cell.build()
 
 
 def code_spans(content: str) -> list[tuple[str, str]]:

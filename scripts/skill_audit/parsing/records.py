@@ -49,6 +49,44 @@ class Table:
     rows: tuple[tuple[str, ...], ...]  # raw inline markdown of each body cell
     line: int  # header row line
     row_lines: tuple[int, ...]  # file line of each body row
+    # each body cell as the parse read it (`CellParts`): plain-text runs and its links
+    cells: tuple[tuple[CellParts, ...], ...] = ()
+
+
+# A table cell's inline content in order: runs of plain text (markup dropped, code spans as
+# their code, inline HTML as written) and a `Link` record for each link, image and autolink.
+CellParts = tuple["str | Link", ...]
+
+
+def cell_links(parts: CellParts) -> list[Link]:
+    return [p for p in parts if isinstance(p, Link)]
+
+
+def cell_text(parts: CellParts, links_as: str | None = None) -> str:
+    """The cell's plain text, each link replaced by its text (or by `links_as`)."""
+    return "".join(
+        p if isinstance(p, str) else (p.text if links_as is None else links_as) for p in parts
+    )
+
+
+class CellBuilder:
+    """Collects one cell's parts, merging neighbouring text runs (the two parsers split text
+    into different runs; merged, their parts compare equal)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str | Link] = []
+
+    def text(self, value: str) -> None:
+        if self.parts and isinstance(self.parts[-1], str):
+            self.parts[-1] += value
+        elif value:
+            self.parts.append(value)
+
+    def link(self, link: Link) -> None:
+        self.parts.append(link)
+
+    def build(self) -> CellParts:
+        return tuple(self.parts)
 
 
 @dataclass(frozen=True)
