@@ -135,3 +135,18 @@ def test_metadata_numbers_and_dates_are_warnings_not_errors(tmp_path):
         (5, "warning"),
         (6, "warning"),
     ]
+
+
+def test_each_missing_required_key_is_named_once(tmp_path):
+    """One FM005 per absent required key, each naming its own key (from the schema and the
+    data, not from the validator's message text)."""
+    from skill_audit.engine import Options, run_check
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "SKILL.md").write_text("---\nlicense: MIT\n---\n# S\n")
+    report = run_check([tmp_path / "s"], Options(select=("FM005",), profile="agentskills"))
+    messages = sorted(d.message for d in report.diagnostics)
+    assert messages == [
+        "required key `description` is missing",
+        "required key `name` is missing",
+    ]

@@ -14,7 +14,7 @@ from skill_audit.diagnostics import Hit, Severity
 from skill_audit.model import MarkdownDoc, Skill
 from skill_audit.parsing.frontmatter import Frontmatter
 from skill_audit.registry import Scope, check
-from skill_audit.schemas import known_keys, validator
+from skill_audit.schemas import known_keys, required_keys, validator
 
 PROSE_KEYS = ("description", "when_to_use", "compatibility", "argument-hint")
 _TRUE = {"true", "yes", "on", "1"}
@@ -242,6 +242,9 @@ def frontmatter_schema(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
         validator(skill.config.profile).iter_errors(data),
         key=lambda e: list(map(str, e.absolute_path)),
     )
+    # A `required` error per absent key, in the schema's order: the keys come from the schema
+    # and the data, not from jsonschema's wording of its message.
+    absent = [key for key in required_keys(skill.config.profile) if key not in data]
     for error in errors:
         if error.validator == "additionalProperties" and not error.absolute_path:
             continue  # unknown top-level keys are FM006
@@ -249,7 +252,8 @@ def frontmatter_schema(doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]:
         if path == ["argument-hint"] and _is_hint_list(error.instance):
             continue  # `argument-hint: [issue-number]`, the form Claude Code's docs show
         line, col = _line_of(fm, path)
-        message = _schema_message(error, path)
+        missing = absent.pop(0) if error.validator == "required" and not path and absent else None
+        message = _schema_message(error, path, missing)
         if path[:1] == ["metadata"] and error.validator == "type":
             # skills-ref reads the frontmatter with strictyaml (every scalar a string) and
             # does not look inside metadata; no client breaks on it, typed readers differ.
@@ -282,13 +286,13 @@ def _is_scalar(value) -> bool:
     return isinstance(value, (int, float, bool, datetime.date, datetime.datetime))
 
 
-def _schema_message(error, path) -> str:
+def _schema_message(error, path, missing: str | None = None) -> str:
+    """The finding for one schema error; `missing` names the key of a `required` error."""
     where = ".".join(str(p) for p in path) or "frontmatter"
     value = error.instance
     kind = error.validator
     if kind == "required":
-        missing = re.findall(r"'([^']+)' is a required property", error.message)
-        return f"required key `{missing[0] if missing else error.message}` is missing"
+        return f"required key `{missing or error.message}` is missing"
     if kind == "type":
         want = (
             error.validator_value

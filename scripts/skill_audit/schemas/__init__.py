@@ -34,3 +34,8 @@ def validator(name: str):
 
 def known_keys(name: str) -> frozenset[str]:
     return frozenset(load_schema(name)["properties"])
+
+
+def required_keys(name: str) -> tuple[str, ...]:
+    """The top-level keys the profile requires, in the schema's order."""
+    return tuple(load_schema(name).get("required", ()))
