@@ -436,7 +436,7 @@ def _follow_bare_names(skill, root, loaded, load, follow) -> None:
             if doc is not None and path not in scanned:
                 scanned.add(path)
                 if "|" in doc.text or "`" in doc.text:
-                    names |= _bare_names(doc.text)
+                    names |= _bare_names(doc)
         if not names:
             return
         if by_name is None:
@@ -489,27 +489,30 @@ def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) 
     return out
 
 
-_INLINE_NAME_RE = re.compile(r"`([\w.-]+)`")
-_TABLE_LINE_RE = re.compile(r"^[ \t]*\|.*$", re.M)
+_BARE_NAME_RE = re.compile(r"[\w.-]+")
 _CELL_LIST_RE = re.compile(r",|<br\s*/?>")
 
 
-def _bare_names(text: str) -> set[str]:
-    """Table-cell names (`_table_names`) plus every bare name in inline code."""
-    return _table_names(text) | set(_INLINE_NAME_RE.findall(text))
+def _bare_names(doc: MarkdownDoc) -> set[str]:
+    """Names standing alone in the doc's table cells (`_table_names`) plus every code span
+    that is a bare name, both from the doc's one parse."""
+    names = _table_names(doc)
+    names.update(c.text for c in doc.inline_code if _BARE_NAME_RE.fullmatch(c.text))
+    return names
 
 
-def _table_names(text: str) -> set[str]:
+def _table_names(doc: MarkdownDoc) -> set[str]:
     """Bare names standing alone in table cells (a cell, or an item of a comma or <br> list
     in a cell), as a rule table names its files: `| celery-config |`."""
     names = set()
-    for line in _TABLE_LINE_RE.findall(text):
-        for cell in line.strip().strip("|").split("|"):
-            items = _CELL_LIST_RE.split(cell) if "," in cell or "<" in cell else (cell,)
-            for item in items:
-                item = item.strip().strip("`*_ ")
-                if item and " " not in item:
-                    names.add(item)
+    for table in doc.tables:
+        for row in (table.header, *table.rows):
+            for cell in row:
+                items = _CELL_LIST_RE.split(cell) if "," in cell or "<" in cell else (cell,)
+                for item in items:
+                    item = item.strip().strip("`*_ ")
+                    if item and " " not in item:
+                        names.add(item)
     return names
 
 

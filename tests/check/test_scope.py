@@ -100,3 +100,31 @@ def test_a_slug_or_file_name_in_inline_code_reaches_its_file(tmp_path):
         "rules/fonts-embed.md",
     ]
     assert [skill.rel(p) for p in skill.orphans] == ["rules/unused.md"]
+
+
+def test_bare_names_count_in_tables_and_code_spans_but_not_in_code_blocks(tmp_path):
+    """Bare names come from the one parse: a rule table's cell and a code span reach their
+    files; the same name in a fenced example (program output, a sample table) does not."""
+    root = _write(
+        tmp_path / "pdf-tools",
+        {
+            "SKILL.md": HEAD
+            + "| Area | Rule |\n|---|---|\n| Fonts | fonts-embed |\n\n"
+            + "Then `forms-fill`.\n\n"
+            + "```text\n| Area | Rule |\n| Pages | pages-split |\n`page-rotate`\n```\n",
+            "rules/fonts-embed.md": "# Embed fonts\n",
+            "rules/forms-fill.md": "# Fill forms\n",
+            "rules/pages-split.md": "# Split pages\n",
+            "rules/page-rotate.md": "# Rotate pages\n",
+        },
+    )
+    skill = load_skill(root, Config())
+    assert sorted(d.rel for d in skill.docs) == [
+        "SKILL.md",
+        "rules/fonts-embed.md",
+        "rules/forms-fill.md",
+    ]
+    assert sorted(skill.rel(p) for p in skill.orphans) == [
+        "rules/page-rotate.md",
+        "rules/pages-split.md",
+    ]
