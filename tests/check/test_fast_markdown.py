@@ -92,3 +92,25 @@ def test_a_parser_panic_falls_back_to_the_python_parser(tmp_path, capfd):
     assert [h.text for h in skill.skill_md.headings] == ["Title"]
     assert [link.target for link in skill.skill_md.links] == ["README.md"]
     assert "panicked" not in capfd.readouterr().err
+
+
+def test_table_cells_agree_on_linked_images_and_escaped_pipes(tmp_path):
+    path = tmp_path / "SKILL.md"
+    path.write_text(
+        "| Area | Rule |\n|---|---|\n"
+        "| Retries | [![icon](icons/r.svg)](references/retries.md), `task-routing` |\n"
+        "| Mixed \\| odd | **bold** ![alone](a.png) <b>x</b> |\n"
+    )
+    slow, fast = _both(path)
+    assert fast.tables == slow.tables
+    first, second = fast.tables[0].cells
+    assert [(p.target, p.text) if not isinstance(p, str) else p for p in first[1]] == [
+        ("references/retries.md", "icon"),
+        ", task-routing",
+    ]
+    assert second[0] == ("Mixed | odd",)
+    assert [p if isinstance(p, str) else p.target for p in second[1]] == [
+        "bold ",
+        "a.png",
+        " <b>x</b>",
+    ]

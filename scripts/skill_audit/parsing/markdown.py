@@ -191,19 +191,21 @@ def _cell_parts(children, links: list[Link]) -> CellParts:
     """A cell's parts from its inline tokens; `links` are the Link records `_scan_inline` made
     from the same tokens, in order."""
     cell = CellBuilder()
-    pending = iter(links)
+    pending = iter(links)  # in `_scan_inline`'s order: an image when seen, a link at its close
     in_link = False
     for child in children:
         ctype = child.type
         if ctype == "link_open":
-            cell.link(next(pending))
             in_link = True
         elif ctype == "link_close":
+            cell.link(next(pending))
             in_link = False
+        elif ctype == "image":
+            image = next(pending)
+            if not in_link:  # an image inside a link is part of that link, as in the Rust parse
+                cell.link(image)
         elif in_link:
             continue
-        elif ctype == "image":
-            cell.link(next(pending))
         elif ctype in ("text", "text_special", "code_inline", "html_inline"):
             cell.text(child.content)
         elif ctype in ("softbreak", "hardbreak"):
@@ -265,6 +267,8 @@ def _scan_inline(children, locator: _Locator, out: ParsedMarkdown) -> None:
             target = decode_href(href)
             line, col = locator.find(f"]({target}", f"]({href}", href, target)
             out.links.append(Link(target, line, col, True, child.content, href))
+            if link is not None:  # a linked image: its alt text is the link's text
+                link_text.append(child.content)
         elif ctype == "code_inline":
             line, col = locator.find(child.markup + child.content, child.content)
             out.inline_code.append(InlineCode(child.content, line, col))
