@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import tomllib
 import warnings
 from collections.abc import Iterator
 
@@ -341,11 +340,11 @@ def data_error(fence: Fence) -> tuple[int, int, str] | None:
 @functools.lru_cache(maxsize=4096)
 def _data_problem(kind: str, code: str) -> tuple[int, int, str] | None:
     """(block line, column, message) of the first parse error, else None."""
+    if kind == "toml":
+        return _toml_problem(code)
     try:
         if kind == "json":
             json.loads(code)
-        elif kind == "toml":
-            tomllib.loads(code)
         else:
             too_deep = yaml_nesting_problem(code)
             if too_deep:
@@ -354,11 +353,6 @@ def _data_problem(kind: str, code: str) -> tuple[int, int, str] | None:
                 pass
     except json.JSONDecodeError as exc:
         return exc.lineno, exc.colno, f"invalid JSON: {exc.msg}"
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        pos = _TOML_POS_RE.search(msg)
-        line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (1, 1)
-        return line, col, f"invalid TOML: {_TOML_POS_RE.sub('', msg).strip()}"
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -371,6 +365,21 @@ def _data_problem(kind: str, code: str) -> tuple[int, int, str] | None:
             1,
             f"invalid {kind.upper()}: {' '.join(str(exc).split()) or type(exc).__name__}",
         )
+    return None
+
+
+def _toml_problem(code: str) -> tuple[int, int, str] | None:
+    import tomllib  # toml blocks are rare: not a start-up cost of every run
+
+    try:
+        tomllib.loads(code)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        pos = _TOML_POS_RE.search(msg)
+        line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (1, 1)
+        return line, col, f"invalid TOML: {_TOML_POS_RE.sub('', msg).strip()}"
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        return 1, 1, f"invalid TOML: {' '.join(str(exc).split()) or type(exc).__name__}"
     return None
 
 

@@ -19,7 +19,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -401,6 +400,8 @@ def check_external(
     todo = sorted({r.url for r in refs if now - cache.get(r.url, float("-inf")) > ttl})
     results: dict[str, tuple[int | None, str | None]] = {}
     if todo:
+        from concurrent.futures import ThreadPoolExecutor  # --external only: not a start-up cost
+
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
             for url, result in zip(todo, pool.map(lambda u: _fetch(u, timeout), todo), strict=True):
                 results[url] = result
