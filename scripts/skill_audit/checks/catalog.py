@@ -171,7 +171,8 @@ class Catalog:
         return len({r.path for r in self.rules}) + self.counted
 
 
-def _cell_text(cell: str) -> str:
+def _strip_markup(cell: str) -> str:
+    """A raw cell without emphasis and code markup characters."""
     return _MARKUP_RE.sub("", cell).strip()
 
 
@@ -198,7 +199,7 @@ def find_catalog(skill) -> Catalog | None:
         return None
     res = resolver(skill)
     for table in doc.tables:
-        header = [_cell_text(h).lower() for h in table.header]
+        header = [_strip_markup(h).lower() for h in table.header]
         rule_col = _rules_column(header)
         if rule_col is None:
             continue
@@ -208,16 +209,16 @@ def find_catalog(skill) -> Catalog | None:
         categories: set[str] = set()
         counted = 0
         trusted = False  # a link, a path or an existing bare-named file makes it a catalogue
-        for number, (row, line) in enumerate(zip(table.rows, table.row_lines, strict=True)):
+        rows = zip(table.rows, table.cells, table.row_lines, strict=True)
+        for number, (row, parsed, line) in enumerate(rows):
             line_text = doc.lines[line - 1] if 0 < line <= len(doc.lines) else ""
             cell = row[rule_col] if rule_col < len(row) else ""
-            parsed = table.cells[number] if number < len(table.cells) else ()
             impact = (
-                _cell_text(row[impact_col])
+                _strip_markup(row[impact_col])
                 if impact_col is not None and impact_col < len(row)
                 else None
             )
-            number_cell = _cell_text(cell)
+            number_cell = _strip_markup(cell)
             if number_cell.isdigit():  # "| Retries | 3 | ..." states how many rules, not which
                 counted += int(number_cell)
                 trusted = True
@@ -235,7 +236,7 @@ def find_catalog(skill) -> Catalog | None:
             category = (
                 cell_text(parsed[cat_col]) if cat_col is not None and cat_col < len(parsed) else ""
             )
-            categories.add(_cell_text(category).lower() or f"row {number}")
+            categories.add(_strip_markup(category).lower() or f"row {number}")
         if trusted:
             return Catalog(table.line, len(table.rows), len(categories), tuple(rules), counted)
     return None

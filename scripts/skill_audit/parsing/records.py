@@ -50,7 +50,7 @@ class Table:
     line: int  # header row line
     row_lines: tuple[int, ...]  # file line of each body row
     # each body cell as the parse read it (`CellParts`): plain-text runs and its links
-    cells: tuple[tuple[CellParts, ...], ...] = ()
+    cells: tuple[tuple[CellParts, ...], ...]
 
 
 # A table cell's inline content in order: runs of plain text (markup dropped, code spans as
