@@ -229,7 +229,7 @@ def _mention_target(mention, doc, skill) -> MentionTarget | None:
     )
 
 
-_BACKTICKED_RE = re.compile(r"`([\w.-]+)`")
+_NAME_RE = re.compile(r"[\w.-]+")  # a code span that is one bare name
 
 
 def _in_plugin_folder(path: str, res: Resolver) -> bool:
@@ -247,8 +247,12 @@ def _in_named_sibling(doc, mention, path: str, res: Resolver) -> bool:
     if "${" in path or os.path.isabs(path):
         return False
     parent = os.path.dirname(res.root)
-    nearby = "\n".join(doc.lines[max(0, mention.line - 3) : mention.line])
-    for name in _BACKTICKED_RE.findall(nearby):
+    nearby = (
+        code.text
+        for code in doc.inline_code
+        if mention.line - 2 <= code.line <= mention.line and _NAME_RE.fullmatch(code.text)
+    )
+    for name in nearby:
         sibling = os.path.join(parent, name)
         if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):
             return os.path.exists(os.path.join(sibling, path))
