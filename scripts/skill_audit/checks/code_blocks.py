@@ -120,8 +120,8 @@ def python_syntax_error(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterato
     """
     if fence_kind(fence, doc) != "python":
         return
-    err = python_error(fence)
-    if err and python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1) is None:
+    err, reason = _error_and_excerpt("python", fence, skill)
+    if err and reason is None:
         yield Hit(fence.path, *err)
 
 
@@ -403,8 +403,8 @@ def data_block_invalid(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator
     """
     if fence_kind(fence, doc) != "data":
         return
-    err = data_error(fence)
-    if err and excerpt_reason(fence) is None:
+    err, reason = _error_and_excerpt("data", fence, skill)
+    if err and reason is None:
         yield Hit(fence.path, *err)
 
 
@@ -436,24 +436,30 @@ def block_excerpt(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator[Hit]
         `partial="why"` (skill-audit's snippet grammar), or make it complete.
     """
     kind = fence_kind(fence, doc)
+    if kind not in ("python", "data", "shell"):
+        return
+    err, reason = _error_and_excerpt(kind, fence, skill)
+    if err and reason is not None:
+        yield Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})")
+
+
+def _error_and_excerpt(
+    kind: str, fence: Fence, skill: Skill
+) -> tuple[tuple[int, int, str] | None, str | None]:
+    """(first error as (file line, column, message), why the block is a deliberate excerpt)
+    of a python, data or shell block; (None, None) when it parses. An error without a reason
+    is CS001/CS002/CS003's finding, one with a reason CS008's."""
     if kind == "python":
         err = python_error(fence)
-        if err:
-            reason = python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1)
-            if reason:
-                yield Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})")
+        reason = err and python_excerpt_reason(fence.code, err[2], err[0] - fence.code_line + 1)
     elif kind == "data":
         err = data_error(fence)
-        if err:
-            reason = excerpt_reason(fence)
-            if reason is not None:
-                yield Hit(fence.path, err[0], err[1], f"{err[2]} (the block is {reason})")
-    elif kind == "shell":
-        err = shell_error(fence, skill)
-        if err:
-            reason = _shell_excerpt_reason(fence.code)
-            if reason is not None:
-                yield Hit(fence.path, err[0], 1, f"bash -n: {err[1]} (the block is {reason})")
+        reason = err and excerpt_reason(fence)
+    else:
+        shell = shell_error(fence, skill)
+        err = shell and (shell[0], 1, f"bash -n: {shell[1]}")
+        reason = shell and _shell_excerpt_reason(fence.code)
+    return err or None, reason or None
 
 
 # --------------------------------------------------------------------------- shell
@@ -681,9 +687,9 @@ def shell_syntax_error(fence: Fence, doc: MarkdownDoc, skill: Skill) -> Iterator
     """
     if fence_kind(fence, doc) != "shell":
         return
-    err = shell_error(fence, skill)
-    if err and _shell_excerpt_reason(fence.code) is None:
-        yield Hit(fence.path, err[0], 1, f"bash -n: {err[1]}")
+    err, reason = _error_and_excerpt("shell", fence, skill)
+    if err and reason is None:
+        yield Hit(fence.path, *err)
 
 
 def shell_error(fence: Fence, skill) -> tuple[int, str] | None:
