@@ -80,36 +80,39 @@ def parse_markdown_fast(text: str, lines: list[str], path: Path) -> ParsedMarkdo
 
 
 def _heading(node, pos, lines, path, out) -> None:
-    start = node.srcmap[0] if node.srcmap else 0
+    srcmap = node.srcmap
     children = node.children
     if len(children) == 1 and children[0].name == "text":  # the common case, no markup
         text = children[0].meta.get("content", "")
     else:
         text = _plain(children)
-    out.headings.append(
-        Heading(node.meta.get("level", 1), text, github_slug(text), pos.line(start))
-    )
+    line = pos.line(srcmap[0]) if srcmap else 1
+    out.headings.append(Heading(node.meta.get("level", 1), text, github_slug(text), line))
 
 
 def _code_block(node, pos, lines, path, out) -> None:
-    if node.srcmap:
-        out.indented_code_lines.append(pos.line(node.srcmap[0]))
+    srcmap = node.srcmap
+    if srcmap:
+        out.indented_code_lines.append(pos.line(srcmap[0]))
 
 
 def _html_block(node, pos, lines, path, out) -> None:
-    if node.srcmap:
-        add_html(node.meta.get("content", ""), pos.line(node.srcmap[0]), 1, out)
+    srcmap = node.srcmap
+    if srcmap:
+        add_html(node.meta.get("content", ""), pos.line(srcmap[0]), 1, out)
 
 
 def _html_inline(node, pos, lines, path, out) -> None:
-    if node.srcmap:
-        line, col = pos.at(node.srcmap[0])
+    srcmap = node.srcmap
+    if srcmap:
+        line, col = pos.at(srcmap[0])
         add_html(node.meta.get("content", ""), line, col, out)
 
 
 def _code_inline(node, pos, lines, path, out) -> None:
-    if node.srcmap:
-        line, col = pos.at(node.srcmap[0])
+    srcmap = node.srcmap
+    if srcmap:
+        line, col = pos.at(srcmap[0])
         out.inline_code.append(InlineCode(_plain(node.children), line, col))
 
 
@@ -133,8 +136,9 @@ def _link(node, pos, lines, path, out, image: bool = False) -> None:
 def _link_record(node, pos, image: bool) -> Link:
     href = str(node.meta.get("url", ""))
     target = decode_href(href)
-    if node.srcmap:
-        start, end = node.srcmap
+    srcmap = node.srcmap
+    if srcmap:
+        start, end = srcmap
         source = pos.source(start, end)
         # the column of `](` as the search-based parser reports it, else the link's start
         at = source.rfind("](") if source.endswith(")") else -1
@@ -146,14 +150,16 @@ def _link_record(node, pos, image: bool) -> Link:
 
 
 def _fence(node, pos, lines, path, out) -> None:
-    if not node.srcmap:
+    srcmap = node.srcmap
+    if not srcmap:
         return
-    start, end = node.srcmap
+    start, end = srcmap
     first = pos.line(start)
-    info = node.meta.get("info", "")
-    out.fences.append(Fence(path, first, info, node.meta.get("content", ""), parse_info(info)))
+    meta = node.meta  # a new dict on every read
+    info = meta.get("info", "")
+    out.fences.append(Fence(path, first, info, meta.get("content", ""), parse_info(info)))
     last = pos.line(max(start, end - 1))
-    marker = node.meta.get("marker", "`") * int(node.meta.get("marker_len", 3))
+    marker = meta.get("marker", "`") * int(meta.get("marker_len", 3))
     closing = lines[last - 1].lstrip(" \t>").strip() if 0 < last <= len(lines) else ""
     closed = last > first and closing.startswith(marker) and set(closing) == {marker[0]}
     if not closed:
@@ -166,18 +172,22 @@ def _table(node, pos, lines, path, out) -> None:
     row_lines: list[int] = []
     parsed: list[tuple[CellParts, ...]] = []
     for section in node.children:
+        in_head = section.name == "thead"
         for row in section.children:
+            row_cells = row.children  # each read of `children` builds new node objects
             cells = tuple(
-                pos.source(*cell.srcmap).strip().replace("\\|", "|") if cell.srcmap else ""
-                for cell in row.children
+                pos.source(*span).strip().replace("\\|", "|") if span else ""
+                for span in [cell.srcmap for cell in row_cells]
             )
-            if section.name == "thead":
+            if in_head:
                 header = cells
             else:
                 rows.append(cells)
-                row_lines.append(pos.line(row.srcmap[0]) if row.srcmap else 1)
-                parsed.append(tuple(_cell_parts(cell.children, pos) for cell in row.children))
-    line = pos.line(node.srcmap[0]) if node.srcmap else 1
+                span = row.srcmap
+                row_lines.append(pos.line(span[0]) if span else 1)
+                parsed.append(tuple(_cell_parts(cell.children, pos) for cell in row_cells))
+    span = node.srcmap
+    line = pos.line(span[0]) if span else 1
     out.tables.append(Table(header, tuple(rows), line, tuple(row_lines), tuple(parsed)))
 
 

@@ -1,6 +1,9 @@
 """The plain records one markdown parse yields (`ParsedMarkdown`), shared by both parsers
 (`fast_markdown`, the default, and the pure-Python `markdown`) and by the checks.
 
+Records are named tuples: immutable like frozen dataclasses, and built about four times
+faster (a 427-skill corpus makes some 150,000 of them).
+
 Kept apart from the parsers so that loading a skill imports neither markdown-it-py nor its
 setup unless the fast parser is missing or fails on a file.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from skill_audit.snippets.extract import Fence
@@ -18,16 +22,14 @@ _HTML_ID_RE = re.compile(r"""<a\s[^>]*?\b(?:id|name)\s*=\s*["']?([^"'\s>]+)""", 
 _SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
 
 
-@dataclass(frozen=True)
-class Heading:
+class Heading(NamedTuple):
     level: int
     text: str  # rendered text (code spans keep their content, markup dropped)
     slug: str  # GitHub slug before de-duplication
     line: int
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     target: str  # destination, percent-decoded ("my file.md#part"), as a file path would read
     line: int
     column: int
@@ -36,15 +38,13 @@ class Link:
     href: str = ""  # destination exactly as markdown-it normalised it
 
 
-@dataclass(frozen=True)
-class InlineCode:
+class InlineCode(NamedTuple):
     text: str
     line: int
     column: int
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     header: tuple[str, ...]  # raw inline markdown of each header cell
     rows: tuple[tuple[str, ...], ...]  # raw inline markdown of each body cell
     line: int  # header row line
@@ -89,8 +89,7 @@ class CellBuilder:
         return tuple(self.parts)
 
 
-@dataclass(frozen=True)
-class HtmlComment:
+class HtmlComment(NamedTuple):
     text: str  # inner text, stripped
     line: int
     column: int

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from skill_audit.snippets.grammar import FenceSpec, Kind, parse_info
 
 
-@dataclass(frozen=True)
-class Fence:
+class Fence(NamedTuple):  # a named tuple: a corpus makes tens of thousands
     path: Path
     line: int  # 1-based line of the opening fence marker
     info: str
