@@ -144,15 +144,12 @@ def check_command(
         external=external,
         jobs=jobs,
     )
-    from skill_audit.discovery import find_skills, no_skill_reason
+    from skill_audit.discovery import NoSkillError
 
-    for p in paths or (".",):
-        if not find_skills(Path(p)):
-            raise FatalError(no_skill_reason(Path(p)))
     try:
         report = run_check([Path(p) for p in paths or (".",)], options)
         text = render(report, fmt, statistics=statistics, quiet=quiet)
-    except ConfigError as exc:
+    except (ConfigError, NoSkillError) as exc:
         raise FatalError(str(exc)) from None
     except Exception as exc:  # never a traceback
         raise FatalError(f"internal error: {type(exc).__name__}: {exc}") from None

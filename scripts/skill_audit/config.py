@@ -23,6 +23,7 @@ are ignored here. Anything else unknown, or a value of the wrong type, is a `Con
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,9 @@ def _limits(value: Any, where: str) -> Limits:
     return Limits(**kwargs)
 
 
-_tables: dict[Path, tuple[Path | None, dict]] = {}
+# resolved folder (a str: this runs for every skill, and Path objects cost more than the
+# stat calls) -> what tool_table found for it
+_tables: dict[str, tuple[Path | None, dict]] = {}
 _configs: dict[Path | None, Config] = {}
 
 
@@ -160,22 +163,24 @@ def clear_config_cache() -> None:
 def tool_table(start: Path) -> tuple[Path | None, dict]:
     """(pyproject.toml, its `[tool.skill-audit]` table) closest at or above `start` (a folder,
     or a file whose folder is used), stopping at the `.git` folder's owner; (None, {}) if none."""
-    start = Path(start).resolve()
-    folder = start if start.is_dir() else start.parent
-    chain: list[Path] = []
+    start_s = os.path.realpath(start)
+    folder = start_s if os.path.isdir(start_s) else os.path.dirname(start_s)
+    chain: list[str] = []
     found: tuple[Path | None, dict] = (None, {})
-    for candidate in (folder, *folder.parents):
-        if candidate in _tables:
-            found = _tables[candidate]
+    while True:
+        if folder in _tables:
+            found = _tables[folder]
             break
-        chain.append(candidate)
-        pyproject = candidate / "pyproject.toml"
-        table = _read_tool_table(pyproject) if pyproject.is_file() else None
+        chain.append(folder)
+        pyproject = os.path.join(folder, "pyproject.toml")
+        table = _read_tool_table(Path(pyproject)) if os.path.isfile(pyproject) else None
         if table is not None:
-            found = (pyproject, table)
+            found = (Path(pyproject), table)
             break
-        if (candidate / ".git").exists():
+        parent = os.path.dirname(folder)
+        if parent == folder or os.path.exists(os.path.join(folder, ".git")):
             break
+        folder = parent
     for candidate in chain:
         _tables[candidate] = found
     return found

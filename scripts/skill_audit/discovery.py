@@ -69,6 +69,22 @@ def find_skills(path: Path) -> list[Path]:
     return sorted(found)
 
 
+class NoSkillError(Exception):
+    """A path given to `check` holds no skill; the message says why in one line."""
+
+
+def skill_roots(paths: list[Path]) -> list[Path]:
+    """Skill roots under every path, in order and without repeats (one walk per path);
+    NoSkillError for a path holding none, so a mistyped path fails instead of passing."""
+    roots: dict[Path, None] = {}
+    for path in paths:
+        found = find_skills(Path(path))
+        if not found:
+            raise NoSkillError(no_skill_reason(Path(path)))
+        roots.update(dict.fromkeys(found))
+    return list(roots)
+
+
 def skill_markdown_files(skill_root: Path) -> list[Path]:
     """SKILL.md first, then every markdown file under references/ (sorted)."""
     files = [skill_root / SKILL_FILE]

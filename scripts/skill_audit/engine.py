@@ -18,7 +18,7 @@ from pathlib import Path
 
 from skill_audit.config import Config, ConfigError, clear_config_cache, find_config
 from skill_audit.diagnostics import Diagnostic, Hit, Severity
-from skill_audit.discovery import display_path, find_skills
+from skill_audit.discovery import display_path, skill_roots
 from skill_audit.model import Skill, load_skill
 from skill_audit.registry import CheckSpec, Scope, load_checks
 
@@ -103,9 +103,9 @@ def effective_config(root: Path, options: Options) -> Config:
 
 def run_check(paths: list[Path], options: Options | None = None) -> Report:
     options = options if options is not None else Options()
+    roots = skill_roots(paths)  # NoSkillError for a path without a skill
     validate_selectors(options.select, "--select")
     validate_selectors(options.ignore, "--ignore")
-    roots = list(dict.fromkeys(root for path in paths for root in find_skills(Path(path))))
     clear_config_cache()  # pyproject files may have changed since the last in-process run
     jobs = [(root, effective_config(root, options)) for root in roots]
     report = Report()

@@ -390,12 +390,13 @@ def load_skill(root: Path, config: Config) -> Skill:
     def load(path: str) -> MarkdownDoc | None:
         if path in loaded:
             return loaded[path]
-        text, error = read_text(Path(path), limit)
+        file = Path(path)
+        text, error = read_text(file, limit)
         doc = None
         if error:
             skill.load_errors.append(error)
         else:
-            doc = MarkdownDoc(Path(path), skill.rel(Path(path)), text)
+            doc = MarkdownDoc(file, skill.rel(file), text)
         loaded[path] = doc
         return doc
 
