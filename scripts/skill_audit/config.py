@@ -152,18 +152,20 @@ def _limits(value: Any, where: str) -> Limits:
 # stat calls) -> what tool_table found for it
 _tables: dict[str, tuple[Path | None, dict]] = {}
 _configs: dict[Path | None, Config] = {}
+_real_parents: dict[str, str] = {}  # folder -> its realpath
 
 
 def clear_config_cache() -> None:
     """Forget what was read (pyproject files may change between in-process runs)."""
     _tables.clear()
     _configs.clear()
+    _real_parents.clear()
 
 
 def tool_table(start: Path) -> tuple[Path | None, dict]:
     """(pyproject.toml, its `[tool.skill-audit]` table) closest at or above `start` (a folder,
     or a file whose folder is used), stopping at the `.git` folder's owner; (None, {}) if none."""
-    start_s = os.path.realpath(start)
+    start_s = _realpath(os.fspath(start))
     folder = start_s if os.path.isdir(start_s) else os.path.dirname(start_s)
     chain: list[str] = []
     found: tuple[Path | None, dict] = (None, {})
@@ -184,6 +186,18 @@ def tool_table(start: Path) -> tuple[Path | None, dict]:
     for candidate in chain:
         _tables[candidate] = found
     return found
+
+
+def _realpath(path: str) -> str:
+    """os.path.realpath, resolving each parent folder once per run: sibling skills share
+    their parents, and realpath stats every component of every path."""
+    if ".." in path.split(os.sep) or os.path.islink(path):  # `..` after a symlink: realpath's
+        return os.path.realpath(path)
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    if parent not in _real_parents:
+        _real_parents[parent] = os.path.realpath(parent)
+    return os.path.join(_real_parents[parent], os.path.basename(path))
 
 
 def find_config(start: Path) -> Config:

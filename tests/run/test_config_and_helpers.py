@@ -24,6 +24,25 @@ def test_pyproject_lookup_stops_at_the_git_root(tmp_path):
     assert tool_table(repo / "skill") == ((repo / "pyproject.toml").resolve(), {"name": "x"})
 
 
+def test_pyproject_lookup_follows_symlinks_like_realpath(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    (real / "skills" / "a").mkdir(parents=True)
+    (real / ".git").mkdir()
+    (real / "pyproject.toml").write_text('[tool.skill-audit]\nname = "real"\n')
+    other = tmp_path / "other"
+    (other / ".git").mkdir(parents=True)
+    (other / "pyproject.toml").write_text('[tool.skill-audit]\nname = "other"\n')
+    (other / "via").symlink_to(real / "skills")  # a symlinked parent folder
+    (other / "a-link").symlink_to(real / "skills" / "a")  # a symlinked skill folder
+    found = ((real / "pyproject.toml").resolve(), {"name": "real"})
+    for start in (other / "via" / "a", other / "a-link", other / "via" / ".." / "a-link"):
+        clear_config_cache()
+        assert tool_table(start) == found, start
+    monkeypatch.chdir(other / "via")
+    clear_config_cache()
+    assert tool_table("a") == found  # relative, through a symlinked working folder
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
