@@ -52,8 +52,13 @@ def nesting_problem(raw: str, limit: int) -> tuple[str, int] | None:
     return None
 
 
+_FLOW_OR_QUOTE = re.compile(r"[\[{'\"]")
+
+
 def _scan_flow(text: str, flow: int, quote: str, base: int, limit: int) -> tuple[int, str, bool]:
     """Follow flow brackets through one line; returns (open brackets, open quote, too deep)."""
+    if not flow and not quote and not _FLOW_OR_QUOTE.search(text):
+        return 0, "", False  # most lines: nothing opens, so no walk character by character
     previous = " "
     i = 0
     while i < len(text):
