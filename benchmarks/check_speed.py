@@ -5,6 +5,7 @@
                                                         # of validator-landscape.md section 9
     python benchmarks/check_speed.py --no-synthetic --corpus A --corpus B \
         --peer 'skillscheck {corpus}'                   # several corpora, against a peer
+    python benchmarks/check_speed.py --instructions     # also valgrind instruction counts
 
 Each measurement runs the installed CLI in a fresh process (interpreter start included, bytecode
 cached as in an installed package; see `installed_env`), with every default check on, after one
@@ -21,8 +22,10 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -190,8 +193,40 @@ def time_check(
     return walls, cpus
 
 
+def count_instructions(path: Path, env: dict[str, str], cwd: Path | None = None) -> int:
+    """Instructions executed by one in-process run (`--jobs 1`, child processes such as
+    `bash -n` not counted), from valgrind's cachegrind. Unlike wall or CPU time it does not
+    move with the machine's load, so a change of a few percent shows on a shared machine."""
+    exe = [sys.executable, "-m", "skill_audit", "check", str(path), "--jobs", "1"]
+    exe += ["--format", "json", "-o", os.devnull]
+    subprocess.run(exe, cwd=cwd, env=env, capture_output=True, timeout=600)  # bytecode first
+    valgrind = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+    ]
+    proc = subprocess.run(
+        [*valgrind, *exe],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    if proc.returncode not in (0, 1) or not found:
+        raise SystemExit(f"valgrind run failed on {path}: {proc.stderr.strip()[-500:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def report(
-    label: str, path: Path, repeat: int, env: dict[str, str], cwd: Path | None = None
+    label: str,
+    path: Path,
+    repeat: int,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    instructions: bool = False,
 ) -> dict:
     skills, files, size = markdown_stats(path)
     walls, cpus = time_check(path, repeat, env, cwd)
@@ -211,6 +246,9 @@ def report(
         f"{label:<22} {skills:>4} skills {files:>5} md {size / 1e6:>5.2f} MB | wall best {best:.3f} s "
         f"median {median:.3f} s | cpu {cpu:.3f} s | {skills / best:>6.1f} skills/s {size / 1e6 / best:>5.2f} MB/s"
     )
+    if instructions:
+        row["instructions"] = count_instructions(path, env, cwd)
+        print(f"{'':<22} instructions {row['instructions'] / 1e9:.3f} G (valgrind, --jobs 1)")
     return row
 
 
@@ -231,7 +269,15 @@ def main() -> None:
     parser.add_argument(
         "--no-synthetic", action="store_true", help="skip this repository and the synthetic corpus"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of one serial run under valgrind (about 40x slower; "
+        "steady on a busy machine, where times drift by a third)",
+    )
     args = parser.parse_args()
+    if args.instructions and not shutil.which("valgrind"):
+        parser.error("--instructions needs valgrind on PATH")
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.2f}"
@@ -240,11 +286,19 @@ def main() -> None:
         env = installed_env(Path(tmp) / "pycache")
         rows = []
         if not args.no_synthetic:
-            rows.append(report("this repository (.)", Path("."), args.repeat, env, cwd=REPO))
+            rows.append(
+                report("this repository (.)", Path("."), args.repeat, env, REPO, args.instructions)
+            )
             corpus = make_corpus(Path(tmp) / "synthetic", args.skills)
-            rows.append(report(f"synthetic ({args.skills})", corpus, args.repeat, env))
+            rows.append(
+                report(
+                    f"synthetic ({args.skills})", corpus, args.repeat, env, None, args.instructions
+                )
+            )
         for path in args.corpus:
-            row = report(path.name or str(path), path.resolve(), args.repeat, env)
+            row = report(
+                path.name or str(path), path.resolve(), args.repeat, env, None, args.instructions
+            )
             if args.peer:
                 ours = [sys.executable, "-m", "skill_audit", "check", str(path.resolve())]
                 ours += ["--format", "json", "-o", os.devnull]
