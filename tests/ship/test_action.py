@@ -27,10 +27,13 @@ def _metadata() -> dict:
 
 
 class LocalRunner:
-    """Runs the action's `run:` steps with bash, as a GitHub runner would."""
+    """Runs the action's `run:` steps with bash, as a GitHub runner would. `action_path` is a
+    copy of the repository as a checkout has it: pip builds the package inside it, and a build
+    in the work tree raced other builds there (setuptools' shared build/ folder)."""
 
-    def __init__(self, temp: Path):
+    def __init__(self, temp: Path, action_path: Path):
         self.temp = temp
+        self.action_path = action_path
         self.steps = _metadata()["runs"]["steps"]
         self.defaults = {k: str(v.get("default", "")) for k, v in _metadata()["inputs"].items()}
 
@@ -39,7 +42,9 @@ class LocalRunner:
             expr = match.group(1).strip()
             if expr.startswith("inputs."):
                 return inputs[expr.removeprefix("inputs.")]
-            return {"github.action_path": str(ROOT), "runner.temp": str(self.temp)}[expr]
+            return {"github.action_path": str(self.action_path), "runner.temp": str(self.temp)}[
+                expr
+            ]
 
         return re.sub(r"\$\{\{(.*?)\}\}", one, str(value))
 
@@ -86,11 +91,11 @@ class LocalRunner:
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory) -> LocalRunner:
+def runner(tmp_path_factory, repo_export) -> LocalRunner:
     # The install step runs once, with the `run` extra (the larger install); the tests below
     # run the other steps in the venv it made. Re-running pip per test cost about a minute each.
-    local = LocalRunner(tmp_path_factory.mktemp("runner-temp"))
-    [install] = local.run(ROOT, only="Install skill-audit", run="true")
+    local = LocalRunner(tmp_path_factory.mktemp("runner-temp"), repo_export)
+    [install] = local.run(repo_export, only="Install skill-audit", run="true")
     assert install.returncode == 0, install.stderr[-2000:]
     return local
 
