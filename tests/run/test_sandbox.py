@@ -203,7 +203,7 @@ def base_dir():
 
 
 @pytest.fixture(scope="module", params=["root", "nobody"] if os.geteuid() == 0 else ["self"])
-def runner(request, envs, base_dir):
+def runner(request, envs, base_dir, repo_export):
     user = request.param
     base = base_dir / user
     base.mkdir()
@@ -229,7 +229,8 @@ def runner(request, envs, base_dir):
         pip += ["--refresh-package", "agent-skill-audit"]
     else:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    pip += ["-c", str(ROOT / "constraints" / "test.txt"), f"{ROOT}[services]", redis_req]
+    # built from a copy (conftest's repo_export): a build in the work tree shares its build/
+    pip += ["-c", str(ROOT / "constraints" / "test.txt"), f"{repo_export}[services]", redis_req]
     done = subprocess.run(pip, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return Runner(user, str(venv / "bin" / "python"), venv, base)

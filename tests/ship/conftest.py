@@ -103,28 +103,6 @@ def _deps() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def repo_export(tmp_path_factory) -> Path:
-    """The repository as a clone would have it: tracked and untracked-but-not-ignored files."""
-    dest = tmp_path_factory.mktemp("export") / "async-jobs-repo"
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for raw in files:
-        if not raw:
-            continue
-        rel = Path(raw.decode())
-        src = ROOT / rel
-        if not src.is_file():
-            continue  # deleted in the work tree
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest / rel)
-    return dest
-
-
-@pytest.fixture(scope="session")
 def skill_audit_cmd() -> list[str]:
     return [sys.executable, "-m", "skill_audit"]
 
