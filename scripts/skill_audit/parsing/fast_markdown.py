@@ -24,7 +24,6 @@ from skill_audit.parsing.records import (
     Table,
     add_html,
     decode_href,
-    github_slug,
 )
 from skill_audit.snippets.extract import Fence
 from skill_audit.snippets.grammar import parse_info
@@ -87,7 +86,7 @@ def _heading(node, pos, lines, path, out) -> None:
     else:
         text = _plain(children)
     line = pos.line(srcmap[0]) if srcmap else 1
-    out.headings.append(Heading(node.meta.get("level", 1), text, github_slug(text), line))
+    out.headings.append(Heading(node.meta.get("level", 1), text, line))
 
 
 def _code_block(node, pos, lines, path, out) -> None:

@@ -23,7 +23,6 @@ from skill_audit.parsing.records import (
     Table,
     add_html,
     decode_href,
-    github_slug,
 )
 from skill_audit.snippets.extract import fences_from_tokens
 
@@ -131,7 +130,7 @@ def _heading(tok, level: int, env: dict) -> tuple[Heading, list]:
     if any(c in content for c in _HEADING_MARKUP):
         children = _HEADING.parseInline(content, env)[0].children or []
         text = _plain_text(children)
-    return Heading(level, text, github_slug(text), tok.map[0] + 1 if tok.map else 1), children
+    return Heading(level, text, tok.map[0] + 1 if tok.map else 1), children
 
 
 def _inline(content: str, locator: _Locator, env: dict, out: ParsedMarkdown) -> None:

@@ -25,8 +25,13 @@ _SLUG_DROP_RE = re.compile(r"[^\w\- ]", re.UNICODE)
 class Heading(NamedTuple):
     level: int
     text: str  # rendered text (code spans keep their content, markup dropped)
-    slug: str  # GitHub slug before de-duplication
     line: int
+
+    @property
+    def slug(self) -> str:
+        """GitHub slug before de-duplication; computed when an anchor is looked up (most
+        headings of a corpus never are)."""
+        return github_slug(self.text)
 
 
 class Link(NamedTuple):
