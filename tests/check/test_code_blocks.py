@@ -93,6 +93,12 @@ def test_yaml_nesting_bomb_is_refused_without_crash():
     assert err is not None and "nested deeper" in err[2]
 
 
+def test_toml_nesting_bomb_is_an_error_not_a_crash():
+    # tomllib recurses per bracket: the generic handler reports it at the block's first line
+    err = cb.data_error(fence("toml", "a = " + "[" * 100_000 + "\n"))
+    assert err is not None and err[0] == 11 and err[2].startswith("invalid TOML")
+
+
 def test_yaml_alias_bomb_parses_fast():
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
         f"{c}: &{c} [{', '.join('*' + p for _ in range(9))}]\n"
