@@ -11,7 +11,6 @@ other.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,9 +228,6 @@ def _mention_target(mention, doc, skill) -> MentionTarget | None:
     )
 
 
-_NAME_RE = re.compile(r"[\w.-]+")  # a code span that is one bare name
-
-
 def _in_plugin_folder(path: str, res: Resolver) -> bool:
     """True for a plugin skill's path that exists relative to its plugin folder (plugins keep
     shared scripts/ there and tell the agent to resolve the plugin root first)."""
@@ -247,11 +243,7 @@ def _in_named_sibling(doc, mention, path: str, res: Resolver) -> bool:
     if "${" in path or os.path.isabs(path):
         return False
     parent = os.path.dirname(res.root)
-    nearby = (
-        code.text
-        for code in doc.inline_code
-        if mention.line - 2 <= code.line <= mention.line and _NAME_RE.fullmatch(code.text)
-    )
+    nearby = (c.text for c in doc.name_spans if mention.line - 2 <= c.line <= mention.line)
     for name in nearby:
         sibling = os.path.join(parent, name)
         if name != os.path.basename(res.root) and os.path.isfile(os.path.join(sibling, "SKILL.md")):

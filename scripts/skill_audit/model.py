@@ -29,9 +29,10 @@
 `MarkdownDoc` (lazy: nothing is parsed until a check asks):
     path (absolute), rel (posix, relative to the skill root), text (newlines normalised to
     \\n), lines, frontmatter (`skill_audit.parsing.frontmatter.Frontmatter`), body_start_line,
-    body, headings, anchors(), links, inline_code, tables, html_comments, html_anchors,
-    fences (`skill_audit.snippets.extract.Fence`, FILE line numbers), unclosed_fence_lines,
-    indented_code_lines. Records are defined in `skill_audit.parsing.markdown`.
+    body, headings, anchors(), links, inline_code, name_spans (code spans that are one bare
+    name), tables, html_comments, html_anchors, fences (`skill_audit.snippets.extract.Fence`,
+    FILE line numbers), unclosed_fence_lines, indented_code_lines. Records are defined in
+    `skill_audit.parsing.records`.
 All line and column numbers are 1-based file positions.
 """
 
@@ -65,9 +66,10 @@ from skill_audit.mentions import (
 )
 from skill_audit.parsing import fast_markdown
 from skill_audit.parsing.frontmatter import Frontmatter, parse_frontmatter, split_frontmatter
-from skill_audit.parsing.records import ParsedMarkdown, unique_slugs
+from skill_audit.parsing.records import InlineCode, ParsedMarkdown, unique_slugs
 
 TEMPLATE_DIRS = frozenset({"assets", "templates"})
+_BARE_NAME_RE = re.compile(r"[\w.-]+")  # a code span that is one bare name
 _CUSTOM_ID_RE = re.compile(r"\{#([\w:.-]+)[^}]*\}\s*$")
 
 
@@ -153,6 +155,12 @@ class MarkdownDoc:
     fences = _from_parse("fences")
     unclosed_fence_lines = _from_parse("unclosed_fence_lines")
     indented_code_lines = _from_parse("indented_code_lines")
+
+    @cached_property
+    def name_spans(self) -> list[InlineCode]:
+        """Code spans that are one bare name (`celery-config`, `tasks.md`): how prose names a
+        rule file or a sibling skill without a path."""
+        return [c for c in self.inline_code if _BARE_NAME_RE.fullmatch(c.text)]
 
     @property
     def is_template(self) -> bool:
@@ -490,7 +498,6 @@ def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) 
     return out
 
 
-_BARE_NAME_RE = re.compile(r"[\w.-]+")
 _CELL_LIST_RE = re.compile(r",|<br\s*/?>")
 
 
@@ -498,7 +505,7 @@ def _bare_names(doc: MarkdownDoc) -> set[str]:
     """Names standing alone in the doc's table cells (`_table_names`) plus every code span
     that is a bare name, both from the doc's one parse."""
     names = _table_names(doc)
-    names.update(c.text for c in doc.inline_code if _BARE_NAME_RE.fullmatch(c.text))
+    names.update(c.text for c in doc.name_spans)
     return names
 
 
