@@ -174,10 +174,10 @@ def tool_table(start: Path) -> tuple[Path | None, dict]:
             found = _tables[folder]
             break
         chain.append(folder)
-        pyproject = os.path.join(folder, "pyproject.toml")
-        table = _read_tool_table(Path(pyproject)) if os.path.isfile(pyproject) else None
+        pyproject = Path(folder, "pyproject.toml")
+        table = _read_tool_table(pyproject) if os.path.isfile(pyproject) else None
         if table is not None:
-            found = (Path(pyproject), table)
+            found = (pyproject, table)
             break
         parent = os.path.dirname(folder)
         if parent == folder or os.path.exists(os.path.join(folder, ".git")):

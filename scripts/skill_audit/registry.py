@@ -51,8 +51,9 @@ work without it (it is then run on one skill alone, e.g. from a test).
 Speed: every check module is imported on every run, and imports are about half of
 `skill-audit check` on one skill, so import modules that only some paths need (urllib.request,
 http.client and concurrent.futures for --external, tomllib for toml blocks, jsonschema) inside
-the function that uses them. Read only the `Skill`/`MarkdownDoc` attributes you need: they are lazy. A
-fence or link check runs once per item on hundreds of thousands of items: return early.
+the function that uses them. Read only the `Skill`/`MarkdownDoc` attributes you need: they
+are lazy. A fence or link check runs once per item on hundreds of thousands of items: return
+early.
 
 Vocabulary: a "check" is what the validator runs; a "rule file" is what a skill ships.
 """

@@ -174,10 +174,7 @@ def _table(node, pos, lines, path, out) -> None:
         in_head = section.name == "thead"
         for row in section.children:
             row_cells = row.children  # each read of `children` builds new node objects
-            cells = tuple(
-                pos.source(*span).strip().replace("\\|", "|") if span else ""
-                for span in [cell.srcmap for cell in row_cells]
-            )
+            cells = tuple(_cell_source(cell.srcmap, pos) for cell in row_cells)
             if in_head:
                 header = cells
             else:
@@ -188,6 +185,11 @@ def _table(node, pos, lines, path, out) -> None:
     span = node.srcmap
     line = pos.line(span[0]) if span else 1
     out.tables.append(Table(header, tuple(rows), line, tuple(row_lines), tuple(parsed)))
+
+
+def _cell_source(span, pos) -> str:
+    """A cell's raw inline markdown, escaped pipes unescaped."""
+    return pos.source(*span).strip().replace("\\|", "|") if span else ""
 
 
 def _cell_parts(children, pos) -> CellParts:
