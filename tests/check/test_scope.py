@@ -17,6 +17,12 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def _shipped_and_orphans(root: Path) -> tuple[list[str], list[str]]:
+    """(the markdown files the skill ships, its orphans), each sorted and skill-relative."""
+    skill = load_skill(root, Config())
+    return sorted(d.rel for d in skill.docs), sorted(skill.rel(p) for p in skill.orphans)
+
+
 HEAD = "---\nname: pdf-tools\ndescription: Edit PDFs. Use when filling forms.\n---\n"
 
 
@@ -93,13 +99,10 @@ def test_a_slug_or_file_name_in_inline_code_reaches_its_file(tmp_path):
             "rules/unused.md": "# Unused\n",
         },
     )
-    skill = load_skill(root, Config())
-    assert sorted(d.rel for d in skill.docs) == [
-        "SKILL.md",
-        "examples/invoice-run.md",
-        "rules/fonts-embed.md",
-    ]
-    assert [skill.rel(p) for p in skill.orphans] == ["rules/unused.md"]
+    assert _shipped_and_orphans(root) == (
+        ["SKILL.md", "examples/invoice-run.md", "rules/fonts-embed.md"],
+        ["rules/unused.md"],
+    )
 
 
 def test_bare_names_count_in_tables_and_code_spans_but_not_in_code_blocks(tmp_path):
@@ -118,13 +121,7 @@ def test_bare_names_count_in_tables_and_code_spans_but_not_in_code_blocks(tmp_pa
             "rules/page-rotate.md": "# Rotate pages\n",
         },
     )
-    skill = load_skill(root, Config())
-    assert sorted(d.rel for d in skill.docs) == [
-        "SKILL.md",
-        "rules/fonts-embed.md",
-        "rules/forms-fill.md",
-    ]
-    assert sorted(skill.rel(p) for p in skill.orphans) == [
-        "rules/page-rotate.md",
-        "rules/pages-split.md",
-    ]
+    assert _shipped_and_orphans(root) == (
+        ["SKILL.md", "rules/fonts-embed.md", "rules/forms-fill.md"],
+        ["rules/page-rotate.md", "rules/pages-split.md"],
+    )

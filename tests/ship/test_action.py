@@ -58,20 +58,20 @@ class LocalRunner:
 
     def chosen(self, **given: str) -> list[str]:
         """Names of the `run:` steps the runner would execute for these inputs."""
-        inputs = self._inputs(given)
-        return [s["name"] for s in self.steps if "run" in s and self._wanted(s, inputs)]
+        return [step["name"] for step in self._selected(self._inputs(given))]
 
     def _inputs(self, given: dict) -> dict:
         return {**self.defaults, **{k.replace("_", "-"): v for k, v in given.items()}}
+
+    def _selected(self, inputs: dict) -> list[dict]:
+        return [s for s in self.steps if "run" in s and self._wanted(s, inputs)]
 
     def run(
         self, cwd: Path, only: str | None = None, **given: str
     ) -> list[subprocess.CompletedProcess]:
         inputs = self._inputs(given)
         done = []
-        for step in self.steps:
-            if "run" not in step or not self._wanted(step, inputs):
-                continue
+        for step in self._selected(inputs):
             if only and step.get("name") != only:
                 continue
             env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
