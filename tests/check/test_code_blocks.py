@@ -144,6 +144,23 @@ def test_bash_heredoc_without_terminator_is_reported():
     assert list(errors) == [0] and "here-document" in errors[0][1]
 
 
+@needs_bash
+def test_bash_verdicts_are_the_same_through_a_pipe_when_no_temporary_file_can_be_made(
+    monkeypatch,
+):
+    # scripts go to bash as a temporary file (block reads); without one, through a pipe
+    scripts = ["echo ok\n", "if true; then\n  echo\n", "echo 'unclosed\n", "cat <<EOF\nhi\n"]
+    through_file = cb._bash_errors(scripts)
+    assert set(through_file) == {1, 2, 3}
+
+    def no_temporary_folder():
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", no_temporary_folder)
+    assert cb._seekable(b"echo\n") is None
+    assert cb._bash_errors(scripts) == through_file
+
+
 def count_bash_runs(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = cb._run_bash
