@@ -394,6 +394,8 @@ def load_skill(root: Path, config: Config) -> Skill:
     root_s = os.path.normpath(str(root))
     loaded: dict[str, MarkdownDoc | None] = {}
     skipped: dict[str, str] = {}
+    owners: dict[str, str | None] = {}  # folder -> the nested skill holding it (memo)
+    prefix = os.path.join(root_s, "")
 
     def load(path: str) -> MarkdownDoc | None:
         if path in loaded:
@@ -404,7 +406,10 @@ def load_skill(root: Path, config: Config) -> Skill:
         if error:
             skill.load_errors.append(error)
         else:
-            doc = MarkdownDoc(file, skill.rel(file), text)
+            # `path` is normalised, so below the root its relative form is a slice of it
+            below = path.startswith(prefix)
+            rel = path[len(prefix) :].replace(os.sep, "/") if below else skill.rel(file)
+            doc = MarkdownDoc(file, rel, text)
         loaded[path] = doc
         return doc
 
@@ -414,7 +419,7 @@ def load_skill(root: Path, config: Config) -> Skill:
     def follow(queue: list[MarkdownDoc]) -> None:
         while queue:
             doc = queue.pop(0)
-            for target in _reached_markdown(skill, doc, root_s, skipped):
+            for target in _reached_markdown(skill, doc, root_s, skipped, owners):
                 if target not in loaded:
                     new = load(target)
                     if new is not None:
@@ -468,7 +473,9 @@ def _follow_bare_names(skill, root, loaded, load, follow) -> None:
         follow([d for d in map(load, named) if d is not None])
 
 
-def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) -> list[str]:
+def _reached_markdown(
+    skill: Skill, doc: MarkdownDoc, root: str, skipped: dict, owners: dict
+) -> list[str]:
     """Normalised paths of the markdown files inside the skill that `doc` points to: every
     `.md` token of its text, resolved relative to the file and then to the skill root.
     Markdown reached outside the skill or inside a nested skill goes to `skipped`."""
@@ -490,7 +497,10 @@ def _reached_markdown(skill: Skill, doc: MarkdownDoc, root: str, skipped: dict) 
         if not inside(target, root):
             skipped.setdefault(target, "outside the skill folder")
             continue
-        owner = _nested_skill(target, root)
+        folder = os.path.dirname(target)
+        if folder not in owners:  # the same few folders again and again: list each once
+            owners[folder] = _nested_skill(folder, root)
+        owner = owners[folder]
         if owner:
             skipped.setdefault(target, f"belongs to the nested skill {owner}")
             continue
@@ -524,10 +534,9 @@ def _table_names(doc: MarkdownDoc) -> set[str]:
     return names
 
 
-def _nested_skill(path: str, root: str) -> str | None:
-    """The folder (relative to root) of a nested skill that holds `path`, or None; also None
+def _nested_skill(folder: str, root: str) -> str | None:
+    """The folder (relative to root) of a nested skill that holds `folder`, or None; also None
     for paths inside tool folders such as node_modules (those are never shipped markdown)."""
-    folder = os.path.dirname(path)
     while inside(folder, root) and folder != root:
         if skill_file_in(Path(folder)) is not None:
             return os.path.relpath(folder, root).replace(os.sep, "/")
