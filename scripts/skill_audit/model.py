@@ -226,10 +226,19 @@ class Skill:
         return self.all_files
 
     def rel(self, path: Path) -> str:
+        text = os.fspath(path)
+        if isinstance(path, Path) and text.startswith(self._root_prefix):
+            # a Path's text is already in Path's normal form: below the root, relative_to's
+            # answer is a slice of it (relative_to builds and compares every part)
+            return text[len(self._root_prefix) :].replace(os.sep, "/")
         try:
             return Path(path).relative_to(self.root).as_posix()
         except ValueError:
             return Path(path).as_posix()
+
+    @cached_property
+    def _root_prefix(self) -> str:
+        return os.path.join(os.fspath(self.root), "")
 
     @cached_property
     def all_files(self) -> list[Path]:
@@ -395,7 +404,6 @@ def load_skill(root: Path, config: Config) -> Skill:
     loaded: dict[str, MarkdownDoc | None] = {}
     skipped: dict[str, str] = {}
     owners: dict[str, str | None] = {}  # folder -> the nested skill holding it (memo)
-    prefix = os.path.join(root_s, "")
 
     def load(path: str) -> MarkdownDoc | None:
         if path in loaded:
@@ -406,10 +414,7 @@ def load_skill(root: Path, config: Config) -> Skill:
         if error:
             skill.load_errors.append(error)
         else:
-            # `path` is normalised, so below the root its relative form is a slice of it
-            below = path.startswith(prefix)
-            rel = path[len(prefix) :].replace(os.sep, "/") if below else skill.rel(file)
-            doc = MarkdownDoc(file, rel, text)
+            doc = MarkdownDoc(file, skill.rel(file), text)
         loaded[path] = doc
         return doc
 
@@ -535,8 +540,8 @@ def _table_names(doc: MarkdownDoc) -> set[str]:
 
 
 def _nested_skill(folder: str, root: str) -> str | None:
-    """The folder (relative to root) of a nested skill that holds `folder`, or None; also None
-    for paths inside tool folders such as node_modules (those are never shipped markdown)."""
+    """The folder (relative to root) of a nested skill that holds `folder` (a folder at or
+    above it, below root, with its own SKILL.md), or None."""
     while inside(folder, root) and folder != root:
         if skill_file_in(Path(folder)) is not None:
             return os.path.relpath(folder, root).replace(os.sep, "/")

@@ -125,3 +125,22 @@ def test_bare_names_count_in_tables_and_code_spans_but_not_in_code_blocks(tmp_pa
         ["SKILL.md", "rules/fonts-embed.md", "rules/forms-fill.md"],
         ["rules/page-rotate.md", "rules/pages-split.md"],
     )
+
+
+def test_rel_names_paths_as_path_relative_to_does(tmp_path):
+    root = _write(tmp_path / "demo", {"SKILL.md": "---\nname: demo\ndescription: x\n---\n"})
+    skill = load_skill(root, Config())
+    cases = [
+        root / "references" / "a.md",
+        root / "x" / ".." / "b.md",  # kept lexical, as relative_to keeps it
+        Path(str(root) + "//references/c.md"),  # Path's normal form drops the double slash
+        str(root / "references" / "d.md"),  # a str takes the general path
+        tmp_path / "elsewhere.md",  # outside the skill: as written
+        tmp_path / "demo-two" / "e.md",  # shares the root's text as a prefix, not its folder
+    ]
+    for path in cases:
+        try:
+            want = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            want = Path(path).as_posix()
+        assert skill.rel(path) == want, path
